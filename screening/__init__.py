@@ -1,0 +1,1 @@
+"""Screening of submissions for state-designated industriparker."""

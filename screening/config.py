@@ -1,0 +1,440 @@
+"""Configuration as data: ``layers/catalog.yaml`` and ``layers/criteria.yaml`` as validated, frozen models.
+
+Everything that steers a run (which layers, which rules, weights, distance bands, spread rules) is read
+here once and passed explicitly; no module reads YAML or globals deep inside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from screening.errors import ConfigError
+
+__all__ = [
+    "CRS",
+    "PROJECT_ROOT",
+    "Settings",
+    "Source",
+    "ColumnSpec",
+    "LayerSpec",
+    "Catalog",
+    "LayerFilter",
+    "ExclusionRule",
+    "Exclusions",
+    "Band",
+    "Group",
+    "Criterion",
+    "Bonus",
+    "Travel",
+    "Sensitivity",
+    "RegionRule",
+    "Selection",
+    "Surface",
+    "Criteria",
+    "load_catalog",
+    "load_criteria",
+    "settings_from_env",
+    "config_hash",
+]
+
+CRS = "EPSG:25832"
+"""The one metric CRS of the pipeline: ETRS89 / UTM zone 32N, metres."""
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- runtime settings
+
+
+class Settings(_Frozen):
+    """Where layers resolve from on this machine.
+
+    ``mirror_root`` is ``$INDUSTRIPARK_MIRROR`` or ``../shared/dk-layers`` beside the project when it exists;
+    ``cache_dir`` is ``$INDUSTRIPARK_CACHE`` or ``data/cache``; ``online`` is false when
+    ``$INDUSTRIPARK_OFFLINE`` is set (then official sources are not tried).
+    """
+
+    layers_dir: Path = PROJECT_ROOT / "layers"
+    mirror_root: Path | None = None
+    cache_dir: Path = PROJECT_ROOT / "data" / "cache"
+    online: bool = True
+    timeout_s: float = 60.0
+
+
+def settings_from_env(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build `Settings` from environment variables, then apply keyword overrides."""
+    env = dict(os.environ) if env is None else env
+    mirror = env.get("INDUSTRIPARK_MIRROR")
+    default_mirror = PROJECT_ROOT.parent / "shared" / "dk-layers"
+    values: dict[str, Any] = {
+        "mirror_root": Path(mirror) if mirror else (default_mirror if default_mirror.is_dir() else None),
+        "online": not env.get("INDUSTRIPARK_OFFLINE"),
+    }
+    if env.get("INDUSTRIPARK_CACHE"):
+        values["cache_dir"] = Path(env["INDUSTRIPARK_CACHE"])
+    if env.get("INDUSTRIPARK_LAYERS"):
+        values["layers_dir"] = Path(env["INDUSTRIPARK_LAYERS"])
+    values.update(overrides)
+    return Settings(**values)
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+class Source(_Frozen):
+    """The official source of a layer.
+
+    ``kind``: ``wfs`` (OGC WFS 2.0, paged), ``download`` (a file fetched with pooch; ``member`` names the
+    file inside an archive), ``rest`` (ArcGIS REST query, paged), ``none`` (no public service known).
+    ``evidence`` follows OFFICIAL_SOURCES.md: V stated by the publisher, C seen in public code, I inferred,
+    ? unknown.
+    """
+
+    kind: Literal["wfs", "download", "rest", "none"]
+    url: str | None = None
+    typename: str | None = None
+    format: str | None = None
+    member: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    publisher: str
+    licence: str
+    evidence: Literal["V", "C", "I", "?"] = "?"
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _url_needed(self) -> Source:
+        if self.kind != "none" and not self.url:
+            raise ValueError(f"source kind {self.kind!r} needs a url")
+        if self.kind == "wfs" and not self.typename:
+            raise ValueError("a wfs source needs a typename")
+        return self
+
+
+class ColumnSpec(_Frozen):
+    """A column the pipeline reads: its catalog name, names it has at the sources, and its meaning."""
+
+    aliases: tuple[str, ...] = ()
+    meaning: str
+    required: bool = True
+
+
+class LayerSpec(_Frozen):
+    """One layer of `layers/catalog.yaml`.
+
+    ``role``: ``boundary`` (administrative units), ``exclude`` (an exclusion rule rests on it: missing is an
+    error), ``flag`` (reported, never scored), ``score`` (feeds a criterion), ``context`` (maps only).
+    ``mirror`` is a path relative to the mirror root, or null where the mirror lacks the layer.
+    """
+
+    id: str
+    title: str
+    theme: str
+    role: Literal["boundary", "exclude", "flag", "score", "context"]
+    geometry_type: Literal["Point", "LineString", "Polygon"]
+    crs: str = CRS
+    mirror: str | None = None
+    mirror_layer: str | None = None
+    mirror_date: str | None = None
+    source: Source
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    caveat: str = ""
+
+
+class Catalog(_Frozen):
+    """All layers, by id."""
+
+    layers: tuple[LayerSpec, ...]
+
+    @field_validator("layers")
+    @classmethod
+    def _unique_ids(cls, layers: tuple[LayerSpec, ...]) -> tuple[LayerSpec, ...]:
+        ids = [spec.id for spec in layers]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate layer ids: {dupes}")
+        return layers
+
+    def get(self, layer_id: str) -> LayerSpec:
+        """Return the layer spec for `layer_id`; `ConfigError` lists the known ids when it is unknown."""
+        for spec in self.layers:
+            if spec.id == layer_id:
+                return spec
+        msg = f"unknown layer id {layer_id!r}; known ids: {', '.join(s.id for s in self.layers)}"
+        raise ConfigError(msg)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(spec.id for spec in self.layers)
+
+
+# --------------------------------------------------------------------------- criteria
+
+
+class LayerFilter(_Frozen):
+    """Structured row filter: keep rows whose column value is in a list, and whose `require` columns are set.
+
+    ``where: {typ: [substation, sub_station]}`` keeps substations; ``require: [iata]`` drops rows with an
+    empty ``iata``. Comparison is on the text of the value (case-sensitive).
+    """
+
+    where: dict[str, tuple[Any, ...]] = Field(default_factory=dict)
+    require: tuple[str, ...] = ()
+
+
+class ExclusionRule(_Frozen):
+    """One declared exclusion: layer, action, buffer and tolerance.
+
+    ``exclude``: the candidate is rejected when the overlap exceeds ``tolerance_ha``; ``cut``: the overlap
+    leaves the usable (net) area; ``flag``: reported only. ``buffer_m`` grows the protected features (applied
+    to the candidates, never to the national layer). ``label_column`` names the layer column whose values
+    identify the touched features in explanations ("Natura 2000 F-område 'Vejlerne'").
+    """
+
+    id: str
+    layer: str
+    action: Literal["exclude", "cut", "flag"]
+    buffer_m: float = Field(0.0, ge=0)
+    tolerance_ha: float = Field(0.0, ge=0)
+    filter: LayerFilter = Field(default_factory=LayerFilter)
+    label_column: str | None = None
+    label_prefix: str = ""
+    why: str
+
+
+class Exclusions(_Frozen):
+    min_net_area_ha: float = Field(ge=0)
+    rules: tuple[ExclusionRule, ...]
+
+
+class Band(_Frozen):
+    """Piecewise-linear map from a raw measure to a 0–1 score: ``points`` are (raw, score) pairs, raw
+    strictly increasing; below the first raw value the first score holds, above the last the last."""
+
+    points: tuple[tuple[float, float], ...]
+
+    @field_validator("points")
+    @classmethod
+    def _increasing(cls, points):
+        if len(points) < 2:
+            raise ValueError("a band needs at least two (raw, score) points")
+        xs = [p[0] for p in points]
+        if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
+            raise ValueError(f"band raw values must increase strictly, got {xs}")
+        if any(not 0.0 <= p[1] <= 1.0 for p in points):
+            raise ValueError("band scores must lie in 0..1")
+        return points
+
+
+class Group(_Frozen):
+    id: str
+    title: str
+    weight: float = Field(gt=0)
+
+
+class Criterion(_Frozen):
+    """One scored sub-criterion.
+
+    ``measure`` says how the raw value is obtained:
+
+    - ``distance``: straight-line distance in metres from the site to the nearest feature of ``layer``;
+    - ``travel_time``: minutes from the site to the nearest feature of ``layer`` over the road graph, or
+      straight line x detour factor at the fallback speed when no road layer resolves;
+    - ``reach_sum``: sum of ``value_column`` over features of ``layer`` within ``within_min`` minutes;
+    - ``reach_count``: number of features of ``layer`` within ``within_min`` minutes;
+    - ``attribute``: a submission field mapped through ``mapping`` (categorical) or ``band`` (numeric).
+
+    ``declared_field`` names a submission field that, when the layer is missing, stands in for the measure
+    (e.g. ``transport_motorway_km``) with ``declared_unit``.
+    """
+
+    id: str
+    group: str
+    title: str
+    measure: Literal["distance", "travel_time", "reach_sum", "reach_count", "attribute"]
+    unit: str
+    weight: float = Field(gt=0)
+    layer: str | None = None
+    filter: LayerFilter = Field(default_factory=LayerFilter)
+    value_column: str | None = None
+    label_column: str | None = None
+    within_min: float | None = None
+    field: str | None = None
+    mapping: dict[str, float] | None = None
+    band: Band | None = None
+    declared_field: str | None = None
+    declared_unit: str | None = None
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Criterion:
+        if self.measure == "attribute":
+            if not self.field or (self.mapping is None and self.band is None):
+                raise ValueError(f"criterion {self.id}: attribute needs 'field' and 'mapping' or 'band'")
+        else:
+            if not self.layer or self.band is None:
+                raise ValueError(f"criterion {self.id}: measure {self.measure} needs 'layer' and 'band'")
+        if self.measure.startswith("reach") and self.within_min is None:
+            raise ValueError(f"criterion {self.id}: {self.measure} needs 'within_min'")
+        return self
+
+
+class Bonus(_Frozen):
+    """Points added on top of the weighted score (total capped at 100), e.g. adjacency to a state energy
+    park: the site is within ``within_m`` of a feature of ``layer``, or declares ``field`` true."""
+
+    id: str
+    title: str
+    points: float = Field(ge=0)
+    layer: str | None = None
+    within_m: float = Field(0.0, ge=0)
+    field: str | None = None
+    why: str = ""
+
+
+class Travel(_Frozen):
+    """Travel-time model. With a road layer: speeds per road class (km/h). Without: straight-line distance
+    times ``detour_factor`` at ``fallback_speed_kmh``."""
+
+    road_layer: str = "roads"
+    class_column: str = "road_class"
+    speeds_kmh: dict[str, float]
+    default_speed_kmh: float = Field(gt=0)
+    detour_factor: float = Field(ge=1)
+    fallback_speed_kmh: float = Field(gt=0)
+    access_snap_max_m: float = Field(5000.0, gt=0)
+
+
+class Sensitivity(_Frozen):
+    """Dirichlet perturbation of the group weights: ``draws`` samples with concentration ``concentration``
+    x configured weight; report rank range and probability of being in the top ``top_k``."""
+
+    draws: int = Field(500, ge=10)
+    concentration: float = Field(50.0, gt=0)
+    top_k: int = Field(11, ge=1)
+    seed: int = 0
+
+
+class RegionRule(_Frozen):
+    min: int = Field(0, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+class Selection(_Frozen):
+    """Spread rules for the proposal; see `screening.selection`."""
+
+    k_min: int = Field(ge=1)
+    k_max: int = Field(ge=1)
+    objective: Literal["score", "score_x_area"] = "score"
+    spacing_km: float = Field(0.0, ge=0)
+    max_per_kommune: int | None = Field(1, ge=1)
+    regions: dict[str, RegionRule] = Field(default_factory=dict)
+    proportional_targets: dict[str, float] = Field(default_factory=dict)
+    use_proportional_targets: bool = False
+    proportional_tolerance_parks: float = Field(1.0, ge=0)
+    min_outside_urban: int = Field(0, ge=0)
+    urban_town_min_population: int = Field(100_000, ge=0)
+    urban_radius_km: float = Field(10.0, ge=0)
+    time_limit_s: float = Field(30.0, gt=0)
+    alternatives: int = Field(3, ge=0)
+    dispersion_min_score: float = Field(50.0, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _k_range(self) -> Selection:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
+        return self
+
+
+class Surface(_Frozen):
+    res_m: float = Field(100.0, gt=0)
+    block_size: int = Field(2048, ge=256)
+
+
+class Criteria(_Frozen):
+    """The whole of ``layers/criteria.yaml``."""
+
+    exclusions: Exclusions
+    groups: tuple[Group, ...]
+    criteria: tuple[Criterion, ...]
+    bonus: tuple[Bonus, ...] = ()
+    travel: Travel
+    sensitivity: Sensitivity = Field(default_factory=Sensitivity)
+    selection: Selection
+    surface: Surface = Field(default_factory=Surface)
+
+    @model_validator(mode="after")
+    def _groups_known(self) -> Criteria:
+        known = {g.id for g in self.groups}
+        unknown = sorted({c.group for c in self.criteria} - known)
+        if unknown:
+            raise ValueError(f"criteria name unknown groups {unknown}; groups are {sorted(known)}")
+        ids = [c.id for c in self.criteria] + [r.id for r in self.exclusions.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate rule/criterion ids: {dupes}")
+        return self
+
+    def layer_ids(self) -> set[str]:
+        """Every catalog layer id the rules and criteria refer to."""
+        ids = {r.layer for r in self.exclusions.rules}
+        ids |= {c.layer for c in self.criteria if c.layer}
+        ids |= {b.layer for b in self.bonus if b.layer}
+        return ids
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_catalog(path: str | Path | None = None, *, settings: Settings | None = None) -> Catalog:
+    """Read and validate ``layers/catalog.yaml`` (or `path`)."""
+    path = Path(path) if path else (settings or Settings()).layers_dir / "catalog.yaml"
+    return _load_model(Catalog, path)
+
+
+def load_criteria(path: str | Path | None = None, *, settings: Settings | None = None,
+                  catalog: Catalog | None = None) -> Criteria:
+    """Read and validate ``layers/criteria.yaml`` (or `path`); with `catalog`, check its layer ids exist."""
+    path = Path(path) if path else (settings or Settings()).layers_dir / "criteria.yaml"
+    criteria = _load_model(Criteria, path)
+    if catalog is not None:
+        unknown = sorted(criteria.layer_ids() - set(catalog.ids))
+        if unknown:
+            msg = f"{path}: rules refer to layers not in the catalog: {unknown}; add them to catalog.yaml"
+            raise ConfigError(msg)
+    return criteria
+
+
+def config_hash(*models: BaseModel) -> str:
+    """SHA-256 (first 16 hex digits) of the models' canonical JSON: the key of a run's configuration."""
+    blob = json.dumps([m.model_dump(mode="json") for m in models], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _load_model(model: type[BaseModel], path: Path):
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"{path}: configuration file not found; restore it from git or pass the right path"
+        raise ConfigError(msg) from None
+    except yaml.YAMLError as exc:
+        msg = f"{path}: not valid YAML ({exc}); fix the syntax at the line shown"
+        raise ConfigError(msg) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        msg = f"{path}: does not match the {model.__name__} schema: {problems}"
+        raise ConfigError(msg) from None
