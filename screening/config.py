@@ -134,8 +134,15 @@ class LayerSpec(_Frozen):
 
     ``role``: ``boundary`` (administrative units), ``exclude`` (an exclusion rule rests on it: missing is an
     error), ``flag`` (reported, never scored), ``score`` (feeds a criterion), ``context`` (maps only).
-    ``mirror`` is a path relative to the mirror root, or null where the mirror lacks the layer.
+    ``mirror`` is a path relative to the mirror root; where null, the conventional path
+    ``<theme>/<id>.gpkg`` is looked for (so an analyst can drop a file there). ``mirror_source`` says who
+    made the mirrored copy and under which licence, when that differs from the official source.
     """
+
+    @property
+    def mirror_path(self) -> str:
+        """Path of the layer's file relative to the mirror root."""
+        return self.mirror or f"{self.theme}/{self.id}.gpkg"
 
     id: str
     title: str
@@ -146,6 +153,7 @@ class LayerSpec(_Frozen):
     mirror: str | None = None
     mirror_layer: str | None = None
     mirror_date: str | None = None
+    mirror_source: str | None = None
     source: Source
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     caveat: str = ""

@@ -1,0 +1,134 @@
+"""The ``industripark`` command line: a thin click shell over the library, in the style of rasterio's ``rio``.
+
+Each command parses its options, loads the configuration, calls library functions and writes outputs.
+Any `ScreeningError` becomes one clear message on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from screening import catalog as catalog_mod
+from screening.config import load_catalog, load_criteria, settings_from_env
+from screening.errors import ScreeningError
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+allow_missing_opt = click.option(
+    "--allow-missing", "allow_missing", multiple=True, metavar="LAYER_ID",
+    help="Continue without this exclusion layer; every output then says 'incomplete: LAYER_ID missing'.")
+mirror_opt = click.option("--mirror", type=click.Path(file_okay=False, path_type=Path), default=None,
+                          help="Mirror root of offline layers (default $INDUSTRIPARK_MIRROR or ../shared/dk-layers).")
+offline_opt = click.option("--offline", is_flag=True, help="Never try the official online sources.")
+
+
+def handle_errors(func):
+    """Turn `ScreeningError` into a message on stderr and its exit code (2 for bad submissions)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ScreeningError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def _context(mirror: Path | None = None, offline: bool = False):
+    overrides = {}
+    if mirror is not None:
+        overrides["mirror_root"] = mirror
+    if offline:
+        overrides["online"] = False
+    settings = settings_from_env(**overrides)
+    catalog = load_catalog(settings=settings)
+    criteria = load_criteria(settings=settings, catalog=catalog)
+    return settings, catalog, criteria
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.version_option(package_name="industripark-screening")
+def main(verbose: int, quiet: bool) -> None:
+    """Screen municipal submissions for state-designated industriparker (EPSG:25832 throughout)."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+# --------------------------------------------------------------------------- layers
+
+
+@main.group()
+def layers() -> None:
+    """The layer catalog: where each layer comes from and where it resolves here."""
+
+
+@layers.command("list")
+@mirror_opt
+@offline_opt
+@click.option("--probe", is_flag=True, help="Check that official sources answer (3 s timeout each).")
+@handle_errors
+def layers_list(mirror: Path | None, offline: bool, probe: bool) -> None:
+    """List every catalog layer: role, where it resolves (cache/mirror/online/missing), features, licence.
+
+    'online?' means only the official source could provide it and it has not been fetched yet;
+    --probe asks each such source whether it answers from this machine.
+    """
+    settings, catalog, _ = _context(mirror, offline)
+    rows = []
+    for spec in catalog.layers:
+        res = catalog_mod.resolve(spec.id, catalog=catalog, settings=settings)
+        if res.origin == "online":
+            res = catalog_mod.probe(res) if probe else catalog_mod.Resolution(spec.id, "online?", res.location)
+        count = catalog_mod.feature_count(res)
+        licence = spec.mirror_source.rsplit(", ", 1)[-1] if res.origin in ("mirror", "cache") and spec.mirror_source \
+            else spec.source.licence
+        date = spec.mirror_date or ""
+        rows.append((spec.id, spec.role, res.origin, "" if count is None else f"{count:,}", licence[:38], date))
+    header = ("id", "role", "resolves", "features", "licence", "date")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    missing = [r[0] for r in rows if r[2] == "missing"]
+    if missing:
+        click.echo(f"\n{len(missing)} layer(s) resolve nowhere on this machine: {', '.join(missing)}", err=True)
+
+
+@layers.command("fetch")
+@click.argument("layer_ids", nargs=-1)
+@mirror_opt
+@offline_opt
+@handle_errors
+def layers_fetch(layer_ids: tuple[str, ...], mirror: Path | None, offline: bool) -> None:
+    """Load layers into the local cache (all when no id is given), then prepare the exclusion layers."""
+    settings, catalog, criteria = _context(mirror, offline)
+    ids = layer_ids or catalog.ids
+    failed = []
+    for layer_id in ids:
+        t0 = time.perf_counter()
+        try:
+            gdf = catalog_mod.load_layer(layer_id, catalog=catalog, settings=settings)
+        except ScreeningError as exc:
+            failed.append(layer_id)
+            click.echo(f"{layer_id}: unavailable - {exc}", err=True)
+            continue
+        click.echo(f"{layer_id}: {len(gdf):,} features from {gdf.attrs['origin']} "
+                   f"({time.perf_counter() - t0:.1f} s)")
+    if failed:
+        click.echo(f"{len(failed)} layer(s) could not be fetched: {', '.join(failed)}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
