@@ -114,8 +114,9 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings) -> gpd.Ge
         When a source yields a file that cannot be used (corrupt, empty, missing key column).
     """
     spec = catalog.get(layer_id)
-    tried: list[str] = []
-    for origin, location, key in _candidate_sources(spec, settings):
+    sources = _candidate_sources(spec, settings)
+    tried = [] if any(s[0] == "mirror" for s in sources) else _not_tried(spec, settings)[:1]
+    for origin, location, key in sources:
         cached = _cache_read(settings.cache_dir, key)
         if cached is not None:
             return cached
@@ -134,7 +135,8 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings) -> gpd.Ge
         _stamp(gdf, spec, origin=origin, location=location, key=key)
         _cache_write(settings.cache_dir, key, gdf)
         return gdf
-    tried = tried or _not_tried(spec, settings)
+    if spec.source.kind == "none":
+        tried += _not_tried(spec, settings)[1:]
     msg = (f"layer {layer_id!r} ({spec.title}) is unavailable: tried " + "; ".join(tried) +
            f". Fix: put the file at <mirror>/{spec.mirror_path}"
            " (set INDUSTRIPARK_MIRROR), run 'industripark layers fetch " + layer_id + "' where the"

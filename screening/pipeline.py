@@ -1,0 +1,282 @@
+"""The main job: load -> exclude -> score -> select -> write a new run folder (and the report).
+
+`screen` is the one function behind ``industripark screen`` and ``make screen``; the preview and the
+notebook call it (or its steps) too, so no step's logic is written twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from screening import catalog as catalog_mod
+from screening import exclusion, scoring, selection, sensitivity, submissions
+from screening.config import Catalog, Criteria, Settings, config_hash
+
+__all__ = ["RunResult", "CONTEXT_LAYERS", "screen", "assess", "new_run_dir", "write_run"]
+
+log = logging.getLogger(__name__)
+
+CONTEXT_LAYERS = ("regioner", "kommuner", "natura2000_fuglebeskyttelse", "natura2000_omraader_simplified",
+                  "hv_lines", "hv_substations", "rail_stations", "ports", "airports", "towns")
+"""Layers drawn on the map for context, besides those the rules use."""
+
+CANDIDATE_COLUMNS = (
+    "application_id", "site_name", "kommunekode", "kommunenavn", "regionskode", "regionsnavn",
+    "co_applicant_kommunekoder", "area_ha", "net_area_ha", "excluded", "exclusion_reasons", "flags",
+    "incomplete", "score_total", "score_infrastructure", "score_transport", "score_labour",
+    "score_commitment", "bonus_points", "not_assessed", "flagged", "rank", "rank_min", "rank_max",
+    "top_k_probability", "selected", "selection_reason", "proposal_rank",
+)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a screening produced: the candidate table (EPSG:25832) and the pieces behind it."""
+
+    candidates: gpd.GeoDataFrame
+    exclusion: exclusion.ExclusionResult
+    scores: scoring.ScoreResult
+    selection: selection.SelectionResult | None
+    layers: catalog_mod.LayerSet
+    manifest: dict
+    run_dir: Path | None = None
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, criteria: Criteria,
+           out_root: Path | None, allow_missing: Iterable[str] = (), repair: bool = False,
+           report: bool = True, select: bool = True) -> RunResult:
+    """Screen submission files end to end and, when `out_root` is given, write a new run folder in it.
+
+    Parameters
+    ----------
+    inputs
+        Submission files (GeoJSON, GeoPackage, zipped Shapefile, GeoParquet); never modified.
+    out_root
+        Folder under which ``<timestamp>/`` is created, with a ``latest`` link to it; None writes nothing.
+    allow_missing
+        Exclusion layer ids the run may proceed without; every output then says it is incomplete.
+    """
+    timings: dict[str, float] = {}
+    allow_missing = tuple(allow_missing)
+    t0 = time.perf_counter()
+    needed = ["kommuner", "regioner", *sorted(criteria.layer_ids()), *CONTEXT_LAYERS]
+    layer_set = catalog_mod.load_layers(needed, catalog=catalog, settings=settings, allow_missing=allow_missing)
+    timings["load_layers"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    candidates = submissions.load_submissions(inputs, kommuner=layer_set.layers["kommuner"], repair=repair)
+    timings["load_submissions"] = time.perf_counter() - t0
+
+    result = assess(candidates, layer_set, criteria, settings=settings, allow_missing=allow_missing,
+                    timings=timings, select=select)
+    manifest = _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings, result)
+    result = RunResult(**{**result.__dict__, "manifest": manifest})
+    if out_root is None:
+        return result
+    run_dir = new_run_dir(out_root)
+    outputs = write_run(run_dir, result)
+    if report:
+        t0 = time.perf_counter()
+        from screening import report as report_mod
+
+        context = {k: v for k, v in layer_set.layers.items() if k in CONTEXT_LAYERS}
+        outputs.update(report_mod.write_report(
+            run_dir, result.candidates, result.scores.breakdown, result.exclusion.overlaps,
+            result.selection.to_dict() if result.selection else {}, manifest,
+            context=context, criteria=criteria))
+        manifest["timings_s"]["report"] = round(time.perf_counter() - t0, 3)
+        (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    _point_latest(Path(out_root), run_dir)
+    return RunResult(**{**result.__dict__, "run_dir": run_dir, "outputs": outputs})
+
+
+def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criteria: Criteria, *,
+           settings: Settings, allow_missing: Iterable[str] = (), timings: dict | None = None,
+           select: bool = True) -> RunResult:
+    """Exclude, score, rank and (optionally) select already loaded candidates; writes nothing."""
+    timings = {} if timings is None else timings
+    layers = layer_set.layers
+    t0 = time.perf_counter()
+    prepared = exclusion.prepared_layers(layers, criteria.exclusions, cache_dir=settings.cache_dir)
+    excl = exclusion.evaluate(candidates, layers, criteria.exclusions, allow_missing=allow_missing,
+                              prepared=prepared)
+    timings["exclusion"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    scored = scoring.score(candidates, layers, criteria)
+    timings["scoring"] = time.perf_counter() - t0
+
+    table = candidates.set_index("application_id", drop=False)
+    table = table.join(excl.summary).join(scored.scores)
+    t0 = time.perf_counter()
+    group_cols = [f"score_{g.id}" for g in criteria.groups]
+    ranks = sensitivity.rank_sensitivity(
+        table[group_cols].rename(columns=lambda c: c.removeprefix("score_")),
+        {g.id: g.weight for g in criteria.groups}, criteria.sensitivity, eligible=~table["excluded"],
+        bonus=table["bonus_points"])
+    table = table.join(ranks)
+    timings["sensitivity"] = time.perf_counter() - t0
+
+    sel = None
+    if select:
+        t0 = time.perf_counter()
+        sel = selection.select(table.reset_index(drop=True), criteria.selection, breakdown=scored.breakdown,
+                               towns=layers.get("towns"))
+        table = selection.apply_selection(table.reset_index(drop=True), sel).set_index(
+            "application_id", drop=False)
+        timings["selection"] = time.perf_counter() - t0
+    table = gpd.GeoDataFrame(table.reset_index(drop=True), geometry=candidates.geometry.name,
+                             crs=candidates.crs)
+    table = table[[c for c in CANDIDATE_COLUMNS if c in table.columns] +
+                  [c for c in table.columns if c not in CANDIDATE_COLUMNS]]
+    return RunResult(candidates=table, exclusion=excl, scores=scored, selection=sel, layers=layer_set,
+                     manifest={})
+
+
+def new_run_dir(out_root: Path) -> Path:
+    """Create and return a fresh ``<out_root>/<UTC timestamp>/`` folder (suffixed if it exists)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out_root = Path(out_root)
+    for n in range(100):
+        run_dir = out_root / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+            return run_dir
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a new run folder under {out_root}")
+
+
+def write_run(run_dir: Path, result: RunResult) -> dict[str, Path]:
+    """Write the machine-readable outputs of a run; returns their paths by name."""
+    cand = result.candidates
+    out = {
+        "screening_gpkg": run_dir / "screening.gpkg",
+        "candidates_gpkg": run_dir / "candidates.gpkg",
+        "candidates_csv": run_dir / "candidates.csv",
+        "candidates_parquet": run_dir / "candidates.parquet",
+        "explanations": run_dir / "explanations.json",
+        "selection": run_dir / "selection.json",
+        "manifest": run_dir / "manifest.json",
+    }
+    flat = _flat_for_files(cand)
+    flat.to_file(out["screening_gpkg"], layer="candidates", driver="GPKG", engine="pyogrio")
+    flat.to_file(out["candidates_gpkg"], layer="candidates", driver="GPKG", engine="pyogrio")
+    flat.to_parquet(out["candidates_parquet"])
+    pd.DataFrame(flat.drop(columns=flat.geometry.name)).to_csv(out["candidates_csv"], index=False)
+    out["explanations"].write_text(json.dumps(explanations(result), indent=2, default=_json_default),
+                                   encoding="utf-8")
+    sel = result.selection.to_dict() if result.selection else {"status": "not run"}
+    out["selection"].write_text(json.dumps(sel, indent=2, default=_json_default), encoding="utf-8")
+    out["manifest"].write_text(json.dumps(result.manifest, indent=2, default=_json_default), encoding="utf-8")
+    return out
+
+
+def explanations(result: RunResult) -> dict:
+    """Per application: exclusion overlaps, score breakdown and selection reason, as plain JSON."""
+    overlaps = result.exclusion.overlaps
+    breakdown = result.scores.breakdown
+    out = {}
+    for row in result.candidates.itertuples(index=False):  # one row per application (tens), not features
+        aid = row.application_id
+        out[aid] = {
+            "excluded": bool(row.excluded),
+            "exclusion_reasons": row.exclusion_reasons,
+            "net_area_ha": row.net_area_ha,
+            "score_total": row.score_total,
+            "selection_reason": getattr(row, "selection_reason", None),
+            "incomplete": row.incomplete,
+            "overlaps": overlaps.loc[overlaps["application_id"] == aid].to_dict("records"),
+            "breakdown": breakdown.loc[breakdown["application_id"] == aid].to_dict("records"),
+        }
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _flat_for_files(cand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Columns a GeoPackage/CSV can hold: objects that are not plain scalars become text."""
+    flat = cand.copy()
+    for col in flat.columns:
+        if col != flat.geometry.name and flat[col].dtype == object:
+            flat[col] = flat[col].map(lambda v: v if v is None or isinstance(v, (str, int, float, bool))
+                                      else json.dumps(v, default=str))
+    return flat
+
+
+def _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings, result) -> dict:
+    excl_missing = {k: v for k, v in layer_set.missing.items() if catalog.get(k).role == "exclude"}
+    return {
+        "run_id": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "inputs": [{"path": str(Path(p).resolve()), "sha256": _sha256(Path(p))} for p in inputs],
+        "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "location", "source", "date", "version")}
+                   | {"features": len(gdf)} for lid, gdf in layer_set.layers.items()},
+        "missing_layers": layer_set.missing,
+        "allow_missing": list(allow_missing),
+        "incomplete": bool(excl_missing),
+        "incomplete_text": "; ".join(f"incomplete: {k} missing" for k in excl_missing),
+        "config_hash": config_hash(catalog, criteria),
+        "settings": {"mirror_root": str(settings.mirror_root), "cache_dir": str(settings.cache_dir),
+                     "online": settings.online},
+        "versions": _versions(),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "counts": {"applications": len(result.candidates),
+                   "excluded": int(result.candidates["excluded"].sum()),
+                   "selected": int(result.candidates.get("selected", pd.Series(dtype=bool)).fillna(False).sum())},
+    }
+
+
+def _versions() -> dict[str, str]:
+    names = ("industripark-screening", "geopandas", "shapely", "pyogrio", "pyproj", "rasterio", "numpy",
+             "pandas", "networkx", "highspy", "folium", "pydantic")
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _point_latest(out_root: Path, run_dir: Path) -> None:
+    latest = out_root / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        os.symlink(run_dir.name, latest, target_is_directory=True)
+    except OSError as exc:  # e.g. a file system without symlinks: write the name instead
+        log.info("cannot link %s (%s); writing its name to latest.txt", latest, exc)
+        (out_root / "latest.txt").write_text(run_dir.name + "\n", encoding="utf-8")
+
+
+def _json_default(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return str(value)
