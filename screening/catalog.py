@@ -35,6 +35,7 @@ __all__ = [
     "normalise",
     "feature_count",
     "probe",
+    "sources_markdown",
 ]
 
 log = logging.getLogger(__name__)
@@ -374,3 +375,18 @@ def probe(resolution: Resolution, *, timeout_s: float = 3.0) -> Resolution:
     except requests.RequestException as exc:
         return Resolution(resolution.layer_id, "unreachable", resolution.location, type(exc).__name__)
     return Resolution(resolution.layer_id, "online", resolution.location, "answers")
+
+
+def sources_markdown(catalog: Catalog) -> str:
+    """The catalog as a Markdown table: layer, role, official source, licence, mirror copy."""
+    rows = ["| layer | role | official source | licence | evidence | offline mirror |",
+            "|---|---|---|---|---|---|"]
+    for spec in catalog.layers:  # a few dozen catalog entries
+        src = spec.source
+        where = src.publisher + (f": {src.kind.upper()} `{src.url}`" if src.url else " (no public service known)")
+        if src.typename:
+            where += f" `{src.typename}`"
+        mirror = f"`{spec.mirror}` ({spec.mirror_source})" if spec.mirror else "not in the mirror"
+        rows.append(f"| `{spec.id}` {spec.title} | {spec.role} | {where} | {src.licence} | {src.evidence} | "
+                    f"{mirror} |")
+    return "\n".join(rows)

@@ -130,5 +130,40 @@ def layers_fetch(layer_ids: tuple[str, ...], mirror: Path | None, offline: bool)
         sys.exit(1)
 
 
+@layers.command("sources")
+@handle_errors
+def layers_sources() -> None:
+    """Print the data-sources table (Markdown) generated from layers/catalog.yaml, as in the README."""
+    _, catalog, _ = _context()
+    click.echo(catalog_mod.sources_markdown(catalog))
+
+
+# --------------------------------------------------------------------------- screen
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Folder in which a new <timestamp>/ run folder is created.")
+@allow_missing_opt
+@mirror_opt
+@offline_opt
+@click.option("--repair", is_flag=True, help="Repair invalid submission geometries (make_valid) and report it.")
+@click.option("--no-report", is_flag=True, help="Write the data files only, no HTML report.")
+@handle_errors
+def screen(inputs, out_root, allow_missing, mirror, offline, repair, no_report) -> None:
+    """Screen submission files: exclude, score, rank, select and report into a new run folder."""
+    from screening import pipeline
+
+    settings, catalog, criteria = _context(mirror, offline)
+    t0 = time.perf_counter()
+    result = pipeline.screen(inputs, settings=settings, catalog=catalog, criteria=criteria, out_root=out_root,
+                             allow_missing=allow_missing, repair=repair, report=not no_report)
+    click.echo(pipeline.summary_text(result))
+    click.echo(f"\nRun folder: {result.run_dir}  ({time.perf_counter() - t0:.1f} s)")
+    if result.selection is not None and result.selection.status == "infeasible":
+        sys.exit(3)
+
+
 if __name__ == "__main__":
     main()

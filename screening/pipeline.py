@@ -24,7 +24,8 @@ from screening import catalog as catalog_mod
 from screening import exclusion, scoring, selection, sensitivity, submissions
 from screening.config import Catalog, Criteria, Settings, config_hash
 
-__all__ = ["RunResult", "CONTEXT_LAYERS", "screen", "assess", "new_run_dir", "write_run"]
+__all__ = ["RunResult", "CONTEXT_LAYERS", "screen", "assess", "new_run_dir", "write_run", "explanations",
+           "summary_text"]
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,27 @@ def explanations(result: RunResult) -> dict:
             "breakdown": breakdown.loc[breakdown["application_id"] == aid].to_dict("records"),
         }
     return out
+
+
+def summary_text(result: RunResult, *, limit: int = 40) -> str:
+    """A short ranked summary for the terminal: status, score and region of each application."""
+    cand = result.candidates
+    lines = []
+    if result.manifest.get("incomplete"):
+        lines.append("INCOMPLETE SCREENING - " + result.manifest["incomplete_text"])
+    order = cand.assign(_excl=cand["excluded"].astype(bool)).sort_values(
+        ["_excl", "score_total"], ascending=[True, False])
+    lines.append(f"{'rank':>4}  {'application':<12} {'status':<9} {'score':>5}  {'region':<20} site")
+    for row in order.head(limit).itertuples(index=False):  # a ranked table of tens of applications
+        status = "excluded" if row.excluded else ("PROPOSED" if getattr(row, "selected", False) else "eligible")
+        rank = "" if row.excluded or pd.isna(row.rank) else f"{int(row.rank)}"
+        lines.append(f"{rank:>4}  {row.application_id:<12} {status:<9} {row.score_total:5.1f}  "
+                     f"{str(row.regionsnavn).removeprefix('Region '):<20} {str(row.site_name)[:50]}")
+    if result.selection is not None:
+        sel = result.selection
+        proof = "proven optimal" if sel.proven_optimal else "NOT proven optimal"
+        lines.append(f"\nSelection: {sel.status}, {proof}, objective {sel.objective}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- helpers
