@@ -36,6 +36,7 @@ __all__ = [
     "feature_count",
     "probe",
     "sources_markdown",
+    "update_readme_sources",
 ]
 
 log = logging.getLogger(__name__)
@@ -390,3 +391,15 @@ def sources_markdown(catalog: Catalog) -> str:
         rows.append(f"| `{spec.id}` {spec.title} | {spec.role} | {where} | {src.licence} | {src.evidence} | "
                     f"{mirror} |")
     return "\n".join(rows)
+
+
+def update_readme_sources(readme: Path, catalog: Catalog) -> bool:
+    """Rewrite the table between the ``sources:start``/``sources:end`` markers; True when it changed."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- sources:start -->", "<!-- sources:end -->"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    new = f"{head}{start}\n{sources_markdown(catalog)}\n{end}{tail}"
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text

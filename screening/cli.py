@@ -131,11 +131,17 @@ def layers_fetch(layer_ids: tuple[str, ...], mirror: Path | None, offline: bool)
 
 
 @layers.command("sources")
+@click.option("--readme", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Rewrite the table between the sources markers of this README instead of printing it.")
 @handle_errors
-def layers_sources() -> None:
+def layers_sources(readme: Path | None) -> None:
     """Print the data-sources table (Markdown) generated from layers/catalog.yaml, as in the README."""
     _, catalog, _ = _context()
-    click.echo(catalog_mod.sources_markdown(catalog))
+    if readme is None:
+        click.echo(catalog_mod.sources_markdown(catalog))
+    else:
+        changed = catalog_mod.update_readme_sources(readme, catalog)
+        click.echo(f"{readme}: {'updated' if changed else 'already up to date'}")
 
 
 # --------------------------------------------------------------------------- screen

@@ -219,3 +219,13 @@ def test_layers_list_on_real_mirror(tmp_path, monkeypatch):
     assert lines["kommuner"][2:4] == ["mirror", "99"]
     assert lines["naturnationalparker"][2] == "missing"
     assert lines["bes_naturtyper"][2] == "missing"  # offline: the official WFS is not tried
+
+
+def test_readme_sources_table_is_generated_from_the_catalog():
+    """The README's data-sources table must equal what the catalog generates (run `industripark layers
+    sources --readme README.md` after editing catalog.yaml)."""
+    from screening.config import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("<!-- sources:start -->\n", 1)[1].split("\n<!-- sources:end -->", 1)[0]
+    assert table == catalog.sources_markdown(load_catalog())
