@@ -1,0 +1,480 @@
+"""Raster machinery of the suitability surface: the grid, the per-tile computation and the COG writer.
+
+Internal to `screening.surface`. Everything here works on one tile (a `rasterio.windows.Window` of the
+national `Grid`) at a time, from inputs that are small vector arrays (features, never rasters), so memory
+depends on the tile size and not on the country's size, and a tile can be computed anywhere (a thread,
+a process, a dask worker) with the same result.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.enums
+import rasterio.features
+import rasterio.shutil
+import shapely
+from affine import Affine
+from rasterio.windows import Window
+from scipy.spatial import cKDTree
+
+from screening.config import CRS
+from screening.scoring import band_score
+
+__all__ = [
+    "EXCLUSION_NODATA",
+    "MAX_RULES",
+    "Grid",
+    "Burn",
+    "Nearest",
+    "Reach",
+    "TileInputs",
+    "Tile",
+    "burn_shapes",
+    "compute_tile",
+    "run_tiles",
+    "write_surface",
+    "best_square",
+    "render_rgba",
+]
+
+log = logging.getLogger(__name__)
+
+EXCLUSION_NODATA = 65535
+"""Value of ``exclusion.tif`` outside land (bit 15 is never a rule)."""
+MAX_RULES = 15
+COG_BLOCK = 512
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up grid in EPSG:25832: square cells of `res_m` metres, upper-left corner (`left`, `top`).
+
+    Cell (row, col) covers x in [left + col res_m, left + (col + 1) res_m] and has its centre at
+    (left + (col + 0.5) res_m, top - (row + 0.5) res_m). Centres are always computed from global integer
+    indices, so every tiling of the grid sees the same coordinates bit for bit.
+    """
+
+    res_m: float
+    left: float
+    top: float
+    width: int
+    height: int
+
+    @classmethod
+    def covering(cls, bounds: Sequence[float], res_m: float) -> Grid:
+        """The smallest grid with origin on a multiple of `res_m` that covers `bounds` (minx, miny, maxx, maxy)."""
+        minx, miny, maxx, maxy = bounds
+        left = math.floor(minx / res_m) * res_m
+        top = math.ceil(maxy / res_m) * res_m
+        width = max(1, math.ceil((maxx - left) / res_m))
+        height = max(1, math.ceil((top - miny) / res_m))
+        return cls(float(res_m), float(left), float(top), int(width), int(height))
+
+    @property
+    def transform(self) -> Affine:
+        return Affine(self.res_m, 0.0, self.left, 0.0, -self.res_m, self.top)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return (self.left, self.top - self.height * self.res_m, self.left + self.width * self.res_m, self.top)
+
+    def windows(self, block_size: int) -> list[Window]:
+        """Tiles of at most `block_size` x `block_size` cells, row by row from the upper left."""
+        return [Window(c, r, min(block_size, self.width - c), min(block_size, self.height - r))
+                for r in range(0, self.height, block_size) for c in range(0, self.width, block_size)]
+
+    def window_bounds(self, win: Window) -> tuple[float, float, float, float]:
+        """Outer cell edges of `win` in metres: (minx, miny, maxx, maxy)."""
+        res = self.res_m
+        return (self.left + win.col_off * res, self.top - (win.row_off + win.height) * res,
+                self.left + (win.col_off + win.width) * res, self.top - win.row_off * res)
+
+    def to_pixels(self, geoms: np.ndarray) -> np.ndarray:
+        """Geometries in metres -> the same geometries in global (column, row) pixel coordinates."""
+        origin = np.array([self.left, self.top])
+        scale = np.array([self.res_m, -self.res_m])
+        return shapely.transform(geoms, lambda xy: (xy - origin) / scale)
+
+
+@dataclass(frozen=True)
+class Burn:
+    """Polygons in global pixel coordinates (column, row) with their bounds, rasterized tile by tile.
+
+    Pixel coordinates make every tile's rasterization a translation by whole cells, so tiled and untiled
+    runs burn identical cells. ``all_touched=False`` burns cells whose centre is inside (GDAL's rule);
+    ``True`` also burns every cell the boundary touches.
+    """
+
+    geoms: np.ndarray
+    bounds: np.ndarray
+    all_touched: bool
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """A criterion on the distance to the nearest feature: ``raw = distance_m * raw_per_m`` then the band.
+
+    `xy` are the feature points, or the vertices of lines and polygon rings densified to a spacing of at
+    most ``res_m / 2`` (metres, EPSG:25832); `interior` burns polygon interiors (distance 0). Beyond
+    `halo_m` the band is flat, so features farther than `halo_m` from a tile are never needed.
+    `band` holds the criterion's (raw, score) points.
+    """
+
+    id: str
+    xy: np.ndarray
+    interior: Burn | None
+    halo_m: float
+    raw_per_m: float
+    band: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A criterion on the sum of feature values within `radius_m` of the cell centre, then the band.
+
+    Points (`xy`, `values`) are added exactly, as disks of cells; line and polygon features come as
+    `areas`: their `radius_m` buffers burned with their values summed (GDAL ``merge_alg=add``).
+    """
+
+    id: str
+    xy: np.ndarray
+    values: np.ndarray
+    areas: tuple[Burn, np.ndarray] | None
+    radius_m: float
+    band: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class TileInputs:
+    """Everything a tile needs: the grid, land, exclusion rules (bit i = ``rules[i]``), the criteria, their
+    effective weights in points (same order), bonus areas with their points, and KD-tree query threads."""
+
+    grid: Grid
+    land: Burn
+    rules: tuple[Burn, ...]
+    criteria: tuple[Nearest | Reach, ...]
+    points: tuple[float, ...]
+    bonus: tuple[tuple[Burn, float], ...] = ()
+    kd_workers: int = 1
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One computed tile: `land` (bool), `exclusion` (uint16 bits, `EXCLUSION_NODATA` off land),
+    `scores` (float32, one 0–1 layer per criterion, NaN off land) and `total` (float32 0–100, NaN off land)."""
+
+    window: Window
+    land: np.ndarray
+    exclusion: np.ndarray
+    scores: np.ndarray
+    total: np.ndarray
+
+
+def burn_shapes(geoms: np.ndarray, grid: Grid, *, all_touched: bool) -> Burn:
+    """Prepare (multi)polygons in EPSG:25832 for tile-wise rasterization on `grid`."""
+    geoms = np.asarray(geoms, dtype=object)
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    px = grid.to_pixels(geoms)
+    return Burn(px, shapely.bounds(px).reshape(-1, 4), all_touched)
+
+
+def compute_tile(inputs: TileInputs, window: Window) -> Tile | None:
+    """Compute one tile of the surface; None when no cell centre of the tile is on land.
+
+    Only land cells are evaluated. Exclusion bit i is set where ``inputs.rules[i]`` burns the cell;
+    each criterion's 0–1 score is its band over the raw value at the cell centre; the total is
+    ``min(100, sum(points_c * score_c) + bonus)``. Pure function of its arguments: the same tile gives
+    the same arrays in any process and under any tiling.
+    """
+    land = _burn(inputs.land, window)
+    if not land.any():
+        return None
+    rows, cols = np.nonzero(land)
+    grid = inputs.grid
+    x = grid.left + (cols + window.col_off + 0.5) * grid.res_m
+    y = grid.top - (rows + window.row_off + 0.5) * grid.res_m
+    exclusion = np.full(land.shape, EXCLUSION_NODATA, dtype=np.uint16)
+    bits = np.zeros(rows.size, dtype=np.uint16)
+    for bit, rule in enumerate(inputs.rules):  # a handful of declared rules
+        bits |= _burn(rule, window)[rows, cols].astype(np.uint16) << np.uint16(bit)
+    exclusion[rows, cols] = bits
+    scores = np.full((len(inputs.criteria), *land.shape), np.nan, dtype=np.float32)
+    total = np.zeros(rows.size)
+    for k, crit in enumerate(inputs.criteria):  # a dozen criteria, each vectorised over the tile
+        if isinstance(crit, Nearest):
+            raw = _nearest_raw(crit, x, y, grid, window, rows, cols, inputs.kd_workers)
+        else:
+            raw = _reach_raw(crit, grid, window)[rows, cols]
+        score = band_score(crit.band, raw)
+        scores[k][rows, cols] = score
+        total += inputs.points[k] * score
+    for burn, points in inputs.bonus:
+        total += points * _burn(burn, window)[rows, cols]
+    out = np.full(land.shape, np.nan, dtype=np.float32)
+    out[rows, cols] = np.minimum(total, 100.0)
+    return Tile(window, land, exclusion, scores, out)
+
+
+def _burn(burn: Burn, win: Window, values: np.ndarray | None = None) -> np.ndarray:
+    """Rasterize the polygons of `burn` that reach `win`: a bool array of the window's shape, or with
+    `values` (one per polygon) the float64 sum of the values of the polygons burning each cell."""
+    shape = (int(win.height), int(win.width))
+    c0, r0 = win.col_off, win.row_off
+    b = burn.bounds
+    near = (b[:, 0] <= c0 + win.width) & (b[:, 2] >= c0) & (b[:, 1] <= r0 + win.height) & (b[:, 3] >= r0)
+    if not near.any():
+        return np.zeros(shape, dtype=bool if values is None else float)
+    vals = np.ones(near.sum()) if values is None else values[near]
+    burned = rasterio.features.rasterize(
+        zip(burn.geoms[near], vals, strict=True), out_shape=shape, transform=Affine(1, 0, c0, 0, 1, r0),
+        fill=0, all_touched=burn.all_touched, dtype="uint8" if values is None else "float64",
+        merge_alg=rasterio.enums.MergeAlg.replace if values is None else rasterio.enums.MergeAlg.add)
+    return burned.astype(bool) if values is None else burned
+
+
+def _near(xy: np.ndarray, bounds: tuple[float, float, float, float], halo_m: float) -> np.ndarray:
+    """Rows of `xy` inside `bounds` grown by `halo_m` (a superset of the points within `halo_m`)."""
+    minx, miny, maxx, maxy = bounds
+    return ((xy[:, 0] >= minx - halo_m) & (xy[:, 0] <= maxx + halo_m)
+            & (xy[:, 1] >= miny - halo_m) & (xy[:, 1] <= maxy + halo_m))
+
+
+def _nearest_raw(crit: Nearest, x, y, grid: Grid, window: Window, rows, cols, workers: int) -> np.ndarray:
+    """Raw value at the land cells: the exact distance to the nearest point of `crit.xy` (inf when none is
+    within the halo, where the band is flat) times `raw_per_m`; 0 inside polygons."""
+    near = _near(crit.xy, grid.window_bounds(window), crit.halo_m)
+    dist = np.full(x.size, np.inf)
+    if near.any():
+        tree = cKDTree(crit.xy[near])
+        dist, _ = tree.query(np.column_stack([x, y]), k=1, distance_upper_bound=crit.halo_m, workers=workers)
+    if crit.interior is not None:
+        dist[_burn(crit.interior, window)[rows, cols]] = 0.0
+    return dist * crit.raw_per_m
+
+
+def _reach_raw(crit: Reach, grid: Grid, window: Window) -> np.ndarray:
+    """Sum of `values` of the points within `radius_m` of each cell centre of the window (float64 array).
+
+    Each point adds its value to a disk of cells: per point and row, the disk is one run of columns, so
+    the runs go into a row-wise difference array (two bincounts) and one cumulative sum gives the sums;
+    the cost is (points x rows + cells), not points x cells. A cell is in the disk when its centre is
+    within `radius_m` (inclusive). Line and polygon features add their burned buffers (`Reach.areas`).
+    """
+    h, w, res = int(window.height), int(window.width), grid.res_m
+    near = _near(crit.xy, grid.window_bounds(window), crit.radius_m)
+    acc = np.zeros(h * (w + 1))
+    if near.any():
+        px, py, val = crit.xy[near, 0], crit.xy[near, 1], crit.values[near]
+        yc = grid.top - (np.arange(window.row_off, window.row_off + h) + 0.5) * res
+        dy = yc[None, :] - py[:, None]
+        half = np.sqrt(np.maximum(crit.radius_m ** 2 - dy ** 2, 0.0))
+        lo = np.ceil((px[:, None] - half - grid.left) / res - 0.5) - window.col_off
+        hi = np.floor((px[:, None] + half - grid.left) / res - 0.5) - window.col_off
+        lo, hi = np.clip(lo, 0, w), np.clip(hi, -1, w - 1)
+        ok = (np.abs(dy) <= crit.radius_m) & (lo <= hi)
+        p_idx, r_idx = np.nonzero(ok)
+        start = r_idx * (w + 1) + lo[ok].astype(np.int64)
+        stop = r_idx * (w + 1) + hi[ok].astype(np.int64) + 1
+        acc += np.bincount(start, weights=val[p_idx], minlength=acc.size)
+        acc -= np.bincount(stop, weights=val[p_idx], minlength=acc.size)
+    sums = np.cumsum(acc.reshape(h, w + 1), axis=1)[:, :w]
+    if crit.areas is not None:
+        sums += _burn(crit.areas[0], window, crit.areas[1])
+    return sums
+
+
+def run_tiles(inputs: TileInputs, windows: Sequence[Window], scheduler: str) -> Iterator[Tile | None]:
+    """Computed tiles in order: one after another, or dask.delayed tasks on the local threaded scheduler
+    in batches of two per core so that memory holds only a few tiles at once."""
+    if scheduler == "single":
+        for win in windows:  # tiles of the grid: a few to a few hundred
+            yield compute_tile(inputs, win)
+        return
+    import dask
+
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    shared = dask.delayed(inputs, name="surface-inputs", traverse=False)
+    task = dask.delayed(compute_tile, pure=True)
+    for i in range(0, len(windows), 2 * workers):
+        batch = [task(shared, win) for win in windows[i:i + 2 * workers]]
+        yield from dask.compute(*batch, scheduler="threads", num_workers=workers)
+
+
+
+def write_surface(tiles: Iterable[Tile | None], grid: Grid, out_dir: Path, *, criteria_ids: Sequence[str],
+                  rule_ids: Sequence[str], tags: dict[str, str]) -> tuple[dict[str, Path], dict[str, int]]:
+    """Write tiles as they come into temporary tiled GeoTIFFs, then convert each to a Cloud-Optimised GeoTIFF.
+
+    Writes ``suitability.tif`` (float32 total 0–100, NaN off land), ``exclusion.tif`` (uint16 bit mask,
+    ``EXCLUSION_NODATA`` off land) and, when there are criteria, ``criteria.tif`` (float32 0–1, one band per
+    criterion). Every file carries band descriptions and `tags`. Returns the paths and the counts
+    ``land_cells`` and ``excluded_cells``.
+    """
+    tmp = out_dir / ".surface-tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    specs = {"suitability": ("float32", 1, np.nan), "exclusion": ("uint16", 1, EXCLUSION_NODATA)}
+    if criteria_ids:
+        specs["criteria"] = ("float32", len(criteria_ids), np.nan)
+    counts = {"land_cells": 0, "excluded_cells": 0, "tiles": 0}
+    try:
+        with rasterio.Env(GDAL_CACHEMAX=256):
+            sinks = {name: rasterio.open(tmp / f"{name}.tif", "w", **_tmp_profile(grid, *spec))
+                     for name, spec in specs.items()}
+            try:
+                _fill(sinks, tiles, counts)
+                _describe(sinks, criteria_ids, rule_ids, tags)
+            finally:
+                for dst in sinks.values():
+                    dst.close()
+            paths = {}
+            for name in specs:  # three files
+                paths[name] = out_dir / f"{name}.tif"
+                _to_cog(tmp / f"{name}.tif", paths[name], resampling="NEAREST" if name == "exclusion" else "AVERAGE")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return paths, counts
+
+
+def _tmp_profile(grid: Grid, dtype: str, count: int, nodata) -> dict:
+    return {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": count, "dtype": dtype,
+            "crs": CRS, "transform": grid.transform, "nodata": nodata, "tiled": True,
+            "blockxsize": COG_BLOCK, "blockysize": COG_BLOCK, "compress": "ZSTD", "zstd_level": 1,
+            "sparse_ok": True, "bigtiff": "IF_SAFER", "interleave": "band"}
+
+
+def _fill(sinks: dict, tiles: Iterable[Tile | None], counts: dict[str, int]) -> None:
+    for tile in tiles:
+        if tile is None:
+            continue
+        win = tile.window
+        sinks["suitability"].write(tile.total, 1, window=win)
+        sinks["exclusion"].write(tile.exclusion, 1, window=win)
+        if "criteria" in sinks:
+            sinks["criteria"].write(tile.scores, window=win)
+        counts["land_cells"] += int(tile.land.sum())
+        counts["excluded_cells"] += int(((tile.exclusion != 0) & tile.land).sum())
+        counts["tiles"] += 1
+
+
+def _describe(sinks: dict, criteria_ids: Sequence[str], rule_ids: Sequence[str], tags: dict[str, str]) -> None:
+    bits = {f"bit_{i}": rule for i, rule in enumerate(rule_ids)}
+    sinks["suitability"].set_band_description(1, "score_total")
+    sinks["exclusion"].set_band_description(1, "exclusion_bits: " + ", ".join(
+        f"{2 ** i}={rule}" for i, rule in enumerate(rule_ids)) if rule_ids else "exclusion_bits: none")
+    for dst in sinks.values():
+        dst.update_tags(**tags)
+    sinks["exclusion"].update_tags(**bits)
+    sinks["exclusion"].update_tags(1, **bits)
+    if "criteria" in sinks:
+        for i, crit in enumerate(criteria_ids, start=1):
+            sinks["criteria"].set_band_description(i, crit)
+
+
+def _to_cog(src: Path, dst: Path, *, resampling: str) -> None:
+    """Copy `src` to a COG: 512-cell tiles, DEFLATE, overviews by `resampling` (GTiff fallback without COG)."""
+    predictor = "YES" if resampling == "AVERAGE" else "NO"
+    if _has_cog():
+        rasterio.shutil.copy(src, dst, driver="COG", COMPRESS="DEFLATE", PREDICTOR=predictor,
+                             BLOCKSIZE=COG_BLOCK, OVERVIEW_RESAMPLING=resampling, BIGTIFF="IF_SAFER",
+                             NUM_THREADS="ALL_CPUS")
+        return
+    with rasterio.open(src, "r+") as ds:  # pragma: no cover - GDAL < 3.1 has no COG driver
+        factors = [2 ** k for k in range(1, 12) if max(ds.width, ds.height) / 2 ** k >= COG_BLOCK / 2]
+        ds.build_overviews(factors, getattr(rasterio.enums.Resampling, resampling.lower()))
+    rasterio.shutil.copy(src, dst, driver="GTiff", tiled=True, blockxsize=COG_BLOCK,  # pragma: no cover
+                         blockysize=COG_BLOCK, compress="DEFLATE", copy_src_overviews=True, bigtiff="IF_SAFER")
+
+
+def _has_cog() -> bool:
+    with rasterio.Env() as env:
+        return "COG" in env.drivers()
+
+
+def best_square(suit: Path, excl: Path, site, *, radius_m: float, min_area_ha: float):
+    """Best k x k square of free cells near `site` (see `screening.surface.better_land_nearby`).
+
+    Window sums come from integral images, so every square is scored in O(cells). Returns
+    ``(best, site_mean)`` or None when no square fits; `best` has ``score_mean``, ``area_ha``, ``cells``,
+    ``res_m``, ``centroid_xy`` and ``bounds`` (EPSG:25832 m).
+    """
+    zone = shapely.buffer(site, radius_m)
+    with rasterio.open(suit) as s_ds, rasterio.open(excl) as e_ds:
+        res, (left, top) = s_ds.res[0], (s_ds.transform.c, s_ds.transform.f)
+        minx, miny, maxx, maxy = zone.bounds
+        c0, r0 = max(0, math.floor((minx - left) / res)), max(0, math.floor((top - maxy) / res))
+        c1, r1 = min(s_ds.width, math.ceil((maxx - left) / res)), min(s_ds.height, math.ceil((top - miny) / res))
+        if c1 <= c0 or r1 <= r0:
+            return None
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        score, bits = s_ds.read(1, window=win), e_ds.read(1, window=win)
+        transform = s_ds.window_transform(win)
+    near = rasterio.features.geometry_mask([zone], score.shape, transform, invert=True)
+    inside = rasterio.features.geometry_mask([site], score.shape, transform, invert=True)
+    free = near & ~inside & np.isfinite(score) & (bits == 0)
+    site_mean = _site_mean(score, inside, site, transform)
+    k = max(1, math.ceil(math.sqrt(min_area_ha * 1e4) / res - 1e-9))
+    if k > min(score.shape):
+        return None
+    count = _box_sum(free.astype(np.int64), k)
+    total = _box_sum(np.where(free, score, 0.0).astype(float), k)
+    mean = np.where(count == k * k, total / (k * k), -np.inf)
+    r, c = np.unravel_index(np.argmax(mean), mean.shape)
+    if not np.isfinite(mean[r, c]):
+        return None
+    x0, y1 = transform.c + c * res, transform.f - r * res
+    best = {"score_mean": float(mean[r, c]), "area_ha": k * k * res * res / 1e4, "cells": k * k, "res_m": res,
+            "centroid_xy": (x0 + k * res / 2, y1 - k * res / 2), "bounds": (x0, y1 - k * res, x0 + k * res, y1)}
+    return best, site_mean
+
+
+def _site_mean(score: np.ndarray, inside: np.ndarray, site, transform: Affine) -> float:
+    vals = score[inside & np.isfinite(score)]
+    if vals.size:
+        return float(vals.mean())
+    col, row = ~transform * (shapely.centroid(site).x, shapely.centroid(site).y)
+    r, c = int(math.floor(row)), int(math.floor(col))
+    inside_window = 0 <= r < score.shape[0] and 0 <= c < score.shape[1]
+    return float(score[r, c]) if inside_window else float("nan")
+
+
+def _box_sum(a: np.ndarray, k: int) -> np.ndarray:
+    """Sums of every k x k window of `a` (shape (h - k + 1, w - k + 1)) from one integral image."""
+    s = np.zeros((a.shape[0] + 1, a.shape[1] + 1), dtype=a.dtype)
+    s[1:, 1:] = a.cumsum(0).cumsum(1)
+    return s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]
+
+
+def render_rgba(suit: Path, excl: Path, *, max_px: int):
+    """RGBA (uint8, EPSG:3857) of the surface at display resolution and its WGS84 bounds ((S, W), (N, E))."""
+    import matplotlib
+    from rasterio.enums import Resampling
+    from rasterio.transform import array_bounds
+    from rasterio.warp import calculate_default_transform, reproject, transform_bounds
+
+    with rasterio.open(suit) as s_ds, rasterio.open(excl) as e_ds:
+        scale = max(1.0, max(s_ds.width, s_ds.height) / max_px)
+        h, w = max(1, round(s_ds.height / scale)), max(1, round(s_ds.width / scale))
+        score = s_ds.read(1, out_shape=(h, w), resampling=Resampling.average)
+        bits = e_ds.read(1, out_shape=(h, w), resampling=Resampling.nearest)
+        src_t, src_crs = s_ds.transform * Affine.scale(s_ds.width / w, s_ds.height / h), s_ds.crs
+    dst_t, dw, dh = calculate_default_transform(src_crs, "EPSG:3857", w, h, *array_bounds(h, w, src_t))
+    d_score, d_bits = np.full((dh, dw), np.nan, np.float32), np.full((dh, dw), EXCLUSION_NODATA, np.uint16)
+    for src, dst, nodata in ((score, d_score, np.nan), (bits, d_bits, EXCLUSION_NODATA)):
+        reproject(src, dst, src_transform=src_t, src_crs=src_crs, dst_transform=dst_t, dst_crs="EPSG:3857",
+                  resampling=Resampling.nearest, src_nodata=nodata, dst_nodata=nodata)
+    rgba = np.zeros((dh, dw, 4), dtype=np.uint8)
+    land = np.isfinite(d_score)
+    rgba[land] = (matplotlib.colormaps["RdYlGn"](np.clip(d_score[land] / 100.0, 0, 1)) * 255).astype(np.uint8)
+    rgba[land, 3] = 190
+    rgba[land & (d_bits != 0) & (d_bits != EXCLUSION_NODATA)] = (70, 70, 70, 210)
+    west, south, east, north = transform_bounds("EPSG:3857", "EPSG:4326", *array_bounds(dh, dw, dst_t))
+    return rgba, ((south, west), (north, east))

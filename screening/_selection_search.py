@@ -1,0 +1,219 @@
+"""Searches over the selection model: next-best proposals, counterfactuals, p-dispersion, elastic model.
+
+Internal to `screening.selection`; every search re-solves the array model of `screening._selection_model`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial.distance import pdist
+
+from screening._selection_model import (
+    SOFT_KINDS,
+    Limits,
+    Outcome,
+    Problem,
+    Rows,
+    build_rows,
+    clique_rows,
+    no_good_row,
+    solve,
+)
+
+__all__ = ["Slack", "Dispersion", "alternatives", "counterfactuals", "max_dispersion", "elastic", "max_count",
+           "min_distance_m"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Slack:
+    """A relaxed rule of the elastic model: by how much its lower/upper bound must move (parks)."""
+
+    kind: str
+    key: str
+    lower: float
+    upper: float
+    relax_lower: float
+    relax_upper: float
+    activity: float
+
+
+@dataclass(frozen=True)
+class Dispersion:
+    """Largest minimum spacing (metres) a proposal can have, the proposal reaching it, and the proof."""
+
+    distance_m: float
+    chosen: np.ndarray | None
+    proven: bool
+    solves: int
+
+
+def alternatives(rows: Rows, cost: np.ndarray, best: np.ndarray, count: int, *,
+                 time_limit_s: float) -> list[tuple[np.ndarray, Outcome]]:
+    """The next `count` best distinct proposals: re-solve with a no-good cut for every proposal found.
+
+    Parameters
+    ----------
+    rows, cost
+        The selection model (maximised).
+    best
+        Boolean per column: the optimal proposal.
+
+    Returns
+    -------
+    list of (chosen, Outcome)
+        In order of decreasing objective; shorter than `count` when no further feasible proposal exists.
+    """
+    found: list[tuple[np.ndarray, Outcome]] = []
+    cuts = [no_good_row(best, len(cost))]
+    for _ in range(count):  # a handful of re-solves
+        matrix = sp.vstack([rows.matrix] + [c[0] for c in cuts], format="csr")
+        extended = Rows(matrix, np.r_[rows.lower, np.full(len(cuts), -np.inf)],
+                        np.r_[rows.upper, [c[1] for c in cuts]], rows.kind + ("no_good",) * len(cuts),
+                        rows.key + ("",) * len(cuts))
+        out = solve(extended, cost, maximize=True, time_limit_s=time_limit_s)
+        if out.values is None:
+            break
+        chosen = out.values > 0.5
+        found.append((chosen, out))
+        cuts.append(no_good_row(chosen, len(cost)))
+    return found
+
+
+def counterfactuals(rows: Rows, cost: np.ndarray, chosen: np.ndarray, *,
+                    time_limit_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Best objective with each candidate's decision flipped: chosen ones forced out, others forced in.
+
+    Returns
+    -------
+    objective, proven
+        Arrays per column; objective NaN where the flipped model is infeasible.
+    """
+    n = len(cost)
+    objective = np.full(n, np.nan)
+    proven = np.zeros(n, dtype=bool)
+    for c in range(n):  # one small re-solve per candidate; only called for tens of candidates
+        lower, upper = np.zeros(n), np.ones(n)
+        if chosen[c]:
+            upper[c] = 0.0  # the best proposal without it
+        else:
+            lower[c] = 1.0  # the best proposal with it
+        out = solve(rows, cost, maximize=True, time_limit_s=time_limit_s, col_lower=lower, col_upper=upper)
+        proven[c] = out.proven_optimal or out.infeasible
+        if out.objective is not None:
+            objective[c] = out.objective
+    return objective, proven
+
+
+def max_dispersion(problem: Problem, limits: Limits, *, time_limit_s: float) -> Dispersion | None:
+    """Largest D such that a proposal obeying every other rule has all pairwise distances >= D.
+
+    Binary search over the sorted pairwise centroid distances (the optimum is one of them) with the
+    feasibility version of the model (zero objective, spacing rows for D). After each feasible probe the
+    lower end jumps to the proposal's realised minimum distance.
+
+    Returns
+    -------
+    Dispersion or None
+        None when no proposal exists even without spacing. ``proven`` is False when a probe hit the time
+        limit (then treated as infeasible).
+    """
+    out = _feasible(problem, limits, 0.0, time_limit_s)
+    if out.values is None:
+        return None
+    distances = np.unique(pdist(problem.xy))
+    chosen = out.values[: problem.n] > 0.5
+    lo, hi, proven, solves = _index_of(distances, min_distance_m(problem.xy, chosen)), len(distances), True, 1
+    while hi - lo > 1:  # about log2(n^2 / 2) probes
+        mid = (lo + hi) // 2
+        out = _feasible(problem, limits, float(distances[mid]), time_limit_s)
+        solves += 1
+        if out.values is not None:
+            chosen = out.values[: problem.n] > 0.5
+            lo = max(mid, _index_of(distances, min_distance_m(problem.xy, chosen)))
+        else:
+            proven = proven and out.infeasible
+            hi = mid
+    best = float(distances[lo]) if lo >= 0 else np.inf
+    log.info("p-dispersion: largest minimum spacing %.1f km after %d feasibility solves", best / 1000, solves)
+    return Dispersion(best, chosen, proven, solves)
+
+
+def elastic(problem: Problem, limits: Limits, *, time_limit_s: float) -> tuple[list[Slack], Outcome]:
+    """Smallest relaxation (in parks, summed over rules) that makes the rules feasible.
+
+    Every soft row (count, region, municipality, outside-urban, share) gets non-negative slack columns
+    that move its lower and/or upper bound; spacing stays hard. Minimising the total slack gives the
+    smallest relaxation; each non-zero slack is one rule and the amount it must give.
+    """
+    rows = build_rows(problem, limits)
+    soft = np.isin(np.array(rows.kind), SOFT_KINDS)
+    lower_soft = np.flatnonzero(soft & np.isfinite(rows.lower) & ((rows.lower > 0) |
+                                                                 (np.array(rows.kind) == "share")))
+    upper_soft = np.flatnonzero(soft & np.isfinite(rows.upper))
+    m = rows.matrix.shape[0]
+    s_lo = sp.csr_array((np.ones(len(lower_soft)), (lower_soft, np.arange(len(lower_soft)))),
+                        shape=(m, len(lower_soft)))
+    s_hi = sp.csr_array((-np.ones(len(upper_soft)), (upper_soft, np.arange(len(upper_soft)))),
+                        shape=(m, len(upper_soft)))
+    matrix = sp.hstack([rows.matrix, s_lo, s_hi], format="csr")
+    nslack = len(lower_soft) + len(upper_soft)
+    # unit cost per park of relaxation; ties prefer changing the number of parks over the other rules
+    kinds = np.array(rows.kind)[np.r_[lower_soft, upper_soft]]
+    cost = np.r_[np.zeros(problem.n), np.where(kinds == "count", 1.0, 1.001)]
+    out = solve(Rows(matrix, rows.lower, rows.upper, rows.kind, rows.key), cost, maximize=False,
+                time_limit_s=time_limit_s, col_upper=np.r_[np.ones(problem.n), np.full(nslack, np.inf)],
+                integer=np.r_[np.ones(problem.n, dtype=bool), np.zeros(nslack, dtype=bool)])
+    if out.values is None:
+        return [], out
+    x = out.values[: problem.n]
+    activity = rows.matrix @ x
+    relax = np.zeros((m, 2))
+    relax[lower_soft, 0] = out.values[problem.n: problem.n + len(lower_soft)]
+    relax[upper_soft, 1] = out.values[problem.n + len(lower_soft):]
+    slacks = [Slack(rows.kind[r], rows.key[r], float(rows.lower[r]), float(rows.upper[r]),
+                    float(relax[r, 0]), float(relax[r, 1]), float(activity[r]))
+              for r in np.flatnonzero(relax.max(axis=1) > 1e-6)]
+    return slacks, out
+
+
+def max_count(problem: Problem, spacing_m: float, *, region: int | None = None,
+              time_limit_s: float) -> tuple[int, bool]:
+    """Most parks that fit the spacing rule alone (optionally within one region index).
+
+    Returns
+    -------
+    count, proven
+        An upper bound on the number of parks (the floor of HiGHS's dual bound), and whether it is attained.
+    """
+    matrix = clique_rows(problem.xy, spacing_m)
+    rows = Rows(matrix, np.full(matrix.shape[0], -np.inf), np.ones(matrix.shape[0]),
+                ("spacing",) * matrix.shape[0], ("",) * matrix.shape[0])
+    upper = np.ones(problem.n) if region is None else (problem.region == region).astype(float)
+    out = solve(rows, np.ones(problem.n), maximize=True, time_limit_s=time_limit_s, col_upper=upper)
+    bound = out.bound if out.bound is not None and np.isfinite(out.bound) else float(upper.sum())
+    return int(np.floor(bound + 1e-6)), out.proven_optimal
+
+
+def min_distance_m(xy: np.ndarray, chosen: np.ndarray) -> float:
+    """Smallest distance in metres between two chosen points; inf with fewer than two."""
+    pts = xy[np.asarray(chosen, dtype=bool)]
+    return float(pdist(pts).min()) if len(pts) > 1 else np.inf
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _feasible(problem: Problem, limits: Limits, spacing_m: float, time_limit_s: float) -> Outcome:
+    rows = build_rows(problem, limits, spacing_m=spacing_m)
+    return solve(rows, np.zeros(problem.n), maximize=True, time_limit_s=time_limit_s)
+
+
+def _index_of(distances: np.ndarray, value: float) -> int:
+    """Index of the largest sorted distance <= `value` (len - 1 for inf, -1 below all)."""
+    return int(np.searchsorted(distances, value, side="right")) - 1

@@ -1,0 +1,241 @@
+"""Score cards: one plain-language page per application (``cards/<application_id>.html``).
+
+A card says what happened to the site (proposed, eligible or excluded and why), how its score is made up
+(table and contribution chart), what would raise it most, how stable its rank is under other weights, where
+the site lies relative to the nearest infrastructure (a static map that works offline), and which data with
+which dates the verdict rests on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import jinja2
+import numpy as np
+import pandas as pd
+
+from screening._figures import (GROUP_COLOURS, contribution_charts, format_value, nearest_infrastructure,
+                                nominal_points, site_maps)
+from screening.config import Criteria, Criterion
+from screening.maps import STATUS_COLOURS
+
+__all__ = [
+    "FIELD_PHRASES",
+    "write_cards",
+    "card_filename",
+    "improvements",
+    "format_value",
+]
+
+log = logging.getLogger(__name__)
+
+FIELD_PHRASES = {
+    "kb_decision_date": "a council decision date (kb_decision_date)",
+    "municipal_land_control": "who controls the land (municipal_land_control: owned, option, mixed, private)",
+    "planning_lokalplan_status": "the local plan status (planning_lokalplan_status)",
+    "business_loi_count": "the number of letters of intent from firms (business_loi_count)",
+    "infra_vand_status": "the water supply status (infra_vand_status: existing, planned, none)",
+    "infra_spildevand_status": "the waste-water status (infra_spildevand_status: existing, planned, none)",
+    "transport_motorway_km": "the road distance to the nearest motorway junction (transport_motorway_km)",
+}
+"""Plain words for the submission fields a municipality can state to let a criterion count."""
+
+
+def write_cards(cards_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.DataFrame,
+                overlaps: pd.DataFrame, *, context: Mapping[str, gpd.GeoDataFrame], criteria: Criteria,
+                env: jinja2.Environment, page: Mapping) -> dict[str, Path]:
+    """Write one card per application, with its chart and site map under ``cards_dir/img/``.
+
+    Parameters
+    ----------
+    cards_dir
+        Folder of the cards (``<run>/cards``); created when absent.
+    candidates
+        One row per application, EPSG:25832, with the columns of the candidate contract and ``status``.
+    breakdown, overlaps
+        The long score breakdown and the exclusion overlaps of the run.
+    context
+        Context layers (EPSG:25832) for the site map and the nearest infrastructure.
+    criteria
+        The run's criteria: bands, fields and nominal weights for "what would raise the score".
+    env
+        Template environment with ``card.html.j2``.
+    page
+        Values every page shows (``banners``, ``run_id``, ``created``, ``config_hash``, ``layers``).
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``card_<id>``, ``chart_<id>`` and ``site_map_<id>`` for every application.
+    """
+    img_dir = Path(cards_dir) / "img"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    ids = candidates["application_id"].astype(str).tolist()
+    stems = {aid: card_filename(aid).removesuffix(".html") for aid in ids}
+    charts = contribution_charts(breakdown, {a: img_dir / f"{s}_contributions.svg" for a, s in stems.items()},
+                                 criteria=criteria)
+    nearest = nearest_infrastructure(candidates, context, criteria)
+    sites = site_maps(candidates, nearest, context, {a: img_dir / f"{s}_site.png" for a, s in stems.items()},
+                      colours=STATUS_COLOURS)
+    template = env.get_template("card.html.j2")
+    n_eligible = int((candidates["status"] != "excluded").sum())
+    bd_ids, ov_ids = breakdown["application_id"].astype(str), overlaps["application_id"].astype(str)
+    out: dict[str, Path] = {}
+    for aid, (_, cand) in zip(ids, candidates.iterrows(), strict=True):  # one card per application (tens)
+        rows = breakdown.loc[bd_ids == aid]
+        html = template.render(
+            page=page, root="../", c=cand.drop(labels="geometry").to_dict(), rows=rows.to_dict("records"),
+            overlaps=overlaps.loc[ov_ids == aid].to_dict("records"), raise_most=improvements(rows, criteria),
+            groups=_group_scores(cand, criteria), n_eligible=n_eligible, sensitivity=criteria.sensitivity,
+            sources=_sources(rows, overlaps.loc[ov_ids == aid], page.get("layers", {})),
+            chart=f"img/{charts[aid].name}", site_map=f"img/{sites[aid].name}", colours=STATUS_COLOURS)
+        card = Path(cards_dir) / card_filename(aid)
+        card.write_text(html, encoding="utf-8")
+        out |= {f"card_{aid}": card, f"chart_{aid}": charts[aid], f"site_map_{aid}": sites[aid]}
+    log.info("wrote %d score cards to %s", len(candidates), cards_dir)
+    return out
+
+
+def card_filename(application_id: str) -> str:
+    """File name of an application's card: the id with characters unsafe in a URL or path replaced.
+
+    Examples
+    --------
+    >>> card_filename("VEJ-2026-01"), card_filename("Aarhus/Nord 1")
+    ('VEJ-2026-01.html', 'Aarhus_Nord_1.html')
+    """
+    return re.sub(r"[^\w.-]", "_", str(application_id)) + ".html"
+
+
+def improvements(rows: pd.DataFrame, criteria: Criteria, *, limit: int = 3) -> list[dict]:
+    """What would raise one application's score most, in plain words, largest gain first.
+
+    For assessed criteria the gain is ``weight - contribution`` (points to full score); for attribute
+    criteria the municipality did not state, the gain is the criterion's points when it counts
+    ("stating a council decision date would let this criterion count (worth up to 10.0 points)").
+
+    Parameters
+    ----------
+    rows
+        The breakdown rows of one application.
+    criteria
+        Bands and fields of the criteria; rows whose criterion is unknown use the title only.
+    limit
+        Number of suggestions returned.
+
+    Returns
+    -------
+    list of dict
+        ``{"criterion", "title", "gain_points", "text"}``, at most `limit`, gains above 0.05 points.
+    """
+    known = {c.id: c for c in criteria.criteria}
+    nominal = nominal_points(criteria)
+    found = []
+    for row in rows.to_dict("records"):  # the criteria of one application (about twenty)
+        crit = known.get(str(row.get("criterion")))
+        assessed = bool(row.get("assessed")) and not _missing(row.get("score"))
+        if assessed:
+            gain = _num(row.get("weight")) - _num(row.get("contribution"))
+            text = _raise_text(row, crit, gain) if gain > 0.05 else None
+        else:
+            gain = _num(row.get("weight")) or nominal.get(str(row.get("criterion")), 0.0)
+            text = _unstated_text(crit, gain)
+        if text and gain > 0.05:
+            found.append({"criterion": row.get("criterion"), "title": row.get("title"),
+                          "gain_points": round(gain, 1), "text": text})
+    return sorted(found, key=lambda d: -d["gain_points"])[:limit]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _raise_text(row: Mapping, crit: Criterion | None, gain: float) -> str:
+    value = format_value(row.get("raw_value"), row.get("unit"))
+    title = str(row.get("title") or (crit.title if crit else row.get("criterion")))
+    add = f"would add {gain:.1f} points"
+    if crit is None:
+        return f"{title}: {value}; the full score {add}."
+    if crit.measure == "attribute" and _missing_text(row.get("raw_value")):
+        phrase = FIELD_PHRASES.get(crit.field or "", f"the field {crit.field}")
+        return f"Stating {phrase} {add}."
+    if crit.measure == "attribute" and crit.mapping:
+        best = max(crit.mapping, key=crit.mapping.get)
+        return f"{title} is '{value}'; '{best.replace('_', ' ')}' {add}."
+    target = _full_score_raw(crit)
+    full = format_value(target, crit.unit)
+    if crit.measure in ("distance", "travel_time"):
+        near = str(row.get("nearest") or "").strip()
+        where = f" ({near})" if near else ""
+        return f"The {_subject(title)} is {value} away{where}; within {full} {add}."
+    return f"{title}: {value}; {full} or more {add}."
+
+
+def _unstated_text(crit: Criterion | None, worth: float) -> str | None:
+    if crit is None:
+        return None
+    field = crit.field if crit.measure == "attribute" else crit.declared_field
+    if not field:
+        return None
+    phrase = FIELD_PHRASES.get(field, f"the field {field}")
+    return f"Stating {phrase} would let this criterion count (worth up to {worth:.1f} points)."
+
+
+def _full_score_raw(crit: Criterion) -> float | None:
+    """The raw value nearest the current range at which the band gives its best score."""
+    if crit.band is None:
+        return None
+    best = max(p[1] for p in crit.band.points)
+    xs = [p[0] for p in crit.band.points if p[1] == best]
+    decreasing = crit.band.points[0][1] >= crit.band.points[-1][1]
+    return max(xs) if decreasing else min(xs)
+
+
+def _subject(title: str) -> str:
+    for prefix in ("Distance to ", "Travel time to "):
+        if title.startswith(prefix):
+            return title[len(prefix):]
+    return title[:1].lower() + title[1:]
+
+
+def _group_scores(cand: pd.Series, criteria: Criteria) -> list[dict]:
+    return [{"id": g.id, "title": g.title, "weight_pct": g.weight * 100, "score": cand.get(f"score_{g.id}"),
+             "colour": GROUP_COLOURS.get(g.id, "#737373")} for g in criteria.groups]
+
+
+def _sources(rows: pd.DataFrame, mine: pd.DataFrame, layers: Mapping) -> list[dict]:
+    """One row per layer the card rests on: what it was used for, source, date and where it was read."""
+    used: dict[str, dict] = {}
+    for rec in [*rows.to_dict("records"), *mine.to_dict("records")]:  # tens of rows
+        layer = str(rec.get("layer") or "")
+        if not layer or layer == "nan":
+            continue
+        info = layers.get(layer, {})
+        entry = used.setdefault(layer, {
+            "layer": layer, "title": info.get("title") or "", "uses": [],
+            "source": rec.get("source") or info.get("source") or "",
+            "date": _text(rec.get("date")) or _text(info.get("date")), "origin": info.get("origin") or ""})
+        use = rec.get("title") or rec.get("rule_id")
+        if use and use not in entry["uses"]:
+            entry["uses"].append(use)
+    return sorted(used.values(), key=lambda d: d["layer"])
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)) or value is pd.NA
+
+
+def _missing_text(value) -> bool:
+    return _missing(value) or (isinstance(value, str) and value.strip().lower() in ("", "absent"))
+
+
+def _num(value) -> float:
+    return 0.0 if _missing(value) else float(value)
+
+
+def _text(value) -> str:
+    return "" if _missing(value) else str(value)

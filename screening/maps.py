@@ -1,0 +1,358 @@
+"""The run's interactive map (``map.html``): candidates by status over simplified context layers, offline.
+
+Leaflet's JavaScript and CSS are inlined from the ``xstatic-leaflet`` package, so the page needs no CDN;
+the OpenStreetMap basemap is an optional layer, off by default, and every drawn layer renders on a plain
+background without it.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import folium
+import geopandas as gpd
+import jinja2
+import numpy as np
+import pandas as pd
+import shapely
+from folium.utilities import JsCode
+from pyproj import Transformer
+from xstatic.pkg import leaflet as xstatic_leaflet
+
+from screening._geo import require_crs
+
+__all__ = [
+    "STATUS_COLOURS",
+    "STATUS_LABELS",
+    "COORD_DECIMALS",
+    "ContextStyle",
+    "CONTEXT_STYLES",
+    "write_map",
+    "candidate_status",
+    "display_frame",
+]
+
+log = logging.getLogger(__name__)
+
+STATUS_COLOURS = {"proposed": "#d7301f", "eligible": "#2c7fb8", "excluded": "#737373"}
+"""Fill colour of a candidate by status, shared by the map, the cards and the index."""
+
+STATUS_LABELS = {"proposed": "Proposed", "eligible": "Eligible, not proposed", "excluded": "Excluded"}
+
+COORD_DECIMALS = 5
+"""Decimals kept of EPSG:4326 coordinates in map.html: 1e-5 degrees is about 1 m in Denmark."""
+
+
+@dataclass(frozen=True)
+class ContextStyle:
+    """How a context layer is drawn: ``kind`` area/line/point, ``tolerance_m`` the display simplification
+    (topology-preserving, in metres of EPSG:25832; 0 keeps the geometry), ``label`` the columns that name a
+    feature in its tooltip (first found is the name, the others are appended with their unit)."""
+
+    title: str
+    kind: Literal["area", "line", "point"]
+    colour: str
+    show: bool = True
+    label: tuple[str, ...] = ("name",)
+    tolerance_m: float = 0.0
+    fill_opacity: float = 0.0
+    weight: float = 1.0
+    dash: str | None = None
+    radius: float = 3.5
+
+
+CONTEXT_STYLES: dict[str, ContextStyle] = {
+    "regioner": ContextStyle("Regions", "area", "#252525", label=("regionsnavn", "navn"), tolerance_m=200,
+                             weight=1.6),
+    "kommuner": ContextStyle("Municipalities", "area", "#8c8c8c", label=("kommunenavn", "navn"),
+                             tolerance_m=100, weight=0.6),
+    "natura2000_fuglebeskyttelse": ContextStyle(
+        "Natura 2000 bird protection areas", "area", "#238b45", label=("objektnavn", "site_nr"),
+        tolerance_m=50, fill_opacity=0.35, weight=0.8),
+    "natura2000_omraader_simplified": ContextStyle(
+        "Natura 2000 sites (coarse layer)", "area", "#74c476", label=("n2000_navn", "n2000_nr"),
+        tolerance_m=50, fill_opacity=0.25, weight=0.8, dash="4 3"),
+    "hv_lines": ContextStyle("High-voltage lines", "line", "#6a51a3", label=("name", "voltage_kv"),
+                             tolerance_m=50, weight=2.0),
+    "hv_substations": ContextStyle("High-voltage substations", "point", "#6a51a3",
+                                   label=("name", "max_voltage_kv"), radius=4),
+    "rail_stations": ContextStyle("Rail stations", "point", "#111111", show=False),
+    "ports": ContextStyle("Ports", "point", "#08519c", show=False),
+    "airports": ContextStyle("Airports", "point", "#c51b8a", show=False, label=("name", "iata")),
+    "towns": ContextStyle("Towns", "point", "#8c510a", show=False, label=("name", "population"), radius=3),
+}
+"""Display style of the known context layers; other layer ids are drawn plainly by geometry type."""
+
+_LABEL_UNITS = {"population": "inhabitants", "voltage_kv": "kV", "max_voltage_kv": "kV", "iata": "IATA"}
+_KIND_ORDER = {"area": 0, "line": 1, "point": 2}
+
+
+def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str], *,
+              context: Mapping[str, gpd.GeoDataFrame], env: jinja2.Environment, page: Mapping,
+              surface_overlay: tuple[Path, tuple[float, float, float, float]] | None = None) -> Path:
+    """Write the folium map of a run to `path` and return it.
+
+    Parameters
+    ----------
+    path
+        The HTML file to write (``<run>/map.html``); card links are relative to its folder.
+    candidates
+        One row per application, EPSG:25832, with ``application_id``, ``site_name``, ``kommunenavn``,
+        ``score_total`` and ``status`` (see `candidate_status`).
+    popups
+        application_id -> popup HTML (the criterion breakdown, exclusion reasons, card link).
+    context
+        Layer id -> EPSG:25832 GeoDataFrame drawn as optional layers, simplified for display.
+    env
+        Template environment holding ``map_overlay.html.j2`` (title, incomplete banners, legend).
+    page
+        Page values for the overlay template (``banners``, ``run_id``, ...).
+    surface_overlay
+        Optional PNG of the suitability surface and its bounds (left, bottom, right, top) in EPSG:25832
+        metres; drawn as an optional layer, placed on the EPSG:4326 envelope of those bounds (approximate).
+
+    Returns
+    -------
+    pathlib.Path
+        `path`.
+
+    Raises
+    ------
+    CRSError
+        If `candidates` or a context layer is not in EPSG:25832.
+    """
+    require_crs(candidates, "candidates")
+    for layer_id, gdf in context.items():
+        require_crs(gdf, f"context layer {layer_id!r}")
+    fmap = folium.Map(tiles=None, control_scale=True, zoom_snap=0.5)
+    fmap.get_root().title = f"Industripark screening {page.get('run_id', '')}: map"
+    _inline_leaflet(fmap)
+    folium.TileLayer("OpenStreetMap", name="Basemap: OpenStreetMap (needs internet)", overlay=True,
+                     show=False, control=True).add_to(fmap)
+    legend_rows = []
+    # a loop over the handful of context layers; each layer is handled with vectorised calls
+    for layer_id in sorted(context, key=lambda k: _KIND_ORDER[_style(k, context[k]).kind]):
+        style = _style(layer_id, context[layer_id])
+        name = _add_context(fmap, layer_id, context[layer_id], style)
+        if name:
+            legend_rows.append({"name": name, "style": style})
+    if surface_overlay is not None:
+        _add_surface(fmap, *surface_overlay)
+    counts = _add_candidates(fmap, candidates, popups)
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    overlay = env.get_template("map_overlay.html.j2").render(
+        page=page, legend_rows=legend_rows, counts=counts, colours=STATUS_COLOURS, labels=STATUS_LABELS)
+    fmap.get_root().html.add_child(folium.Element(overlay))
+    fmap.fit_bounds(_bounds_4326(context.get("regioner"), candidates))
+    path = Path(path)
+    fmap.save(str(path))
+    log.info("wrote %s (%.1f MB, %d candidates, %d context layers)", path, path.stat().st_size / 1e6,
+             len(candidates), len(legend_rows))
+    return path
+
+
+def candidate_status(candidates: pd.DataFrame) -> pd.Series:
+    """Return ``proposed``, ``eligible`` or ``excluded`` per row.
+
+    Excluded when ``excluded`` is true; otherwise proposed when ``selected`` is true (absent or NaN counts
+    as not selected); otherwise eligible.
+
+    Examples
+    --------
+    >>> candidate_status(pd.DataFrame({"excluded": [True, False, False], "selected": [None, True, False]})
+    ...                  ).tolist()
+    ['excluded', 'proposed', 'eligible']
+    """
+    excluded = candidates["excluded"].fillna(False).astype(bool).to_numpy()
+    selected = (candidates["selected"] if "selected" in candidates else pd.Series(False, index=candidates.index))
+    selected = selected.astype("boolean").fillna(False).astype(bool).to_numpy()
+    status = np.where(excluded, "excluded", np.where(selected, "proposed", "eligible"))
+    return pd.Series(status, index=candidates.index, name="status")
+
+
+def display_frame(gdf: gpd.GeoDataFrame, *, tolerance_m: float, label: tuple[str, ...] = ("name",)
+                  ) -> gpd.GeoDataFrame:
+    """Return `gdf` ready for a web map: simplified, in EPSG:4326, coordinates rounded, one ``label`` column.
+
+    Parameters
+    ----------
+    gdf
+        A layer in EPSG:25832 (metres).
+    tolerance_m
+        Simplification tolerance in metres, applied in EPSG:25832 with ``preserve_topology=True`` before
+        reprojecting; 0 keeps the geometry.
+    label
+        Candidate columns for the feature label: the first present names the feature, later present ones
+        are appended in brackets with their unit ("Aarhus (285,000 inhabitants)").
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``label`` and ``geometry`` in EPSG:4326 with `COORD_DECIMALS` decimals; empty geometries
+        dropped.
+    """
+    require_crs(gdf, "layer to display")
+    geoms = gdf.geometry.to_numpy()
+    if tolerance_m > 0:
+        geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+    out = gpd.GeoDataFrame({"label": _labels(gdf, label).to_numpy()}, geometry=geoms, crs=gdf.crs)
+    out = out.loc[~(out.geometry.is_empty | out.geometry.isna())].to_crs(4326)
+    out.geometry = shapely.transform(out.geometry.to_numpy(), lambda xy: np.round(xy, COORD_DECIMALS))
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _inline_leaflet(fmap: folium.Map) -> None:
+    """Drop folium's CDN links and inline Leaflet 1.9 (JS and CSS, images as data URIs) into the page."""
+    fmap.default_js = []
+    fmap.default_css = []
+    base = Path(xstatic_leaflet.BASE_DIR)
+    css = (base / "leaflet.css").read_text(encoding="utf-8")
+
+    def data_uri(match: re.Match) -> str:
+        png = (base / "images" / match.group(1)).read_bytes()
+        return f"url(data:image/png;base64,{base64.b64encode(png).decode()})"
+
+    css = re.sub(r"url\(images/([\w-]+\.png)\)", data_uri, css)
+    js = (base / "leaflet.js").read_text(encoding="utf-8").replace("</script", "<\\/script")
+    header = fmap.get_root().header
+    header.add_child(folium.Element(f"<style>{css}</style>"), name="leaflet_css_inline")
+    header.add_child(folium.Element(f"<script>{js}</script>"), name="leaflet_js_inline")
+
+
+def _style(layer_id: str, gdf: gpd.GeoDataFrame) -> ContextStyle:
+    if layer_id in CONTEXT_STYLES:
+        return CONTEXT_STYLES[layer_id]
+    geom_type = str(gdf.geom_type.iloc[0]) if len(gdf) else "Polygon"
+    kind = "point" if "Point" in geom_type else ("line" if "Line" in geom_type else "area")
+    title = str(gdf.attrs.get("title") or layer_id)
+    return ContextStyle(title, kind, "#525252", show=False, tolerance_m=0 if kind == "point" else 50)
+
+
+def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: ContextStyle) -> str | None:
+    """Add one context layer; return its name in the layer control, or None when it is empty."""
+    frame = display_frame(gdf, tolerance_m=style.tolerance_m, label=style.label)
+    if frame.empty:
+        log.info("context layer %s is empty; not drawn", layer_id)
+        return None
+    name = style.title + (f" (simplified {style.tolerance_m:g} m)" if style.tolerance_m else "")
+    css = f"context ctx-{layer_id}"
+    look = {"color": style.colour, "weight": style.weight, "opacity": 0.9, "className": css,
+            "fill": style.kind != "line", "fillColor": style.colour,
+            "fillOpacity": style.fill_opacity if style.kind == "area" else 0.85}
+    if style.dash:
+        look["dashArray"] = style.dash
+    if style.kind == "point":
+        look.update(color="#ffffff", weight=0.8, opacity=1.0)
+    tooltip = None
+    if frame["label"].str.len().gt(0).any():
+        tooltip = folium.GeoJsonTooltip(fields=["label"], labels=False, sticky=True)
+    folium.GeoJson(
+        frame, name=name, show=style.show, style_function=lambda _f, look=look: look,
+        marker=folium.CircleMarker(radius=style.radius) if style.kind == "point" else None,
+        tooltip=tooltip, smooth_factor=0.5,
+    ).add_to(fmap)
+    return name
+
+
+def _add_surface(fmap: folium.Map, png: Path, bounds: tuple[float, float, float, float]) -> None:
+    left, bottom, right, top = bounds
+    to_wgs = Transformer.from_crs(25832, 4326, always_xy=True)
+    lon, lat = to_wgs.transform([left, left, right, right], [bottom, top, bottom, top])
+    folium.raster_layers.ImageOverlay(
+        image=str(png), bounds=[[min(lat), min(lon)], [max(lat), max(lon)]], opacity=0.6, show=False,
+        name="Suitability surface (raster, approximate placement)", interactive=False,
+    ).add_to(fmap)
+
+
+_CANDIDATE_JS = JsCode("""
+function (feature, layer) {
+    layer.bindPopup(feature.properties.popup,
+                    {maxWidth: 460, minWidth: 320, maxHeight: 420, className: 'candidate-popup'});
+    layer.bindTooltip(feature.properties.tooltip, {sticky: true});
+}
+""")
+
+
+def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapping[str, str]) -> dict:
+    """Add one layer per status, each with the site polygons and a marker at each site; return counts."""
+    pane = folium.map.CustomPane("candidates", z_index=450, pointer_events=True)
+    pane.add_to(fmap)
+    cand = candidates.reset_index(drop=True)
+    props = pd.DataFrame({
+        "application_id": cand["application_id"].astype(str),
+        "status": cand["status"].astype(str),
+        "tooltip": (cand["site_name"].astype(str) + " (" + cand["kommunenavn"].astype(str) + ") – "
+                    + cand["status"].map(STATUS_LABELS).str.lower() + ", score "
+                    + cand["score_total"].map(lambda v: "–" if pd.isna(v) else f"{v:.1f}")),
+    })
+    props["popup"] = props["application_id"].map(lambda a: popups.get(a, ""))
+    sites = gpd.GeoDataFrame(props, geometry=cand.geometry.to_numpy(), crs=cand.crs).to_crs(4326)
+    markers = gpd.GeoDataFrame(props, geometry=cand.geometry.representative_point().to_numpy(),
+                               crs=cand.crs).to_crs(4326)
+    counts = {}
+    for status in ("excluded", "eligible", "proposed"):  # three layers, proposed drawn on top
+        keep = (props["status"] == status).to_numpy()
+        counts[status] = int(keep.sum())
+        group = folium.FeatureGroup(name=f"{STATUS_LABELS[status]} ({counts[status]})", show=True)
+        colour = STATUS_COLOURS[status]
+        site_look = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.45,
+                     "className": f"candidate candidate-site candidate-{status}", "pane": "candidates"}
+        marker_look = {"color": "#ffffff", "weight": 1.5, "fill": True, "fillColor": colour, "fillOpacity": 0.95,
+                       "className": f"candidate candidate-marker candidate-{status}", "pane": "candidates"}
+        if status == "excluded":
+            site_look["dashArray"] = "4 3"
+        folium.GeoJson(sites.loc[keep], control=False, style_function=_per_site(site_look),
+                       on_each_feature=_CANDIDATE_JS, pane="candidates").add_to(group)
+        folium.GeoJson(markers.loc[keep], control=False, style_function=_per_site(marker_look),
+                       marker=folium.CircleMarker(radius=8 if status == "proposed" else 6.5),
+                       on_each_feature=_CANDIDATE_JS, pane="candidates").add_to(group)
+        group.add_to(fmap)
+    return counts
+
+
+def _per_site(look: dict):
+    """A style function adding ``cand-<application_id>`` to the class, so a page can find one site."""
+    def style(feature: dict) -> dict:
+        slug = re.sub(r"[^\w-]", "_", str(feature["properties"]["application_id"]))
+        return {**look, "className": f"{look['className']} cand-{slug}"}
+    return style
+
+
+def _labels(gdf: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
+    """Feature labels from the first present column, later present ones appended in brackets."""
+    present = [c for c in columns if c in gdf.columns]
+    if not present:
+        return pd.Series("", index=gdf.index)
+    # element-wise text formatting of a few hundred labels (no geometry work); columns are a handful
+    name = gdf[present[0]].map(_text)
+    extra = pd.Series("", index=gdf.index)
+    for col in present[1:]:
+        unit = _LABEL_UNITS.get(col, col)
+        text = gdf[col].map(_text)
+        piece = (unit + " " + text) if unit == "IATA" else (text + " " + unit)
+        piece = piece.where(text != "", "")
+        extra = extra.where(piece == "", extra.where(extra == "", extra + ", ") + piece)
+    return name.where(extra == "", name + " (" + extra + ")")
+
+
+def _text(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return f"{value:,.0f}"
+    return str(value).strip()
+
+
+def _bounds_4326(regioner: gpd.GeoDataFrame | None, candidates: gpd.GeoDataFrame) -> list[list[float]]:
+    frames = [candidates.geometry] + ([regioner.geometry] if regioner is not None and len(regioner) else [])
+    xmin, ymin, xmax, ymax = gpd.GeoSeries(pd.concat(frames), crs=candidates.crs).to_crs(4326).total_bounds
+    return [[float(ymin), float(xmin)], [float(ymax), float(xmax)]]

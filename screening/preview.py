@@ -1,0 +1,437 @@
+"""A municipality's preview: screen and score a draft submission with the state's code and rules, rank it.
+
+The draft goes through exactly the steps of a screening run (`submissions.load_submissions`, then
+`pipeline.assess` without selection), so a preview can never disagree with the state's screening of the
+same file under the same layers and ``layers/criteria.yaml``. It is then ranked among a *reference set*:
+the latest screening run, or - when no run exists - the approximate 2025 applications of the mirror,
+screened on the fly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from screening import catalog as catalog_mod
+from screening import cards, maps, pipeline, report, sensitivity, submissions
+from screening._upload import UploadProblem
+from screening.config import Catalog, Criteria, Criterion, Settings, config_hash
+from screening.errors import ScreeningError, SubmissionError
+
+__all__ = [
+    "Reference",
+    "PreviewContext",
+    "PreviewResult",
+    "MIRROR_REFERENCE",
+    "preview_context",
+    "load_reference",
+    "preview",
+    "rank_against",
+    "incomplete_layers",
+    "to_dict",
+    "render_text",
+    "write_card",
+    "page_values",
+]
+
+log = logging.getLogger(__name__)
+
+MIRROR_REFERENCE = Path("submissions") / "applications_2025_approx.gpkg"
+"""The approximate 2025 applications, relative to the mirror root: the reference when no run exists."""
+
+_REFERENCE_COLUMNS = ("application_id", "site_name", "kommunenavn", "regionsnavn", "excluded", "score_total",
+                      "bonus_points")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Scored applications a draft is ranked against.
+
+    ``table`` has `_REFERENCE_COLUMNS` and ``score_<group>`` per group (0–100); ``label`` says where
+    it came from; ``note`` warns when the reference was scored under another configuration.
+    """
+
+    table: pd.DataFrame
+    label: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PreviewContext:
+    """What a preview needs besides the draft: layers (loaded once), the reference and the missing layers
+    the screening accepts."""
+
+    layer_set: catalog_mod.LayerSet
+    reference: Reference
+    allow_missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    """A screened and scored draft.
+
+    ``candidates`` is the `pipeline.assess` table (EPSG:25832, one row per application);
+    ``overlaps``/``breakdown`` are the exclusion and score explanations; ``ranks`` is indexed by
+    ``application_id`` (see `rank_against`; the same ranks are in ``candidates``); ``improvements``
+    maps each id to `cards.improvements` (``text``, ``gain_points``), largest gain first.
+    """
+
+    candidates: gpd.GeoDataFrame
+    overlaps: pd.DataFrame
+    breakdown: pd.DataFrame
+    ranks: pd.DataFrame
+    improvements: dict[str, list[dict]]
+    reference: Reference
+    incomplete: str = ""
+    groups: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def preview_context(*, catalog: Catalog, criteria: Criteria, settings: Settings,
+                    reference_dir: Path | None = None, reports_root: Path = Path("reports"),
+                    allow_missing: Iterable[str] = ()) -> PreviewContext:
+    """Load the layers once and the reference set; the CLI and the web app both start here.
+
+    Parameters
+    ----------
+    reference_dir
+        A screening run folder (with ``candidates.parquet``); None uses ``<reports_root>/latest`` when
+        it exists, else screens the mirror's approximate 2025 applications.
+    allow_missing
+        Exclusion layers the preview may run without. Empty: those the reference run allowed (read from
+        its ``manifest.json``), so the preview applies the rules of the run it is compared with.
+
+    Raises
+    ------
+    LayerUnavailableError
+        When an exclusion layer is missing and not allowed; the message names the fix.
+    """
+    run_dir = reference_dir if reference_dir is not None else _latest_run(Path(reports_root))
+    manifest = _read_manifest(run_dir)
+    allow = tuple(allow_missing) or tuple(manifest.get("allow_missing", ()))
+    if allow and not tuple(allow_missing):
+        log.info("using the reference run's --allow-missing %s", " ".join(allow))
+    needed = ["kommuner", "regioner", *sorted(criteria.layer_ids()), *pipeline.CONTEXT_LAYERS]
+    layer_set = catalog_mod.load_layers(needed, catalog=catalog, settings=settings, allow_missing=allow)
+    for gdf in layer_set.layers.values():  # build every spatial index now, not in concurrent requests
+        gdf.sindex  # noqa: B018
+    reference = load_reference(run_dir, layer_set=layer_set, catalog=catalog, criteria=criteria,
+                               settings=settings)
+    return PreviewContext(layer_set=layer_set, reference=reference, allow_missing=allow)
+
+
+def load_reference(run_dir: Path | None, *, layer_set: catalog_mod.LayerSet, catalog: Catalog,
+                   criteria: Criteria, settings: Settings) -> Reference:
+    """Read a run's scores, or screen the mirror's approximate 2025 applications when `run_dir` is None.
+
+    Returns an empty reference (and logs why) when neither exists; drafts are then not ranked.
+
+    Raises
+    ------
+    ScreeningError
+        When `run_dir` has no ``candidates.parquet``.
+    """
+    if run_dir is not None:
+        path = Path(run_dir) / "candidates.parquet"
+        if not path.is_file():
+            msg = f"{run_dir}: no candidates.parquet; pass a screening run folder (reports/<timestamp>/)"
+            raise ScreeningError(msg)
+        table = pd.read_parquet(path, columns=_reference_columns(criteria))
+        manifest = _read_manifest(run_dir)
+        note = ""
+        if manifest.get("config_hash") not in (None, config_hash(catalog, criteria)):
+            note = (f"the reference run used another configuration (hash {manifest['config_hash']}, now "
+                    f"{config_hash(catalog, criteria)}): its scores may not be comparable")
+        return Reference(table, f"screening run {run_dir} ({len(table)} applications)", note)
+    if settings.mirror_root is None or not (Path(settings.mirror_root) / MIRROR_REFERENCE).is_file():
+        log.warning("no screening run and no %s in the mirror: previews are not ranked", MIRROR_REFERENCE)
+        return Reference(pd.DataFrame(columns=_reference_columns(criteria)), "no reference set available")
+    path = Path(settings.mirror_root) / MIRROR_REFERENCE
+    cand = submissions.load_submissions([path], kommuner=layer_set.layers["kommuner"])
+    run = pipeline.assess(cand, layer_set, criteria, settings=settings,
+                          allow_missing=incomplete_layers(layer_set, criteria), select=False)
+    label = f"approximate 2025 applications ({len(cand)}, mirror {MIRROR_REFERENCE}, screened now)"
+    return Reference(pd.DataFrame(run.candidates[_reference_columns(criteria)]), label)
+
+
+def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, criteria: Criteria,
+            settings: Settings, reference: Reference, repair: bool = False,
+            max_vertices: int | None = None, names: dict[str, str] | None = None) -> PreviewResult:
+    """Validate, screen and score draft submission files with the state's code and rank them.
+
+    Parameters
+    ----------
+    paths
+        Draft submission files (GeoJSON, GeoPackage, zipped Shapefile, GeoParquet).
+    layer_set
+        Layers loaded once (`preview_context`); exclusion layers absent from it were allowed missing.
+    reference
+        The scored applications to rank against (`load_reference`).
+    max_vertices
+        Refuse drafts whose geometries have more vertices than this in total (web uploads).
+    names
+        Path -> name to record as ``source_file`` (an upload's own name instead of its temporary path).
+
+    Returns
+    -------
+    PreviewResult
+
+    Raises
+    ------
+    SubmissionError
+        With every problem of the file (as ``submissions check`` reports them), or too many vertices.
+    """
+    cand = submissions.load_submissions(list(paths), kommuner=layer_set.layers["kommuner"], repair=repair)
+    if max_vertices is not None:
+        _check_vertices(cand, max_vertices)
+    if names:
+        cand["source_file"] = cand["source_file"].map(lambda f: names.get(f, f))
+    allow = incomplete_layers(layer_set, criteria)
+    run = pipeline.assess(cand, layer_set, criteria, settings=settings, allow_missing=allow, select=False)
+    breakdown = run.scores.breakdown
+    tips = {aid: cards.improvements(rows, criteria)
+            for aid, rows in breakdown.groupby("application_id", sort=False)}  # per application (a few)
+    ranks = rank_against(run.candidates, reference.table, criteria)
+    cand = run.candidates.drop(columns=["rank", "rank_min", "rank_max", "top_k_probability"], errors="ignore")
+    cand = cand.merge(ranks[["rank", "rank_min", "rank_max", "top_k_probability"]], how="left",
+                      left_on="application_id", right_index=True)
+    return PreviewResult(
+        candidates=cand, overlaps=run.exclusion.overlaps, breakdown=breakdown,
+        ranks=ranks, improvements=tips, reference=reference,
+        incomplete="; ".join(f"incomplete: {lid} missing" for lid in allow),
+        groups=tuple(g.id for g in criteria.groups), warnings=tuple(cand.attrs.get("warnings", ())))
+
+
+def rank_against(drafts: pd.DataFrame, reference: pd.DataFrame, criteria: Criteria) -> pd.DataFrame:
+    """Rank each draft among the reference applications with the state's ranking code.
+
+    Each draft joins the reference set on its own (drafts do not compete with each other; a reference
+    row with the draft's ``application_id`` is left out, the draft replaces it) and
+    `sensitivity.rank_sensitivity` ranks the eligible ones: the rank at the configured group weights
+    (ties share the best rank), the range under perturbed weights and the probability of the top k.
+
+    Parameters
+    ----------
+    drafts, reference
+        One row per application with ``application_id``, ``regionsnavn``, ``excluded``,
+        ``bonus_points`` and ``score_<group>`` for every group of `criteria`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``application_id``: ``rank``, ``rank_min``, ``rank_max``, ``top_k_probability``,
+        ``of_overall`` (eligible applications ranked, the draft included), ``rank_region``, ``of_region``
+        (the same within the draft's region) and ``regionsnavn``; NaN ranks for an excluded draft or
+        when the reference has no eligible application.
+    """
+    groups = [g.id for g in criteria.groups]
+    cols = ["application_id", "regionsnavn", "excluded", "bonus_points", *(f"score_{g}" for g in groups)]
+    rows = []
+    for draft in drafts[cols].to_dict("records"):  # one per draft application (a handful)
+        ref = reference.loc[reference["application_id"].astype(str) != str(draft["application_id"]), cols]
+        both = pd.concat([ref, pd.DataFrame([draft])], ignore_index=True)
+        eligible = ~both["excluded"].astype(bool)
+        ranks = sensitivity.rank_sensitivity(
+            both[[f"score_{g}" for g in groups]].set_axis(groups, axis=1),
+            {g.id: g.weight for g in criteria.groups}, criteria.sensitivity, eligible=eligible,
+            bonus=both["bonus_points"].astype(float))
+        mine = ranks.iloc[-1].to_dict()
+        ranked = ranks["rank"].notna().to_numpy()
+        region = (both["regionsnavn"].astype(str) == str(draft["regionsnavn"])).to_numpy() & ranked
+        if pd.isna(mine["rank"]) or ranked.sum() < 2:
+            mine = dict.fromkeys(mine, np.nan) | {"of_overall": np.nan, "rank_region": np.nan, "of_region": np.nan}
+        else:
+            mine |= {"of_overall": int(ranked.sum()), "of_region": int(region.sum()),
+                     "rank_region": 1 + int((region & (ranks["rank"].to_numpy() < mine["rank"])).sum())}
+        rows.append({"application_id": draft["application_id"], "regionsnavn": draft["regionsnavn"], **mine})
+    return pd.DataFrame(rows).set_index("application_id")
+
+
+def incomplete_layers(layer_set: catalog_mod.LayerSet, criteria: Criteria) -> tuple[str, ...]:
+    """Layers of ``exclude``/``cut`` rules the loaded set lacks (`catalog.load_layers` left them out only
+    when allowed): the ``allow_missing`` of the screening, and the "incomplete: <id> missing" marks."""
+    rule_layers = {r.layer for r in criteria.exclusions.rules if r.action in ("exclude", "cut")}
+    return tuple(sorted(rule_layers & set(layer_set.missing)))
+
+
+def to_dict(result: PreviewResult) -> dict:
+    """The preview as JSON-ready data (NaN -> None): what the web API answers and the pages show.
+
+    Returns
+    -------
+    dict
+        ``incomplete``, ``reference`` (``label``, ``note``), ``warnings`` and ``applications``: per
+        application its identity, ``eligible``, ``exclusion_reasons``, ``flags``, ``overlaps`` (rows with
+        ``overlap_ha``), ``score_total``, ``group_scores`` (0–100), ``bonus_points``, ``breakdown`` (rows
+        as in `scoring.ScoreResult`), ``rank`` and ``improvements``. No file paths.
+    """
+    apps = []
+    for d in result.candidates.itertuples(index=False):  # one entry per draft application (a handful)
+        aid = d.application_id
+        overlaps = result.overlaps.loc[result.overlaps["application_id"] == aid]
+        rows = result.breakdown.loc[result.breakdown["application_id"] == aid]
+        apps.append({
+            **{k: _plain(getattr(d, k)) for k in ("application_id", "site_name", "kommunekode", "kommunenavn",
+                                                  "regionsnavn", "area_ha", "net_area_ha", "exclusion_reasons",
+                                                  "flags", "score_total", "bonus_points", "not_assessed")},
+            "eligible": not bool(d.excluded),
+            "overlaps": _records(overlaps.drop(columns="application_id")),
+            "group_scores": {g: _plain(getattr(d, f"score_{g}")) for g in result.groups},
+            "breakdown": _records(rows.drop(columns="application_id")),
+            "rank": {k: _plain(v) for k, v in result.ranks.loc[aid].items()},
+            "improvements": list(result.improvements.get(aid, [])),
+        })
+    return {"incomplete": result.incomplete, "warnings": list(result.warnings),
+            "reference": {"label": result.reference.label, "note": result.reference.note}, "applications": apps}
+
+
+def render_text(data: dict) -> str:
+    """The preview (`to_dict`) as text for the terminal: verdict, overlaps, scores, breakdown, rank, changes."""
+    lines = [f"INCOMPLETE SCREENING - {data['incomplete']}"] if data["incomplete"] else []
+    lines += [f"Note: {text}" for text in (data["reference"]["note"], *data["warnings"]) if text]
+    for a in data["applications"]:  # one block per draft application (a handful)
+        lines += ["", f"{a['application_id']}  {a['site_name']}  ({a['kommunenavn']}, {a['regionsnavn']}), "
+                      f"{a['area_ha']:,.1f} ha"]
+        lines.append(f"  ELIGIBLE: passes the exclusions; usable (net) area {a['net_area_ha']:,.1f} ha"
+                     if a["eligible"] else f"  NOT ELIGIBLE: {a['exclusion_reasons']}")
+        for o in a["overlaps"]:  # a few overlapping rules
+            buf = f" + {o['buffer_m']:g} m buffer" if o["buffer_m"] else ""
+            lines.append(f"    {o['action']:<7} {o['layer']}{buf}: {o['overlap_ha']:,.2f} ha "
+                         f"({o['overlap_share']:.0%} of the site) - {o['features']}")
+        if a["flags"]:
+            lines.append(f"  Flags: {a['flags']}")
+        groups = ", ".join(f"{g} {_pts(v)}" for g, v in a["group_scores"].items())
+        lines.append(f"  Score: {_pts(a['score_total'])} of 100  ({groups}; bonus {_pts(a['bonus_points'])})")
+        lines.append(f"    {'criterion':<22} {'raw value':>18} {'score':>5} {'points':>12}  how")
+        for b in a["breakdown"]:  # ~20 criteria
+            raw = "-" if b["raw_value"] is None else (
+                f"{_fmt(b['raw_value'])} {b['unit']}" if isinstance(b["raw_value"], (int, float))
+                and not isinstance(b["raw_value"], bool) else str(b["raw_value"]))
+            how = (b["method"] + (f"; {b['nearest']}" if b["nearest"] else "")) if b["assessed"] \
+                else f"not assessed: {b['note']}"
+            score = f"{b['score']:.2f}" if b["assessed"] and b["score"] is not None else "n/a"
+            lines.append(f"    {b['criterion']:<22} {raw[:18]:>18} {score:>5} {b['contribution']:5.1f} of "
+                         f"{b['weight']:4.1f}  {how}")
+        r = a["rank"]
+        if r["rank"] is None:
+            lines.append("  Rank: not ranked (" + ("it is excluded" if not a["eligible"] else "no reference set") + ")")
+        else:
+            lines.append(f"  Rank: {r['rank']:.0f} of {r['of_overall']} eligible overall (between {r['rank_min']:.0f} "
+                         f"and {r['rank_max']:.0f} under other weights), {r['rank_region']} of {r['of_region']} "
+                         f"in {r['regionsnavn']}")
+        lines.append(f"        among the {data['reference']['label']}")
+        if a["improvements"]:
+            lines.append("  Changes that would raise the score most:")
+            lines += [f"    {i}. {t['text']}" for i, t in enumerate(a["improvements"], 1)]
+    return "\n".join(lines).lstrip("\n")
+
+
+def write_card(result: PreviewResult, folder: Path, *, layer_set: catalog_mod.LayerSet,
+               criteria: Criteria, page: dict | None = None) -> dict[str, Path]:
+    """Write each draft's score card with the reports' code and template (`cards.write_cards`).
+
+    ``folder/cards/<application_id>.html`` (images under ``cards/img/``) and ``folder/preview.json``
+    (`to_dict`). The CLI writes into a new ``reports/previews/<UTC timestamp>/`` (`pipeline.new_run_dir`),
+    the web page into the request's temporary folder. `page` defaults to `page_values`.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        The card of each application id.
+    """
+    folder = Path(folder)
+    cand = result.candidates.assign(status=maps.candidate_status(result.candidates),
+                                    selection_reason=[_rank_sentence(result, aid)
+                                                      for aid in result.candidates["application_id"]])
+    context = {k: v for k, v in layer_set.layers.items() if k in pipeline.CONTEXT_LAYERS}
+    written = cards.write_cards(folder / "cards", cand, result.breakdown, result.overlaps, context=context,
+                                criteria=criteria, env=report.template_env(),
+                                page=page or page_values(layer_set, criteria, run_id=f"preview {folder.name}"))
+    (folder / "preview.json").write_text(json.dumps(to_dict(result), indent=2), encoding="utf-8")
+    log.info("preview card(s) of %d application(s) written to %s", len(cand), folder)
+    return {str(aid): written[f"card_{aid}"] for aid in cand["application_id"]}
+
+
+def page_values(layer_set: catalog_mod.LayerSet, criteria: Criteria, *, run_id: str,
+                detail: bool = True) -> dict:
+    """The reports' page values (`report.page_values`: banners, layer provenance) for a preview; ``preview``
+    is true so shared templates can word things for a draft. ``detail=False`` replaces the reasons a layer
+    is missing (which name server paths) by a short phrase, for the web page."""
+    missing = layer_set.missing if detail else dict.fromkeys(layer_set.missing, "not available on this server")
+    manifest = {"run_id": run_id, "incomplete": bool(incomplete_layers(layer_set, criteria)),
+                "missing_layers": missing,
+                "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "source", "date")}
+                           for lid, gdf in layer_set.layers.items()}}
+    return report.page_values(manifest, criteria) | {"preview": True}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _latest_run(reports_root: Path) -> Path | None:
+    """The run ``reports/latest`` points to (link or ``latest.txt``), if it has ``candidates.parquet``."""
+    link, txt = reports_root / "latest", reports_root / "latest.txt"
+    run = link.resolve() if link.exists() else (
+        reports_root / txt.read_text(encoding="utf-8").strip() if txt.is_file() else None)
+    if run is not None and (run / "candidates.parquet").is_file():
+        return run
+    return None
+
+
+def _rank_sentence(result: PreviewResult, aid: str) -> str:
+    """Preview in place of a selection reason: no selection is made, only the rank among the reference."""
+    r = result.ranks.loc[aid]
+    where = "" if pd.isna(r["rank"]) else (
+        f"; among the {result.reference.label} it would rank {r['rank']:.0f} of {r['of_overall']:.0f} eligible "
+        f"({r['rank_region']:.0f} of {r['of_region']:.0f} in {r['regionsnavn']})")
+    return "preview only, the state selects among all submissions after the deadline" + where
+
+
+def _reference_columns(criteria: Criteria) -> list[str]:
+    return [*_REFERENCE_COLUMNS, *(f"score_{g.id}" for g in criteria.groups)]
+
+
+def _read_manifest(run_dir: Path | None) -> dict:
+    if run_dir is None or not (Path(run_dir) / "manifest.json").is_file():
+        return {}
+    return json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _check_vertices(cand: gpd.GeoDataFrame, max_vertices: int) -> None:
+    counts = shapely.get_num_coordinates(cand.geometry.to_numpy())
+    if int(counts.sum()) > max_vertices:
+        worst = int(np.argmax(counts))
+        raise SubmissionError([UploadProblem(
+            file=str(cand["source_file"].iloc[worst]) if "source_file" in cand.columns else "",
+            feature_index=worst, application_id=str(cand["application_id"].iloc[worst]), field="geometry",
+            message=f"the geometries have {int(counts.sum()):,} vertices in all (feature {worst} alone "
+                    f"{int(counts[worst]):,}); a preview accepts at most {max_vertices:,}",
+            fix="simplify the boundary (e.g. to 1 m tolerance) before uploading")])
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}" if math.isfinite(x) and float(x).is_integer() else f"{x:,.1f}"
+
+
+def _pts(x) -> str:
+    return "n/a" if x is None else f"{float(x):.1f}"
+
+
+def _plain(value):
+    """A JSON-ready scalar: numpy scalars to Python, NaN/NA to None."""
+    if value is None or (not isinstance(value, str) and pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records", date_format="iso", default_handler=str))

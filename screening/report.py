@@ -1,0 +1,260 @@
+"""The human-readable report of a run: ``index.html``, ``map.html`` and one score card per application.
+
+`write_report` is called by `screening.pipeline.screen` after the machine-readable files are written; it
+reads nothing from disk but the templates, and every page says so prominently when the screening is
+incomplete (an exclusion layer was missing).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import jinja2
+import numpy as np
+import pandas as pd
+
+from screening import cards, maps
+from screening._geo import require_crs
+from screening.config import Criteria
+from screening.errors import ScreeningError
+
+__all__ = ["REQUIRED_COLUMNS", "DOWNLOADS", "write_report", "template_env", "page_values", "incomplete_banners"]
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("application_id", "site_name", "kommunenavn", "regionsnavn", "area_ha", "excluded",
+                    "score_total")
+"""Candidate columns the report cannot do without; the other contract columns default when absent."""
+
+_DEFAULTS = {"kommunekode": "", "regionskode": "", "net_area_ha": np.nan, "exclusion_reasons": "", "flags": "",
+             "incomplete": "", "score_infrastructure": np.nan, "score_transport": np.nan,
+             "score_labour": np.nan, "score_commitment": np.nan, "bonus_points": 0.0, "not_assessed": "",
+             "rank": np.nan, "rank_min": np.nan, "rank_max": np.nan, "top_k_probability": np.nan,
+             "selected": False, "selection_reason": "", "proposal_rank": np.nan}
+
+_BREAKDOWN_COLUMNS = ("application_id", "group", "criterion", "title", "raw_value", "unit", "band", "score",
+                      "weight", "contribution", "assessed", "method", "nearest", "note", "layer", "source",
+                      "date")
+_OVERLAP_COLUMNS = ("application_id", "rule_id", "layer", "action", "buffer_m", "overlap_ha", "overlap_share",
+                    "features", "decisive", "source")
+
+DOWNLOADS = (
+    ("candidates.csv", "the candidate table (one row per application), CSV"),
+    ("candidates.gpkg", "the candidate table with site polygons, GeoPackage (EPSG:25832)"),
+    ("candidates.parquet", "the candidate table with site polygons, GeoParquet"),
+    ("screening.gpkg", "all results in one GeoPackage"),
+    ("selection.json", "the proposal: solver status, selected ids, alternatives, back-test"),
+    ("explanations.json", "per application: overlaps, score breakdown, selection reason"),
+    ("manifest.json", "inputs with checksums, layers with sources and dates, config hash, versions"),
+)
+"""Files of the run folder linked from the index, when they exist."""
+
+
+def write_report(run_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.DataFrame, overlaps: pd.DataFrame,
+                 selection: dict, manifest: dict, *, context: Mapping[str, gpd.GeoDataFrame],
+                 criteria: Criteria, surface_overlay: tuple[Path, tuple[float, float, float, float]] | None = None,
+                 ) -> dict[str, Path]:
+    """Write ``index.html``, ``map.html`` and ``cards/<application_id>.html`` (charts in ``cards/img/``).
+
+    Parameters
+    ----------
+    run_dir
+        The run folder; the machine-readable files (csv, gpkg, json) are linked when present.
+    candidates
+        One row per application in EPSG:25832 with the candidate contract's columns (see
+        ``docs/ARCHITECTURE.md``); at least `REQUIRED_COLUMNS`.
+    breakdown, overlaps
+        The score breakdown (long) and the exclusion overlaps of the run.
+    selection
+        The content of ``selection.json`` (``{}`` when no selection was run).
+    manifest
+        The run manifest; ``incomplete`` and ``missing_layers`` drive the banner on every page.
+    context
+        Layer id -> EPSG:25832 GeoDataFrame drawn on the map and the site maps; absent ids are skipped.
+    criteria
+        The run's criteria (groups, bands, exclusion rules, sensitivity settings).
+    surface_overlay
+        Optional PNG of the suitability surface and its bounds (left, bottom, right, top) in EPSG:25832.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        ``index``, ``map``, and ``card_<id>``, ``chart_<id>``, ``site_map_<id>`` per application.
+
+    Raises
+    ------
+    CRSError
+        If `candidates` or a context layer is not in EPSG:25832.
+    ScreeningError
+        If `candidates` lacks a required column or an application id is repeated.
+    """
+    run_dir = Path(run_dir)
+    cand = _prepare(candidates)
+    breakdown = _with_columns(breakdown, _BREAKDOWN_COLUMNS)
+    overlaps = _with_columns(overlaps, _OVERLAP_COLUMNS)
+    context = {k: v for k, v in context.items() if v is not None and len(v)}
+    env = template_env()
+    page = page_values(manifest, criteria)
+    out = cards.write_cards(run_dir / "cards", cand, breakdown, overlaps, context=context, criteria=criteria,
+                            env=env, page=page)
+    popup = env.get_template("popup.html.j2")
+    popups = {str(row["application_id"]): popup.render(
+        c=row.drop(labels="geometry").to_dict(), rows=breakdown.loc[breakdown["application_id"].astype(str) == str(row["application_id"])]
+        .to_dict("records"), card=f"cards/{cards.card_filename(row['application_id'])}",
+        colours=maps.STATUS_COLOURS, labels=maps.STATUS_LABELS) for _, row in cand.iterrows()}
+    out["map"] = maps.write_map(run_dir / "map.html", cand, popups, context=context, env=env, page=page,
+                                surface_overlay=surface_overlay)
+    out["index"] = _write_index(run_dir, cand, selection, manifest, env=env, page=page)
+    log.info("report written to %s: index, map and %d cards%s", run_dir, len(cand),
+             " (INCOMPLETE screening)" if page["banners"] else "")
+    return out
+
+
+def template_env() -> jinja2.Environment:
+    """The jinja2 environment of the report's templates (``screening/templates``), autoescaping on.
+
+    Filters: ``value(unit)`` a raw value with its unit, ``pts`` points with one decimal, ``score`` a 0-100
+    score or "not assessed", ``pct`` a 0-1 probability as a percentage, ``num(decimals)``.
+    """
+    env = jinja2.Environment(loader=jinja2.PackageLoader("screening", "templates"), autoescape=True,
+                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters |= {"value": cards.format_value, "pts": _pts, "score": _score, "pct": _pct, "num": _num,
+                    "present": _present, "plain": _plain}
+    return env
+
+
+def page_values(manifest: Mapping, criteria: Criteria) -> dict:
+    """Values every page shows: run id, date, config hash, layer provenance and the incomplete banners."""
+    return {
+        "run_id": manifest.get("run_id", ""),
+        "created": manifest.get("created", ""),
+        "config_hash": manifest.get("config_hash", ""),
+        "layers": manifest.get("layers", {}) or {},
+        "top_k": criteria.sensitivity.top_k,
+        "draws": criteria.sensitivity.draws,
+        "banners": incomplete_banners(manifest, criteria),
+        "other_missing": {k: v for k, v in (manifest.get("missing_layers") or {}).items()
+                          if k not in {b["layer"] for b in incomplete_banners(manifest, criteria)}},
+    }
+
+
+def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
+    """One ``{"layer", "text", "reason"}`` per missing exclusion layer when the manifest says incomplete.
+
+    An exclusion layer is one an ``exclude`` or ``cut`` rule rests on. When the manifest is marked
+    incomplete but names no such layer, every missing layer gets a banner, so the mark is never lost.
+
+    Examples
+    --------
+    >>> from screening.config import load_criteria
+    >>> m = {"incomplete": True, "missing_layers": {"natura2000_habitat": "not in the mirror", "roads": "x"}}
+    >>> [b["text"] for b in incomplete_banners(m, load_criteria())]
+    ['incomplete: natura2000_habitat missing']
+    """
+    if not manifest.get("incomplete"):
+        return []
+    missing = dict(manifest.get("missing_layers") or {})
+    rule_layers = {r.layer for r in criteria.exclusions.rules if r.action in ("exclude", "cut")}
+    ids = [k for k in missing if k in rule_layers] or list(missing)
+    if not ids:
+        return [{"layer": "", "text": "incomplete: " + (manifest.get("incomplete_text") or "layers missing"),
+                 "reason": ""}]
+    return [{"layer": k, "text": f"incomplete: {k} missing", "reason": str(missing.get(k) or "")} for k in ids]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _prepare(candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Validate the candidate table, add defaults for optional columns and the ``status`` column."""
+    require_crs(candidates, "candidates")
+    missing = [c for c in REQUIRED_COLUMNS if c not in candidates.columns]
+    if missing:
+        msg = (f"candidates lack column(s) {missing} needed by the report; columns are "
+               f"{list(candidates.columns)}; pass the table made by pipeline.assess")
+        raise ScreeningError(msg)
+    dupes = candidates["application_id"][candidates["application_id"].duplicated()].unique().tolist()
+    if dupes:
+        msg = f"candidates repeat application_id {dupes}; each application needs its own id"
+        raise ScreeningError(msg)
+    cand = candidates.copy()
+    for col, default in _DEFAULTS.items():
+        if col not in cand.columns:
+            cand[col] = default
+    for col in ("exclusion_reasons", "flags", "incomplete", "not_assessed", "selection_reason"):
+        cand[col] = cand[col].fillna("").astype(str)
+    cand["application_id"] = cand["application_id"].astype(str)
+    cand["status"] = maps.candidate_status(cand)
+    return cand
+
+
+def _with_columns(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataFrame:
+    frame = pd.DataFrame(columns=list(columns)) if frame is None else frame.copy()
+    for col in columns:
+        if col not in frame.columns:
+            frame[col] = np.nan
+    return frame
+
+
+def _write_index(run_dir: Path, cand: gpd.GeoDataFrame, selection: Mapping, manifest: Mapping, *,
+                 env: jinja2.Environment, page: Mapping) -> Path:
+    order = cand.assign(_excl=cand["status"] == "excluded", _rank=cand["rank"].astype(float))
+    order = order.sort_values(["_excl", "_rank", "score_total"], ascending=[True, True, False],
+                              na_position="last")
+    proposed = cand.loc[cand["status"] == "proposed"].sort_values("proposal_rank", na_position="last")
+    downloads = [{"file": name, "what": what, "size_kb": (run_dir / name).stat().st_size / 1024}
+                 for name, what in DOWNLOADS if (run_dir / name).exists()]
+    inputs = manifest.get("inputs") or []
+    inputs = [{"path": k, "sha256": v} for k, v in inputs.items()] if isinstance(inputs, Mapping) else inputs
+    html = env.get_template("index.html.j2").render(
+        page=page, root="", rows=order.drop(columns="geometry").to_dict("records"),
+        proposed=proposed.drop(columns="geometry").to_dict("records"), selection=selection or {},
+        manifest=manifest, inputs=inputs, downloads=downloads, colours=maps.STATUS_COLOURS,
+        labels=maps.STATUS_LABELS, card=cards.card_filename,
+        counts={s: int((cand["status"] == s).sum()) for s in ("proposed", "eligible", "excluded")},
+    )
+    path = run_dir / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _isnan(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value))
+
+
+def _pts(value) -> str:
+    return "–" if _isnan(value) else f"{float(value):.1f}"
+
+
+def _score(value) -> str:
+    return "not assessed" if _isnan(value) else f"{float(value):.1f}"
+
+
+def _pct(value) -> str:
+    return "–" if _isnan(value) else f"{100 * float(value):.0f} %"
+
+
+def _num(value, decimals: int = 0) -> str:
+    return "–" if _isnan(value) else f"{float(value):,.{decimals}f}"
+
+
+def _present(value) -> bool:
+    """True for a value worth showing: not None/NaN/empty text."""
+    return not (_isnan(value) or (isinstance(value, str) and not value.strip()))
+
+
+def _plain(value) -> str:
+    """A JSON-like value as short plain text (lists joined with commas, floats with 2 decimals)."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:,.2f}"
+    return "–" if value is None else str(value)

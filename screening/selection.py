@@ -1,0 +1,379 @@
+"""The proposal: choose parks among the screened candidates by integer programming, and explain it.
+
+The rules' interpretations are stated in `NOTES` and written into ``selection.json`` (``rules.notes``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+
+from screening import selection_explain as explain
+from screening._geo import require_crs
+from screening._selection_model import MIP_REL_GAP, Limits, Problem, build_rows, greedy, solve
+from screening._selection_search import alternatives, counterfactuals, max_dispersion, min_distance_m
+from screening.config import Selection
+from screening.errors import SelectionError
+
+__all__ = ["REGIONS", "NOTES", "SelectionResult", "select", "apply_selection", "rules_with"]
+
+log = logging.getLogger(__name__)
+
+REGIONS = ("Region Nordjylland", "Region Midtjylland", "Region Syddanmark", "Region Hovedstaden",
+           "Region Sjælland")
+"""The five Danish regions, as ``regionsnavn`` in the DAGI boundaries."""
+
+NOTES = (
+    "Spacing is the straight-line distance between polygon centroids in km (EPSG:25832); two chosen parks "
+    "must be at least spacing_km apart.",
+    "An application is one park whatever its co-applicants: it counts once toward the number of parks and "
+    "toward the region of its lead municipality.",
+    "max_per_kommune: a municipality is used by every chosen park it leads OR co-applies for.",
+    "Proportional targets: the overview note's shares of production firms map one to one onto the five "
+    "regions; 'Sydjylland+Fyn' is Region Syddanmark (South Jutland and Funen). With N parks chosen, each "
+    "targeted region gets share x N +- proportional_tolerance_parks parks.",
+    "A candidate is urban when its centroid lies within urban_radius_km of a town with at least "
+    "urban_town_min_population inhabitants.",
+    "Dispersion mode: among eligible candidates scoring at least dispersion_min_score, the largest minimum "
+    "distance between chosen parks is found first (binary search over pairwise distances, each probe a "
+    "feasibility solve), then the total score is maximised at that spacing.",
+)
+"""How the rules are read; part of ``selection.json``."""
+COUNTERFACTUAL_MAX = 60
+"""Up to this many eligible candidates, each reason includes the best objective with the decision flipped."""
+_REQUIRED = ("application_id", "score_total", "excluded", "regionsnavn", "kommunekode",
+             "co_applicant_kommunekoder")
+
+
+@dataclass(frozen=True)
+class SelectionResult:
+    """The proposal, its proof and its explanations.
+
+    ``table`` is indexed by ``application_id`` (every candidate): ``selected`` (bool), ``selection_reason``
+    (str), ``proposal_rank`` (Int64, 1 = highest objective weight among the chosen, NA otherwise).
+    ``status`` is HiGHS's model status text in lower case ("optimal", "infeasible", "time limit reached"),
+    suffixed "; greedy fallback (not proven optimal)" when the heuristic had to stand in.
+    ``proven_optimal`` comes from the model status AND the reported MIP gap, never from a return code.
+    """
+
+    table: pd.DataFrame
+    status: str
+    proven_optimal: bool
+    objective: float | None
+    mip_gap: float | None
+    solve_s: float
+    rules: dict
+    alternatives: list[dict] = field(default_factory=list)
+    backtest: dict | None = None
+    infeasibility: list[str] | None = None
+    mode: str = "score"
+    min_distance_km: float | None = None
+    greedy_objective: float | None = None
+    solver: dict = field(default_factory=dict)
+
+    @property
+    def selected_ids(self) -> list[str]:
+        """Chosen application ids in proposal-rank order."""
+        chosen = self.table[self.table["selected"]]
+        return list(chosen.sort_values("proposal_rank").index)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able content of ``selection.json``."""
+        return _json({
+            "mode": self.mode, "status": self.status, "proven_optimal": self.proven_optimal,
+            "objective": self.objective, "mip_gap": self.mip_gap, "solve_s": round(self.solve_s, 3),
+            "min_distance_km": self.min_distance_km, "greedy_objective": self.greedy_objective,
+            "solver": self.solver, "rules": self.rules, "selected": self.selected_ids,
+            "reasons": self.table["selection_reason"].to_dict(), "alternatives": self.alternatives,
+            "backtest": self.backtest, "infeasibility": self.infeasibility,
+        })
+
+    def summary_text(self) -> str:
+        """A readable summary for the terminal."""
+        return explain.summary_text(self)
+
+
+def select(candidates: gpd.GeoDataFrame, rules: Selection, *, breakdown: pd.DataFrame | None = None,
+           towns: gpd.GeoDataFrame | None = None,
+           mode: Literal["score", "dispersion"] = "score") -> SelectionResult:
+    """Choose the proposal that maximises total score under the spread rules, and prove it optimal.
+
+    Parameters
+    ----------
+    candidates
+        One row per application, EPSG:25832 polygons, with ``application_id, score_total (0-100),
+        excluded, regionsnavn, kommunekode, co_applicant_kommunekoder`` (``net_area_ha`` for the
+        ``score_x_area`` objective); optional ``designated_2025`` (enables the back-test).
+    rules
+        The ``selection`` section of ``layers/criteria.yaml``.
+    breakdown
+        The scoring's long table; gives the back-test its criterion-level reasons.
+    towns
+        Town points (EPSG:25832) with ``population``; needed when ``rules.min_outside_urban > 0``.
+    mode
+        ``score``: maximise the total weight. ``dispersion``: among candidates scoring at least
+        ``rules.dispersion_min_score``, maximise the smallest distance between chosen parks (binary search
+        over pairwise distances), then the total score at that spacing.
+
+    Returns
+    -------
+    SelectionResult
+        When the rules cannot be met the status is "infeasible", nothing is selected and
+        ``infeasibility`` names the conflicting rules and the smallest relaxation; no exception is raised.
+
+    Raises
+    ------
+    SelectionError
+        On invalid input: missing columns, duplicate ids, scores outside 0-100, unknown region names,
+        malformed municipality codes, a rule that needs `towns` without it.
+    CRSError
+        If `candidates` or `towns` is not in EPSG:25832.
+    """
+    frame, eligible, not_eligible = _prepare(candidates, rules, towns, mode)
+    problem = _problem(frame[eligible], rules, towns)
+    limits = _limits(problem, rules)
+    log.info("selection (%s): %d eligible of %d candidates", mode, problem.n, len(frame))
+    spacing = None
+    if mode == "dispersion":
+        spacing = max_dispersion(problem, limits, time_limit_s=rules.time_limit_s) if problem.n else None
+        if spacing is not None:
+            limits = replace(limits, spacing_m=spacing.distance_m)
+    rows = build_rows(problem, limits)
+    out = solve(rows, problem.weight, maximize=True, time_limit_s=rules.time_limit_s) if problem.n else None
+    solver = {"name": "HiGHS", "version": metadata.version("highspy"), "interface": "highspy array API",
+              "time_limit_s": rules.time_limit_s, "mip_rel_gap": MIP_REL_GAP}
+    notes = _rules_dict(rules, mode)
+    if out is None or out.infeasible or (mode == "dispersion" and spacing is None):
+        statements = explain.infeasibility(problem, limits if spacing is None else replace(
+            limits, spacing_m=rules.spacing_km * 1000), time_limit_s=rules.time_limit_s)
+        table = _table(frame, not_eligible, problem, None, ["no proposal: the rules cannot all be met"] * problem.n)
+        return SelectionResult(table, "infeasible", False, None, None, out.solve_s if out else 0.0, notes,
+                               infeasibility=statements, mode=mode, solver=solver)
+    chosen_greedy = greedy(problem, limits, rows)
+    greedy_obj = float(problem.weight @ chosen_greedy) if chosen_greedy is not None else None
+    status, proven, objective, gap = out.status, out.proven_optimal, out.objective, out.mip_gap
+    if out.values is not None:
+        chosen = out.values[: problem.n] > 0.5
+    elif chosen_greedy is not None:
+        chosen, status, proven, gap = chosen_greedy, f"{status}; greedy fallback (not proven optimal)", False, None
+        objective = greedy_obj
+        log.warning("selection: HiGHS found no solution (%s); using the greedy heuristic", out.status)
+    else:
+        table = _table(frame, not_eligible, problem, None, [f"no proposal found ({status})"] * problem.n)
+        return SelectionResult(table, f"{status}; no proposal found", False, None, None, out.solve_s, notes,
+                               mode=mode, solver=solver)
+    if spacing is not None:
+        proven = proven and spacing.proven
+    flipped = None
+    if proven and problem.n <= COUNTERFACTUAL_MAX:
+        flipped, _ = counterfactuals(rows, problem.weight, chosen, time_limit_s=rules.time_limit_s)
+    reasons = explain.reasons(problem, limits, rows, chosen, objective=objective, counterfactual=flipped)
+    table = _table(frame, not_eligible, problem, chosen, reasons)
+    alts = _alternatives(problem, rows, chosen, objective, rules) if out.values is not None else []
+    result = SelectionResult(
+        table, status, proven, objective, gap, out.solve_s, notes, alts, mode=mode,
+        min_distance_km=_km(min_distance_m(problem.xy, chosen)), greedy_objective=greedy_obj, solver=solver)
+    if "designated_2025" in frame and frame["designated_2025"].notna().any():
+        back = frame[["designated_2025", "score_total", "regionsnavn"]].join(table)
+        result = replace(result, backtest=explain.backtest(back, breakdown))
+    log.info("selection: %s, proven optimal %s, objective %.2f, %d parks", status, proven, objective,
+             int(chosen.sum()))
+    return result
+
+
+def apply_selection(candidates: gpd.GeoDataFrame, result: SelectionResult) -> gpd.GeoDataFrame:
+    """Return a copy of `candidates` with ``selected``, ``selection_reason`` and ``proposal_rank`` columns.
+
+    Rows are matched on ``application_id``; the candidates' index and row order are kept.
+    """
+    out = candidates.drop(columns=["selected", "selection_reason", "proposal_rank"], errors="ignore").copy()
+    table = result.table.reindex(out["application_id"].to_numpy())
+    out["selected"] = table["selected"].fillna(False).astype(bool).to_numpy()
+    out["selection_reason"] = table["selection_reason"].fillna("").astype(str).to_numpy()
+    out["proposal_rank"] = pd.array(table["proposal_rank"].to_numpy(), dtype="Int64")
+    return out
+
+
+def rules_with(rules: Selection, *, k_min: int | None = None, k_max: int | None = None,
+               spacing_km: float | None = None, time_limit_s: float | None = None) -> Selection:
+    """Return `rules` with the given values replaced and validated again (for CLI options).
+
+    Raises
+    ------
+    SelectionError
+        If the result breaks the `Selection` schema (e.g. k_min above k_max).
+    """
+    changes = {"k_min": k_min, "k_max": k_max, "spacing_km": spacing_km, "time_limit_s": time_limit_s}
+    data = rules.model_dump() | {k: v for k, v in changes.items() if v is not None}
+    try:
+        return Selection.model_validate(data)
+    except ValueError as exc:
+        msg = f"selection rules {changes}: {exc}"
+        raise SelectionError(msg) from None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _prepare(candidates, rules, towns, mode):
+    """Validate; return the frame in input order, the eligibility mask and reasons for the ineligible."""
+    if mode not in ("score", "dispersion"):
+        msg = f"mode was {mode!r} but must be one of 'score', 'dispersion'"
+        raise SelectionError(msg)
+    require_crs(candidates, "selection candidates")
+    missing = [c for c in _REQUIRED if c not in candidates.columns]
+    if rules.objective == "score_x_area" and "net_area_ha" not in candidates.columns:
+        missing.append("net_area_ha")
+    if missing:
+        msg = f"selection candidates lack column(s) {missing}; run exclusion and scoring first"
+        raise SelectionError(msg)
+    frame = candidates.set_index(candidates["application_id"].astype(str).rename("application_id"))
+    dupes = sorted(frame.index[frame.index.duplicated()].astype(str).unique())
+    if dupes or frame.index.isna().any():
+        msg = f"application_id must be unique and set; duplicated: {dupes}"
+        raise SelectionError(msg)
+    score = pd.to_numeric(frame["score_total"], errors="coerce")
+    bad = sorted(frame.index[(score < 0) | (score > 100)])
+    if bad or frame["excluded"].isna().any():
+        msg = f"score_total must lie in 0..100 and excluded be True/False; check {bad or 'excluded'}"
+        raise SelectionError(msg)
+    known = set(REGIONS) | set(frame["regionsnavn"].dropna())
+    unknown = sorted((set(rules.regions) | set(rules.proportional_targets)) - known)
+    if unknown:
+        msg = f"selection rules name unknown region(s) {unknown}; allowed: {sorted(known)}"
+        raise SelectionError(msg)
+    if rules.use_proportional_targets and sum(rules.proportional_targets.values()) > 1 + 1e-6:
+        msg = f"proportional_targets sum to {sum(rules.proportional_targets.values()):.4f}; they must sum to <= 1"
+        raise SelectionError(msg)
+    if rules.min_outside_urban > 0 and (towns is None or "population" not in towns.columns):
+        msg = "min_outside_urban > 0 needs the towns layer with a 'population' column; pass towns= or set it 0"
+        raise SelectionError(msg)
+    if mode == "dispersion" and rules.k_min < 2:
+        msg = f"dispersion mode needs k_min >= 2 (got {rules.k_min}): a distance needs two parks"
+        raise SelectionError(msg)
+    reason = pd.Series("", index=frame.index, dtype=object)
+    excluded = frame["excluded"].astype(bool)
+    why = frame["exclusion_reasons"].fillna("").astype(str) if "exclusion_reasons" in frame else ""
+    reason[excluded] = ("excluded by screening: " + why).str.rstrip(": ") if "exclusion_reasons" in frame \
+        else "excluded by screening"
+    reason[~excluded & score.isna()] = "not eligible: no score"
+    if mode == "dispersion":
+        low = ~excluded & (score < rules.dispersion_min_score)
+        reason[low] = "not eligible: score below the dispersion threshold " + f"{rules.dispersion_min_score:g}"
+    eligible = reason == ""
+    if frame.loc[eligible, "regionsnavn"].isna().any():
+        msg = f"regionsnavn is missing for {sorted(frame.index[eligible & frame['regionsnavn'].isna()])}"
+        raise SelectionError(msg)
+    return frame, eligible.to_numpy(), reason[~eligible]
+
+
+def _problem(frame, rules, towns) -> Problem:
+    """Arrays of the eligible candidates, sorted by application_id."""
+    frame = frame.sort_index()
+    score = frame["score_total"].to_numpy(dtype=float)
+    weight = score.copy()
+    if rules.objective == "score_x_area":
+        area = pd.to_numeric(frame["net_area_ha"], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(area).all():
+            msg = f"net_area_ha is missing for {sorted(frame.index[~np.isfinite(area)])} (objective score_x_area)"
+            raise SelectionError(msg)
+        weight = score * area
+    xy = shapely.get_coordinates(shapely.centroid(frame.geometry.to_numpy()))
+    names = tuple(sorted(set(frame["regionsnavn"]) | set(rules.regions) | set(rules.proportional_targets)))
+    region = pd.Categorical(frame["regionsnavn"], categories=names).codes.astype(np.int64)
+    sets = [_kommuner(a, lead, co) for a, lead, co in  # string parsing per application (tens)
+            zip(frame.index, frame["kommunekode"], frame["co_applicant_kommunekoder"], strict=True)]
+    codes = tuple(sorted(set().union(*sets))) if sets else ()
+    position = {code: k for k, code in enumerate(codes)}
+    rows = np.array([position[k] for s in sets for k in sorted(s)], dtype=np.int64)
+    cols = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    kommune = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(codes), len(sets)))
+    return Problem(frame.index.to_numpy(dtype=str), weight, score, xy, region, names, kommune, codes,
+                   _urban(xy, rules, towns))
+
+
+def _kommuner(aid, lead, co) -> set[str]:
+    codes = {str(lead).strip()} | {c.strip() for c in str(co if isinstance(co, str) else "").split(",") if c.strip()}
+    bad = sorted(c for c in codes if not re.fullmatch(r"\d{4}", c))
+    if bad:
+        msg = f"{aid}: municipality code(s) {bad} are not 4 digits (kommunekode / co_applicant_kommunekoder)"
+        raise SelectionError(msg)
+    return codes
+
+
+def _urban(xy, rules, towns) -> np.ndarray:
+    if towns is None or len(xy) == 0:
+        return np.zeros(len(xy), dtype=bool)
+    require_crs(towns, "towns")
+    big = towns[pd.to_numeric(towns["population"], errors="coerce") >= rules.urban_town_min_population]
+    tree = shapely.STRtree(big.geometry.to_numpy())
+    hit, _ = tree.query(shapely.points(xy), predicate="dwithin", distance=rules.urban_radius_km * 1000)
+    return np.isin(np.arange(len(xy)), hit)
+
+
+def _limits(problem: Problem, rules: Selection) -> Limits:
+    names = problem.region_names
+    region_min = np.array([rules.regions[r].min if r in rules.regions else 0 for r in names], dtype=float)
+    region_max = np.array([rules.regions[r].max if r in rules.regions and rules.regions[r].max is not None
+                           else np.inf for r in names], dtype=float)
+    shares = np.array([rules.proportional_targets.get(r, np.nan) if rules.use_proportional_targets else np.nan
+                       for r in names], dtype=float)
+    return Limits(rules.k_min, rules.k_max, rules.spacing_km * 1000, region_min, region_max,
+                  np.inf if rules.max_per_kommune is None else float(rules.max_per_kommune), shares,
+                  rules.proportional_tolerance_parks, rules.min_outside_urban)
+
+
+def _table(frame, not_eligible, problem, chosen, reasons) -> pd.DataFrame:
+    table = pd.DataFrame({"selected": False, "selection_reason": "", "proposal_rank": pd.NA},
+                         index=frame.index)
+    table["proposal_rank"] = table["proposal_rank"].astype("Int64")
+    table.loc[not_eligible.index, "selection_reason"] = not_eligible
+    table.loc[problem.ids, "selection_reason"] = reasons
+    if chosen is not None:
+        picked = problem.ids[chosen]
+        order = np.lexsort((picked, -problem.weight[chosen]))
+        table.loc[picked, "selected"] = True
+        table.loc[picked[order], "proposal_rank"] = np.arange(1, len(picked) + 1)
+    table["selected"] = table["selected"].astype(bool)
+    return table
+
+
+def _alternatives(problem, rows, chosen, objective, rules) -> list[dict]:
+    best = set(problem.ids[chosen])
+    out = []
+    for rank, (alt, o) in enumerate(alternatives(rows, problem.weight, chosen, rules.alternatives,
+                                                 time_limit_s=rules.time_limit_s), start=2):
+        ids = sorted(problem.ids[alt], key=lambda a: -problem.weight[problem.ids == a][0])
+        out.append({"rank": rank, "objective": o.objective, "delta": o.objective - objective,
+                    "proven_optimal": o.proven_optimal, "selected": ids,
+                    "differs_from_best": {"out": sorted(best - set(ids)), "in": sorted(set(ids) - best)}})
+    return out
+
+
+def _rules_dict(rules: Selection, mode: str) -> dict:
+    return rules.model_dump(mode="json") | {"mode": mode, "notes": list(NOTES)}
+
+
+def _km(m: float) -> float | None:
+    return round(m / 1000, 3) if np.isfinite(m) else None
+
+
+def _json(value):
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is pd.NA or (isinstance(value, float) and not np.isfinite(value)):
+        return None
+    return value

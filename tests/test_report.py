@@ -1,0 +1,213 @@
+"""The report: index, map and score cards written from synthetic run data (tests/_report_fixtures.py)."""
+
+from __future__ import annotations
+
+import doctest
+import re
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from shapely.geometry import Point, Polygon, box
+
+from screening import _figures, cards, maps, report
+from screening.config import load_criteria
+from screening.errors import CRSError, ScreeningError
+from tests._report_fixtures import SITES, X0, Y0, mirror_context, mirror_run, synthetic_context, synthetic_run
+
+BANNER = "incomplete: natura2000_habitat missing"
+
+
+def _write(run_dir, *, incomplete=True, **changes):
+    run = synthetic_run(incomplete=incomplete) | changes
+    return report.write_report(run_dir, run["candidates"], run["breakdown"], run["overlaps"], run["selection"],
+                               run["manifest"], context=synthetic_context(), criteria=run["criteria"])
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A synthetic incomplete run written once: six applications, candidates.csv present beside it."""
+    path = tmp_path_factory.mktemp("run")
+    (path / "candidates.csv").write_text("application_id\nA1\n", encoding="utf-8")
+    paths = _write(path)
+    return path, paths
+
+
+def _pages(path):
+    return [path / "index.html", path / "map.html", *sorted((path / "cards").glob("*.html"))]
+
+
+def test_write_report_returns_every_page(run_dir):
+    path, paths = run_dir
+    ids = [s[0] for s in SITES]
+    assert paths["index"] == path / "index.html"
+    assert paths["map"] == path / "map.html"
+    assert sorted(p.name for p in (path / "cards").glob("*.html")) == [f"{i}.html" for i in ids]
+    for aid in ids:
+        assert paths[f"card_{aid}"] == path / "cards" / f"{aid}.html"
+        assert paths[f"chart_{aid}"].suffix == ".svg" and paths[f"chart_{aid}"].stat().st_size > 1000
+        assert paths[f"site_map_{aid}"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_incomplete_banner_on_every_page(run_dir):
+    path, _ = run_dir
+    pages = _pages(path)
+    assert len(pages) == 8  # index, map, six cards
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert BANNER in html, page.name
+        assert "not in the mirror and the official source is offline" in html, page.name
+        assert 'id="incomplete-banner"' in html, page.name
+
+
+def test_complete_run_has_no_banner(tmp_path):
+    _write(tmp_path, incomplete=False)
+    for page in _pages(tmp_path):
+        assert "incomplete-banner" not in page.read_text(encoding="utf-8"), page.name
+
+
+def test_map_needs_no_network(run_dir):
+    """Leaflet is inlined; the only external URL is the optional basemap's tile template."""
+    html = (run_dir[0] / "map.html").read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", html)
+    assert not re.search(r"<link[^>]+href=\"https?:", html)
+    assert "L.map(" in html and "Leaflet 1.9" in html
+    assert re.findall(r"https?://[^\"' ]*\{z\}[^\"' ]*", html) == ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"]
+    assert "Basemap: OpenStreetMap (needs internet)" in html
+    assert "Municipalities (simplified 100 m)" in html  # the tolerance is stated in the layer name
+
+
+def test_map_marks_each_candidate(run_dir):
+    html = (run_dir[0] / "map.html").read_text(encoding="utf-8")
+    for aid, *_, status in SITES:
+        assert f"candidate candidate-marker candidate-{status} cand-{aid}" in html
+        assert f"candidate candidate-site candidate-{status} cand-{aid}" in html
+        assert f'href=\\"cards/{aid}.html\\"' in html or f'href="cards/{aid}.html"' in html
+
+
+def test_index_lists_ranking_proposal_and_existing_downloads(run_dir):
+    html = (run_dir[0] / "index.html").read_text(encoding="utf-8")
+    for aid, *_ in SITES:
+        assert f'href="cards/{aid}.html"' in html
+    assert 'href="map.html"' in html
+    assert "proven optimal" in html and "optimal" in html
+    assert 'href="candidates.csv"' in html
+    assert 'href="candidates.gpkg"' not in html  # not written in this folder, so not linked
+    counts = dict(re.findall(r'id="count-(\w+)"[^>]*>(\d+)<', html))
+    assert counts == {"all": "6", "excluded": "2", "eligible": "2", "proposed": "2"}
+
+
+@pytest.mark.parametrize(("aid", "words"), [
+    ("A1", ["Proposed.", "number 2 of the proposal", "What would raise the score most", "Rank <strong>4</strong>"]),
+    ("A3", ["Eligible, not proposed.", "a higher-scoring site in the same region"]),
+    ("A5", ["Excluded.", "Natura 2000 F-område &#39;Vejlerne&#39;", "excludes the site", "not ranked"]),
+])
+def test_card_says_verdict_in_plain_words(run_dir, aid, words):
+    html = (run_dir[0] / "cards" / f"{aid}.html").read_text(encoding="utf-8")
+    for word in words:
+        assert word in html, word
+    assert f'src="img/{aid}_contributions.svg"' in html and f'src="img/{aid}_site.png"' in html
+    assert 'id="sources"' in html and "Test source, CC0" in html
+
+
+def test_write_report_refuses_other_crs(tmp_path):
+    run = synthetic_run()
+    with pytest.raises(CRSError, match="EPSG:4326"):
+        _write(tmp_path, candidates=run["candidates"].to_crs(4326))
+
+
+def test_write_report_names_missing_column(tmp_path):
+    run = synthetic_run()
+    with pytest.raises(ScreeningError, match=r"lack column\(s\) \['score_total'\]"):
+        _write(tmp_path, candidates=run["candidates"].drop(columns="score_total"))
+
+
+@pytest.mark.parametrize(("excluded", "selected", "expected"), [
+    (True, True, "excluded"),     # excluded wins over a stray selected flag
+    (False, True, "proposed"),
+    (False, False, "eligible"),
+    (False, None, "eligible"),    # selection not run
+])
+def test_candidate_status(excluded, selected, expected):
+    frame = pd.DataFrame({"excluded": [excluded], "selected": [selected]})
+    assert maps.candidate_status(frame).tolist() == [expected]
+
+
+def _rows(*records):
+    cols = ["application_id", "group", "criterion", "title", "raw_value", "unit", "score", "weight",
+            "contribution", "assessed", "nearest"]
+    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in records])
+
+
+def test_improvements_largest_gap_first_in_plain_words():
+    criteria = load_criteria()
+    rows = _rows(
+        # 14.2 km from a substation: band 2 km -> 1.0, 25 km -> 0.0; score 0.4696, 11.25 points
+        ("X", "infrastructure", "hv_substation", "Distance to nearest high-voltage substation", 14_200.0, "m",
+         0.4696, 11.25, 5.28, True, "400 kV Idomlund"),
+        ("X", "commitment", "council_decision", "Kommunalbestyrelse decision to apply", None, "date",
+         float("nan"), 0.0, 0.0, False, ""),
+        ("X", "commitment", "lokalplan_status", "Local plan status", "in_preparation", "status",
+         0.5, 3.33, 1.67, True, ""),
+        ("X", "transport", "rail_station", "Distance to nearest rail station", 1_500.0, "m",
+         1.0, 3.57, 3.57, True, "Vejle St."),  # full score: nothing to gain
+    )
+    assert cards.improvements(rows, criteria) == [
+        {"criterion": "council_decision", "title": "Kommunalbestyrelse decision to apply", "gain_points": 6.7,
+         "text": "Stating a council decision date (kb_decision_date) would let this criterion count "
+                 "(worth up to 6.7 points)."},
+        {"criterion": "hv_substation", "title": "Distance to nearest high-voltage substation", "gain_points": 6.0,
+         "text": "The nearest high-voltage substation is 14.2 km away (400 kV Idomlund); within 2 km would add "
+                 "6.0 points."},
+        {"criterion": "lokalplan_status", "title": "Local plan status", "gain_points": 1.7,
+         "text": "Local plan status is 'in preparation'; 'adopted' would add 1.7 points."},
+    ]
+
+
+def test_nearest_infrastructure_known_by_construction():
+    """A 1 km square site; a substation 3 km east of its east edge, a 'joint' 1 km east (filtered out)."""
+    criteria = load_criteria()
+    site = gpd.GeoDataFrame({"application_id": ["S"]}, geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000)],
+                            crs="EPSG:25832")
+    subs = gpd.GeoDataFrame({"name": ["Far", "Joint"], "typ": ["substation", "joint"]},
+                            geometry=[Point(X0 + 4000, Y0 + 500), Point(X0 + 2000, Y0 + 500)], crs="EPSG:25832")
+    near = _figures.nearest_infrastructure(site, {"hv_substations": subs}, criteria)
+    assert near.drop(columns="geometry").to_dict("records") == [
+        {"application_id": "S", "criterion": "hv_substation", "layer": "hv_substations", "label": "Far",
+         "distance_m": 3000.0}]
+
+
+def test_display_frame_simplifies_rounds_and_labels():
+    """A 2 km circle-ish polygon with 400 vertices; 50 m tolerance leaves far fewer, coordinates at 1e-5 deg."""
+    ring = gpd.GeoSeries([Point(X0, Y0)], crs="EPSG:25832").buffer(2000, quad_segs=100).iloc[0]
+    towns = gpd.GeoDataFrame({"name": ["Aarhus"], "population": [285_000]},
+                             geometry=[Polygon(ring.exterior)], crs="EPSG:25832")
+    out = maps.display_frame(towns, tolerance_m=50, label=("name", "population"))
+    assert out.crs.to_epsg() == 4326
+    assert out["label"].tolist() == ["Aarhus (285,000 inhabitants)"]
+    coords = list(out.geometry.iloc[0].exterior.coords)
+    assert 8 < len(coords) < 100
+    assert all(round(c, 5) == c for xy in coords for c in xy)
+
+
+def test_format_value_and_doc_examples():
+    assert _figures.format_value(2000.0, "m") == "2 km"
+    assert _figures.format_value(18.0, "min") == "18 min"
+    for module in (_figures, cards, maps, report):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
+
+
+@pytest.mark.mirror
+def test_map_of_real_layers_stays_light(mirror_root, tmp_path):
+    """All ten real context layers and the 15 approximate 2025 applications: map.html well under 10 MB."""
+    context = mirror_context(mirror_root)
+    run = mirror_run(mirror_root, context)
+    paths = report.write_report(tmp_path, run["candidates"], run["breakdown"], run["overlaps"], run["selection"],
+                                run["manifest"], context=context, criteria=run["criteria"])
+    size_mb = paths["map"].stat().st_size / 1e6
+    assert size_mb < 10, f"map.html is {size_mb:.1f} MB"
+    html = paths["map"].read_text(encoding="utf-8")
+    for layer_id in context:
+        assert f"ctx-{layer_id}" in html, layer_id
+    assert len(list((tmp_path / "cards").glob("*.html"))) == len(run["candidates"])
