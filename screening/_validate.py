@@ -72,6 +72,7 @@ class Problem:
 def check_frame(raw: gpd.GeoDataFrame, *, file: str, kommuner: gpd.GeoDataFrame, schema,
                 repair: bool) -> tuple[list[Problem], gpd.GeoDataFrame | None]:
     """Run every rule on a frame as read; return the problems and, when none is an error, the candidates."""
+    raw = raw.reset_index(drop=True)  # positions are the feature indices of the problems
     table = _kommune_table(kommuner)
     columns = _match_columns([c for c in raw.columns if c != raw.geometry.name], schema,
                              shapefile=str(raw.attrs.get("format", "")).endswith("Shapefile"))
@@ -127,15 +128,14 @@ def check_geometry(raw: gpd.GeoDataFrame, rules, at, *, repair: bool) -> tuple[n
     reasons = np.full(len(geoms), "Valid Geometry", dtype=object)
     reasons[polygonal] = shapely.is_valid_reason(geoms[polygonal])
     invalid = polygonal & (reasons != "Valid Geometry")
+    fixable = invalid & repair & ~_nonfinite(geoms)  # make_valid cannot mend NaN/Infinity coordinates
     fixed = geoms.copy()
-    if repair and invalid.any():
-        fixed[invalid] = _as_multipolygons(shapely.make_valid(geoms[invalid]))
-    rejected = invalid & (not repair)
+    fixed[fixable] = _as_multipolygons(shapely.make_valid(geoms[fixable]))
     problems += [at(i, "geometry", f"invalid geometry: {reasons[i]} (coordinates in the file's CRS)",
-                    _invalid_fix(reasons[i])) for i in np.flatnonzero(rejected)]
-    usable = polygonal & ~(invalid & shapely.is_empty(fixed)) & (repair | ~invalid)
+                    _invalid_fix(reasons[i])) for i in np.flatnonzero(invalid & ~fixable)]
+    usable = polygonal & ~invalid | fixable & ~shapely.is_empty(fixed)
     problems += [at(i, "geometry", f"invalid geometry ({reasons[i]}) has no area left after make_valid",
-                    "redraw the outline") for i in np.flatnonzero(invalid & ~usable & repair)]
+                    "redraw the outline") for i in np.flatnonzero(fixable & ~usable)]
     swapped = np.zeros(len(geoms), bool)
     if raw.crs.is_geographic and usable.any():
         not_degrees = _not_degrees(shapely.total_bounds(fixed[usable]), raw.crs, at)
@@ -363,6 +363,14 @@ def _attribute_rules(attrs: pd.DataFrame, columns: dict[str, str], at) -> list[P
     return problems
 
 
+def _nonfinite(geoms: np.ndarray) -> np.ndarray:
+    """True for geometries with a NaN or infinite coordinate."""
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    bad = np.zeros(len(geoms), bool)
+    bad[index[~np.isfinite(coords).all(axis=1)]] = True
+    return bad
+
+
 def _invalid_fix(reason: str) -> str:
     """How to fix an invalid outline, by shapely's reason."""
     if reason.startswith("Invalid Coordinate"):
@@ -405,7 +413,9 @@ def _as_multipolygons(geoms: np.ndarray) -> np.ndarray:
     sub, sub_index = shapely.get_parts(parts, return_index=True)  # members of collections, too
     keep = shapely.get_type_id(sub) == 3
     out = np.array([shapely.MultiPolygon() for _ in geoms], dtype=object)
-    return shapely.multipolygons(sub[keep], indices=index[sub_index][keep], out=out)
+    if keep.any():  # with no polygon at all, shapely returns an empty array, not `out`
+        shapely.multipolygons(sub[keep], indices=index[sub_index][keep], out=out)
+    return out
 
 
 def _shares(metric: np.ndarray, placed: np.ndarray, kommuner: gpd.GeoDataFrame) -> pd.DataFrame:

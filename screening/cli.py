@@ -144,6 +144,30 @@ def layers_sources(readme: Path | None) -> None:
         click.echo(f"{readme}: {'updated' if changed else 'already up to date'}")
 
 
+# --------------------------------------------------------------------------- submissions
+
+
+@main.group("submissions")
+def submissions_group() -> None:
+    """Submission files: check them against docs/SUBMISSION_SCHEMA.md."""
+
+
+@submissions_group.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--repair", is_flag=True, help="Repair invalid geometries (make_valid) and report the area change.")
+@mirror_opt
+@offline_opt
+@handle_errors
+def submissions_check(files, repair, mirror, offline) -> None:
+    """Validate submission files; print a summary per application, or every problem (exit 2)."""
+    from screening import submissions as submissions_mod
+
+    settings, catalog, _ = _context(mirror, offline)
+    kommuner = catalog_mod.load_layer("kommuner", catalog=catalog, settings=settings)
+    gdf = submissions_mod.load_submissions(files, kommuner=kommuner, repair=repair)
+    click.echo(submissions_mod.summary_text(gdf, with_warnings=False))
+
+
 # --------------------------------------------------------------------------- screen
 
 

@@ -220,9 +220,9 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, label_column: str | None = None,
         One polygon per row, EPSG:25832, with ``features`` (list of int: positions in `gdf` of the
         features that make up the piece's group), ``labels`` (sorted distinct labels of those features),
         ``tile`` (int). ``attrs`` keep the source's provenance plus ``source_version``,
-        ``n_source_features``, ``label_column``, ``tile_m`` and ``prepare_version``. A piece whose group
-        has one label carries exactly the label of every feature covering it; with several labels the
-        group is a superset and `screening.exclusion` checks the member features.
+        ``n_source_features``, ``label_column``, ``tile_m`` and ``prepare_version``. A piece with one label
+        carries exactly the label of every feature covering it; with several labels the list is a
+        superset and `screening.exclusion` checks the member features against the site.
     """
     what = f"layer {gdf.attrs.get('layer_id', '(unnamed)')}"
     require_crs(gdf, what)
@@ -234,11 +234,13 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, label_column: str | None = None,
     parts, part_group = shapely.get_parts(union, return_index=True)
     keep = np.isin(shapely.get_type_id(parts), _POLYGONAL) & (shapely.area(parts) > 0.0)
     parts, part_group = parts[keep], part_group[keep]
-    members = _lists_by_group(group, feature, n_groups)
-    names = _lists_by_group(group, labels[feature], n_groups)
+    part_i, piece_k = shapely.STRtree(pieces).query(parts)  # members: pieces of its group meeting its box
+    same = group[piece_k] == part_group[part_i]
+    part_i, member = part_i[same], feature[piece_k[same]]
     group_tile = np.zeros(n_groups, dtype=np.int64)
     group_tile[group] = tile
-    out = gpd.GeoDataFrame({"features": members[part_group], "labels": names[part_group],
+    out = gpd.GeoDataFrame({"features": _lists_by_group(part_i, member, len(parts)),
+                            "labels": _lists_by_group(part_i, labels[member], len(parts)),
                             "tile": group_tile[part_group]}, geometry=parts, crs=gdf.crs)
     out.attrs.update({k: v for k, v in gdf.attrs.items() if isinstance(v, (str, int, float))})
     out.attrs.update({"source_version": gdf.attrs.get("version", ""), "n_source_features": len(gdf),

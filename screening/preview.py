@@ -191,6 +191,7 @@ def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, cri
         With every problem of the file (as ``submissions check`` reports them), or too many vertices.
     """
     cand = submissions.load_submissions(list(paths), kommuner=layer_set.layers["kommuner"], repair=repair)
+    warnings = tuple(cand.attrs.get("warnings", ()))
     if max_vertices is not None:
         _check_vertices(cand, max_vertices)
     if names:
@@ -208,7 +209,7 @@ def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, cri
         candidates=cand, overlaps=run.exclusion.overlaps, breakdown=breakdown,
         ranks=ranks, improvements=tips, reference=reference,
         incomplete="; ".join(f"incomplete: {lid} missing" for lid in allow),
-        groups=tuple(g.id for g in criteria.groups), warnings=tuple(cand.attrs.get("warnings", ())))
+        groups=tuple(g.id for g in criteria.groups), warnings=warnings)
 
 
 def rank_against(drafts: pd.DataFrame, reference: pd.DataFrame, criteria: Criteria) -> pd.DataFrame:
@@ -272,7 +273,7 @@ def to_dict(result: PreviewResult) -> dict:
         ``incomplete``, ``reference`` (``label``, ``note``), ``warnings`` and ``applications``: per
         application its identity, ``eligible``, ``exclusion_reasons``, ``flags``, ``overlaps`` (rows with
         ``overlap_ha``), ``score_total``, ``group_scores`` (0–100), ``bonus_points``, ``breakdown`` (rows
-        as in `scoring.ScoreResult`), ``rank`` and ``improvements``. No file paths.
+        as in `scoring.ScoreResult`), ``rank`` and ``improvements``.
     """
     apps = []
     for d in result.candidates.itertuples(index=False):  # one entry per draft application (a handful)

@@ -340,8 +340,10 @@ def schema_markdown(schema: SubmissionSchema | None = None) -> str:
              "", *header, *(_markdown_row(f) for f in reference), "",
              f"Rules: area between {rules.min_area_ha:g} and {rules.max_area_ha:,.0f} ha (error); declared "
              f"area within {rules.declared_area_tolerance:.0%} of the geometry (warning); at least "
-             f"{rules.min_share_in_kommune:.0%} of the site inside its stated municipality (warning); "
-             f"within {tuple(int(b) for b in rules.denmark_bounds_25832)} (EPSG:25832, error)."]
+             f"{rules.min_share_in_kommune:.0%} of the site inside its lead municipality and "
+             f"co-applicants (warning); the site within the Denmark box "
+             f"{tuple(int(b) for b in rules.denmark_bounds_25832)} (EPSG:25832 xmin, ymin, xmax, ymax; "
+             "error)."]
     return "\n".join(lines)
 
 

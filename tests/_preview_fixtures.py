@@ -52,6 +52,7 @@ def good_geojson_bytes() -> bytes:
     return json.dumps(feature_collection()).encode()
 
 
+@functools.cache
 def bad_uploads() -> dict[str, tuple[str, bytes]]:
     """Each bad kind of upload: id -> (file name, bytes)."""
     good = good_geojson_bytes()
@@ -84,8 +85,10 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 
 
 def shapefile_zip(*, with_prj: bool = True) -> bytes:
-    """The good draft as a zipped Shapefile in EPSG:25832; without its .prj the CRS is unknown."""
-    gdf = gpd.read_file(io.BytesIO(good_geojson_bytes())).to_crs(25832)
+    """The good draft's required fields as a zipped Shapefile in EPSG:25832; without its .prj the CRS is
+    unknown."""
+    gdf = gpd.read_file(io.BytesIO(good_geojson_bytes()))[["application_id", "kommunekode", "geometry"]]
+    gdf = gdf.to_crs(25832)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "site.shp"
         gdf.to_file(path, engine="pyogrio")

@@ -271,8 +271,7 @@ def test_feature_rule_names_feature_field_and_fix(tmp_path, kommuner, geom, prop
     assert (errors[0].feature_index, errors[0].field) == (1, field)
     assert errors[0].file == str(path)
     assert report.candidates is None
-    with pytest.raises(SubmissionError, match=match):
-        load_submissions([path], kommuner=kommuner)
+    assert re.search(match, str(errors[0])), str(errors[0])
 
 
 @pytest.mark.parametrize(("lonlat", "match", "swapped"), [
@@ -341,6 +340,20 @@ def test_repair_reports_area_change(tmp_path, kommuner):
                         "(Self-intersection[505500 6205500]) repaired with make_valid: area 0.00 ha as "
                         "drawn -> 50.00 ha after repair (+50.00 ha); fix: check the repaired outline; "
                         "better, correct it in the GIS and submit again"]
+
+
+@pytest.mark.parametrize(("ring", "match"), [
+    ([[505_000, 6_205_000], [506_000, 6_205_000], [505_000, 6_205_000]],
+     r"invalid geometry \(Too few points.*\) has no area left after make_valid"),
+    ([[505_000, 6_205_000], [float("nan"), 6_205_000], [506_000, 6_206_000], [505_000, 6_205_000]],
+     r"invalid geometry: Invalid Coordinate\[nan 6205000\].*fix: a coordinate is not a number"),
+], ids=["too-few-points", "nan-coordinate"])
+def test_repair_cannot_mend_everything(tmp_path, kommuner, ring, match):
+    fc = [{"type": "Feature", "properties": {"application_id": "A-1", "kommunekode": "0101"},
+           "geometry": {"type": "Polygon", "coordinates": [ring]}}]
+    path = write_geojson(tmp_path / "s.geojson", fc, epsg=25832)  # json writes NaN, which GDAL reads
+    with pytest.raises(SubmissionError, match=match):
+        load_submissions([path], kommuner=kommuner, repair=True)
 
 
 @pytest.mark.parametrize(("geom", "props", "match"), [
@@ -424,6 +437,14 @@ def test_problem_renders_one_line():
                             "fix: use '0630'")
     assert str(Problem("s.zip", None, None, None, "no .prj", "add it", "warning")) == \
         "warning: s.zip: no .prj; fix: add it"
+
+
+def test_a_frame_with_any_index_is_validated_by_position(kommuner):
+    sites = metric_frame([square(), square(dx=8_000)], kommunekode=["0101", "9999"]).set_index(
+        pd.Index([10, 20]))
+    report = validate(sites, kommuner=kommuner, file="sites (frame)")
+    assert [(p.file, p.feature_index, p.application_id, p.field) for p in report.errors] == [
+        ("sites (frame)", 1, "A-2", "kommunekode")]
 
 
 def test_kommuner_in_another_crs_is_a_crs_error(tmp_path, kommuner):

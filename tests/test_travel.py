@@ -180,3 +180,22 @@ def test_roads_in_other_crs():
                              crs=4326)
     with pytest.raises(CRSError, match="EPSG:4326"):
         travel.build_network(roads, TRAVEL)
+
+
+SQUARE = box(X0, Y0, X0 + 1_000, Y0 + 1_000)  # a 1 km square site
+
+
+@pytest.mark.parametrize(
+    ("site", "features", "expected_m", "expected_pos"),
+    [
+        (SQUARE, [Point(X0 + 3_500, Y0 + 500), Point(X0, Y0 + 9_000)], 2_500.0, 0),  # 3 km east of the centre
+        (SQUARE, [LineString([(X0 + 500, Y0 - 10), (X0 + 500, Y0 - 4_000)])], 10.0, 0),  # a line 10 m south
+        (SQUARE, [Point(X0 + 9_000, Y0), Point(X0 + 500, Y0 + 500)], 0.0, 1),  # the second point is inside
+        (SQUARE, [], np.nan, -1),                                             # no features
+        (Point(X0, Y0).buffer(-1), [Point(X0, Y0)], np.nan, -1),              # empty site
+    ],
+)
+def test_nearest_distance(site, features, expected_m, expected_pos):
+    dist, pos = travel.nearest_distance([site], features)
+    assert dist[0] == pytest.approx(expected_m, nan_ok=True)
+    assert pos[0] == expected_pos
