@@ -24,7 +24,6 @@ import rasterio.shutil
 import shapely
 from affine import Affine
 from rasterio.windows import Window
-from scipy.spatial import cKDTree
 
 from screening.config import CRS
 from screening.scoring import band_score
@@ -52,6 +51,9 @@ EXCLUSION_NODATA = 65535
 """Value of ``exclusion.tif`` outside land (bit 15 is never a rule)."""
 MAX_RULES = 15
 COG_BLOCK = 512
+COARSE = 8
+"""Edge, in cells, of the blocks whose centre selects candidate features for exact distances."""
+_EPS_M = 1e-3
 
 
 @dataclass(frozen=True)
@@ -123,15 +125,17 @@ class Burn:
 class Nearest:
     """A criterion on the distance to the nearest feature: ``raw = distance_m * raw_per_m`` then the band.
 
-    `xy` are the feature points, or the vertices of lines and polygon rings densified to a spacing of at
-    most ``res_m / 2`` (metres, EPSG:25832); `interior` burns polygon interiors (distance 0). Beyond
-    `halo_m` the band is flat, so features farther than `halo_m` from a tile are never needed.
-    `band` holds the criterion's (raw, score) points.
+    Features are segments from `seg_a` to `seg_b` ((n, 2) metres, EPSG:25832; a point is a segment of
+    length 0; lines and polygon rings are cut into their segments); `interior` burns polygon interiors
+    (distance 0). The band is flat below ``flat_m`` and beyond ``halo_m`` (metres), so features farther
+    than ``halo_m`` from a tile are never needed. `band` holds the criterion's (raw, score) points.
     """
 
     id: str
-    xy: np.ndarray
+    seg_a: np.ndarray
+    seg_b: np.ndarray
     interior: Burn | None
+    flat_m: float
     halo_m: float
     raw_per_m: float
     band: tuple[tuple[float, float], ...]
@@ -211,7 +215,7 @@ def compute_tile(inputs: TileInputs, window: Window) -> Tile | None:
     total = np.zeros(rows.size)
     for k, crit in enumerate(inputs.criteria):  # a dozen criteria, each vectorised over the tile
         if isinstance(crit, Nearest):
-            raw = _nearest_raw(crit, x, y, grid, window, rows, cols, inputs.kd_workers)
+            raw = _nearest_m(crit, grid, window, land)[rows, cols] * crit.raw_per_m
         else:
             raw = _reach_raw(crit, grid, window)[rows, cols]
         score = band_score(crit.band, raw)
@@ -241,24 +245,79 @@ def _burn(burn: Burn, win: Window, values: np.ndarray | None = None) -> np.ndarr
     return burned.astype(bool) if values is None else burned
 
 
-def _near(xy: np.ndarray, bounds: tuple[float, float, float, float], halo_m: float) -> np.ndarray:
-    """Rows of `xy` inside `bounds` grown by `halo_m` (a superset of the points within `halo_m`)."""
+def _near(a: np.ndarray, b: np.ndarray, bounds: tuple[float, float, float, float], halo_m: float) -> np.ndarray:
+    """Segments a-b (or points, a == b) whose box meets `bounds` grown by `halo_m`: a superset of the
+    features within `halo_m` of any point of `bounds`."""
     minx, miny, maxx, maxy = bounds
-    return ((xy[:, 0] >= minx - halo_m) & (xy[:, 0] <= maxx + halo_m)
-            & (xy[:, 1] >= miny - halo_m) & (xy[:, 1] <= maxy + halo_m))
+    return ((np.minimum(a[:, 0], b[:, 0]) <= maxx + halo_m) & (np.maximum(a[:, 0], b[:, 0]) >= minx - halo_m)
+            & (np.minimum(a[:, 1], b[:, 1]) <= maxy + halo_m) & (np.maximum(a[:, 1], b[:, 1]) >= miny - halo_m))
 
 
-def _nearest_raw(crit: Nearest, x, y, grid: Grid, window: Window, rows, cols, workers: int) -> np.ndarray:
-    """Raw value at the land cells: the exact distance to the nearest point of `crit.xy` (inf when none is
-    within the halo, where the band is flat) times `raw_per_m`; 0 inside polygons."""
-    near = _near(crit.xy, grid.window_bounds(window), crit.halo_m)
-    dist = np.full(x.size, np.inf)
-    if near.any():
-        tree = cKDTree(crit.xy[near])
-        dist, _ = tree.query(np.column_stack([x, y]), k=1, distance_upper_bound=crit.halo_m, workers=workers)
+def _nearest_m(crit: Nearest, grid: Grid, window: Window, land: np.ndarray) -> np.ndarray:
+    """Distance in metres from each cell centre of the window to the nearest feature, exact where it matters.
+
+    Coarse to fine: the cells are grouped in blocks of ``COARSE x COARSE``. For a block with centre Q
+    and all its cell centres within ``half`` of Q, the distance f is 1-Lipschitz, so the nearest feature of
+    any of its cells lies within ``f(Q) + 2 half`` of Q: only those candidates (STRtree ``dwithin``) are
+    measured for the block's cells, with the exact point-to-segment formula (float64). Blocks with
+    ``f(Q) - half >= halo_m`` get inf and blocks with ``f(Q) + half <= flat_m`` get 0: the band is flat
+    there, so the score is exact although the distance is not computed. Elsewhere the distance is the
+    exact minimum, identical under any tiling. Sea-only blocks are skipped.
+    """
+    h, w, m, res = land.shape[0], land.shape[1], COARSE, grid.res_m
+    nbr, nbc = -(-h // m), -(-w // m)
+    dist = np.full((nbr * nbc, m * m), np.inf)
+    near = _near(crit.seg_a, crit.seg_b, grid.window_bounds(window), crit.halo_m)
+    padded = np.zeros((nbr * m, nbc * m), dtype=bool)
+    padded[:h, :w] = land
+    blocks = np.flatnonzero(padded.reshape(nbr, m, nbc, m).any(axis=(1, 3)))
+    if near.any() and blocks.size:
+        a, b = crit.seg_a[near], crit.seg_b[near]
+        tree = shapely.STRtree(np.where((a == b).all(axis=1), shapely.points(a),
+                                        shapely.linestrings(np.stack([a, b], axis=1))))
+        br, bc = np.divmod(blocks, nbc)
+        q = shapely.points(grid.left + (window.col_off + bc * m + m / 2) * res,
+                           grid.top - (window.row_off + br * m + m / 2) * res)
+        half = (m - 1) * res / math.sqrt(2)
+        _, f_q = tree.query_nearest(q, return_distance=True, all_matches=False)
+        dist[blocks[f_q + half <= crit.flat_m - _EPS_M]] = 0.0
+        todo = (f_q - half < crit.halo_m + _EPS_M) & (f_q + half > crit.flat_m - _EPS_M)
+        q_i, s_i = tree.query(q[todo], predicate="dwithin", distance=f_q[todo] + 2 * half + _EPS_M)
+        _fine(dist, blocks[todo][q_i], s_i, a, b, grid, window, nbc)
+    full = dist.reshape(nbr, nbc, m, m).transpose(0, 2, 1, 3).reshape(nbr * m, nbc * m)[:h, :w]
     if crit.interior is not None:
-        dist[_burn(crit.interior, window)[rows, cols]] = 0.0
-    return dist * crit.raw_per_m
+        full = np.where(_burn(crit.interior, window), 0.0, full)
+    return full
+
+
+def _fine(dist: np.ndarray, block: np.ndarray, seg: np.ndarray, a, b, grid: Grid, window: Window,
+          nbc: int) -> None:
+    """Lower `dist[block]` to the exact distance from each of the block's cell centres to `seg`.
+
+    Pairs are taken by rank within their block, so each pass touches a block at most once; passes
+    are as many as the most candidates of one block (a handful; tens in dense clusters).
+    """
+    m, res = COARSE, grid.res_m
+    order = np.argsort(block, kind="stable")
+    block, seg = block[order], seg[order]
+    first = np.r_[0, np.flatnonzero(np.diff(block)) + 1]
+    rank = np.arange(block.size) - np.repeat(first, np.diff(np.r_[first, block.size]))
+    off_r, off_c = np.divmod(np.arange(m * m), m)
+    for j in range(int(rank.max()) + 1 if rank.size else 0):  # candidates per block: a handful
+        pick = rank == j
+        blk, s = block[pick], seg[pick]
+        br, bc = np.divmod(blk, nbc)
+        x = grid.left + (window.col_off + bc[:, None] * m + off_c[None, :] + 0.5) * res
+        y = grid.top - (window.row_off + br[:, None] * m + off_r[None, :] + 0.5) * res
+        dist[blk] = np.minimum(dist[blk], _segment_distance(x, y, a[s], b[s]))
+
+
+def _segment_distance(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact distance from points (x, y) (rows) to the segment a-b of their row (a == b: a point)."""
+    ax, ay, dx, dy = a[:, :1], a[:, 1:], (b[:, :1] - a[:, :1]), (b[:, 1:] - a[:, 1:])
+    length2 = dx * dx + dy * dy
+    t = np.clip(((x - ax) * dx + (y - ay) * dy) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
+    return np.hypot(x - (ax + t * dx), y - (ay + t * dy))
 
 
 def _reach_raw(crit: Reach, grid: Grid, window: Window) -> np.ndarray:

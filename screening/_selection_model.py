@@ -147,8 +147,9 @@ def build_rows(problem: Problem, limits: Limits, *, spacing_m: float | None = No
         [problem.region_names[r] for r in ruled])
     if np.isfinite(limits.max_per_kommune):
         crowded = np.flatnonzero(problem.kommune.sum(axis=1) > limits.max_per_kommune)
-        add(problem.kommune[crowded], np.full(len(crowded), -np.inf), np.full(len(crowded), limits.max_per_kommune),
-            "kommune", [problem.kommune_codes[k] for k in crowded])
+        cap = np.full(len(crowded), limits.max_per_kommune)
+        add(problem.kommune[crowded], np.full(len(crowded), -np.inf), cap, "kommune",
+            [problem.kommune_codes[k] for k in crowded])
     if limits.min_outside_urban > 0:
         add((~problem.urban).astype(float)[None, :], [limits.min_outside_urban], [np.inf], "urban", [""])
     targeted = np.flatnonzero(np.isfinite(limits.shares))

@@ -6,6 +6,7 @@ Internal to `screening.selection`; every search re-solves the array model of `sc
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,14 +116,16 @@ def max_dispersion(problem: Problem, limits: Limits, *, time_limit_s: float) -> 
 
     Binary search over the sorted pairwise centroid distances (the optimum is one of them) with the
     feasibility version of the model (zero objective, spacing rows for D). After each feasible probe the
-    lower end jumps to the proposal's realised minimum distance.
+    lower end jumps to the proposal's realised minimum distance. `time_limit_s` bounds the whole search;
+    each probe gets what is left.
 
     Returns
     -------
     Dispersion or None
-        None when no proposal exists even without spacing. ``proven`` is False when a probe hit the time
-        limit (then treated as infeasible).
+        None when no proposal exists even without spacing. ``proven`` is False when the budget ran out or
+        a probe hit its time limit (then treated as infeasible); ``distance_m`` is then only a lower bound.
     """
+    deadline = time.perf_counter() + time_limit_s
     out = _feasible(problem, limits, 0.0, time_limit_s)
     if out.values is None:
         return None
@@ -130,8 +133,12 @@ def max_dispersion(problem: Problem, limits: Limits, *, time_limit_s: float) -> 
     chosen = out.values[: problem.n] > 0.5
     lo, hi, proven, solves = _index_of(distances, min_distance_m(problem.xy, chosen)), len(distances), True, 1
     while hi - lo > 1:  # about log2(n^2 / 2) probes
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            proven = False
+            break
         mid = (lo + hi) // 2
-        out = _feasible(problem, limits, float(distances[mid]), time_limit_s)
+        out = _feasible(problem, limits, float(distances[mid]), left)
         solves += 1
         if out.values is not None:
             chosen = out.values[: problem.n] > 0.5
@@ -139,8 +146,9 @@ def max_dispersion(problem: Problem, limits: Limits, *, time_limit_s: float) -> 
         else:
             proven = proven and out.infeasible
             hi = mid
-    best = float(distances[lo]) if lo >= 0 else np.inf
-    log.info("p-dispersion: largest minimum spacing %.1f km after %d feasibility solves", best / 1000, solves)
+    best = float(distances[lo])
+    log.info("p-dispersion: largest minimum spacing %.1f km after %d feasibility solves (proven %s)",
+             best / 1000, solves, proven)
     return Dispersion(best, chosen, proven, solves)
 
 

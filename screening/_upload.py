@@ -30,6 +30,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _ZIP_EMPTY = b"PK\x05\x06"
 _PARQUET_MAGIC = b"PAR1"
 _CHUNK = 1 << 16
+_REZIP = "zip the Shapefile again and upload that zip"
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ def store_upload(data: bytes, filename: str, workdir: Path, *, limits: UploadLim
     Raises
     ------
     SubmissionError
-        With one `UploadProblem`: empty file, extension not allowed, content not matching the extension, unsafe or oversized
-        archive, or an archive without exactly one data file.
+        With one `UploadProblem`: empty file, extension not allowed, content not matching the
+        extension, unsafe or oversized archive, or an archive without exactly one data file.
     """
     shown = display_name(filename)
     ext = PurePosixPath(shown.lower()).suffix
@@ -134,14 +135,14 @@ def safe_extract(archive: Path, dest: Path, *, limits: UploadLimits = UploadLimi
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError):
-        _reject(shown, "the file is not a readable zip archive", "zip the Shapefile again and upload that zip")
+        _reject(shown, "the file is not a readable zip archive", _REZIP)
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
         _check_members(infos, limits, shown)
         try:
             out, written = _extract(zf, infos, root, limits, shown)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            _reject(shown, f"the zip archive is damaged ({exc})", "zip the Shapefile again and upload that zip")
+            _reject(shown, f"the zip archive is damaged ({exc})", _REZIP)
     log.debug("unpacked %d member(s), %d bytes", len(out), written)
     return out
 
@@ -169,7 +170,7 @@ def _sniff(data: bytes, ext: str, shown: str) -> None:
         ok, what = head.startswith(_SQLITE_MAGIC), "GeoPackage (SQLite database)"
     elif ext == ".zip":
         if head.startswith(_ZIP_EMPTY):
-            _reject(shown, "the zip archive is empty", "put the Shapefile's .shp, .shx, .dbf and .prj into the zip")
+            _reject(shown, "the zip archive is empty", "zip the Shapefile's .shp, .shx, .dbf and .prj")
         ok, what = head.startswith(_ZIP_MAGIC), "zip archive"
     else:
         ok, what = head.startswith(_PARQUET_MAGIC) and data.endswith(_PARQUET_MAGIC), "GeoParquet file"
@@ -194,10 +195,10 @@ def _check_members(infos: list[zipfile.ZipInfo], limits: UploadLimits, shown: st
                     "zip the files themselves, not links to them")
         if info.flag_bits & 0x1:
             _reject(shown, f"the archive member '{info.filename}' is encrypted", "zip it without a password")
-        if info.file_size > limits.ratio_min_bytes and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-            _reject(shown, f"the archive member '{info.filename}' is compressed "
-                           f"{info.file_size / max(info.compress_size, 1):,.0f} times (an archive bomb?)",
-                    "upload an ordinary zip of the Shapefile")
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > limits.ratio_min_bytes and ratio > limits.max_ratio:
+            _reject(shown, f"the archive member '{info.filename}' is compressed {ratio:,.0f} times "
+                           "(an archive bomb?)", "upload an ordinary zip of the Shapefile")
 
 
 def _extract(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], root: Path, limits: UploadLimits,

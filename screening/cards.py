@@ -19,18 +19,12 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from screening._figures import (GROUP_COLOURS, contribution_charts, format_value, nearest_infrastructure,
-                                nominal_points, site_maps)
+from screening._figures import GROUP_COLOURS, contribution_charts, format_value, nominal_points
+from screening._sitemap import nearest_infrastructure, site_maps
 from screening.config import Criteria, Criterion
 from screening.maps import STATUS_COLOURS
 
-__all__ = [
-    "FIELD_PHRASES",
-    "write_cards",
-    "card_filename",
-    "improvements",
-    "format_value",
-]
+__all__ = ["FIELD_PHRASES", "write_cards", "card_filename", "improvements", "format_value"]
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +40,10 @@ FIELD_PHRASES = {
 """Plain words for the submission fields a municipality can state to let a criterion count."""
 
 
-def write_cards(cards_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.DataFrame,
-                overlaps: pd.DataFrame, *, context: Mapping[str, gpd.GeoDataFrame], criteria: Criteria,
-                env: jinja2.Environment, page: Mapping) -> dict[str, Path]:
+def write_cards(
+    cards_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.DataFrame, overlaps: pd.DataFrame, *,
+    context: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, env: jinja2.Environment, page: Mapping
+) -> dict[str, Path]:
     """Write one card per application, with its chart and site map under ``cards_dir/img/``.
 
     Parameters
@@ -77,11 +72,14 @@ def write_cards(cards_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.Dat
     img_dir.mkdir(parents=True, exist_ok=True)
     ids = candidates["application_id"].astype(str).tolist()
     stems = {aid: card_filename(aid).removesuffix(".html") for aid in ids}
-    charts = contribution_charts(breakdown, {a: img_dir / f"{s}_contributions.svg" for a, s in stems.items()},
-                                 criteria=criteria)
+    charts = contribution_charts(
+        breakdown, {a: img_dir / f"{s}_contributions.svg" for a, s in stems.items()}, criteria=criteria
+    )
     nearest = nearest_infrastructure(candidates, context, criteria)
-    sites = site_maps(candidates, nearest, context, {a: img_dir / f"{s}_site.png" for a, s in stems.items()},
-                      colours=STATUS_COLOURS)
+    sites = site_maps(
+        candidates, nearest, context, {a: img_dir / f"{s}_site.png" for a, s in stems.items()},
+        colours=STATUS_COLOURS
+    )
     template = env.get_template("card.html.j2")
     n_eligible = int((candidates["status"] != "excluded").sum())
     bd_ids, ov_ids = breakdown["application_id"].astype(str), overlaps["application_id"].astype(str)
@@ -93,7 +91,8 @@ def write_cards(cards_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.Dat
             overlaps=overlaps.loc[ov_ids == aid].to_dict("records"), raise_most=improvements(rows, criteria),
             groups=_group_scores(cand, criteria), n_eligible=n_eligible, sensitivity=criteria.sensitivity,
             sources=_sources(rows, overlaps.loc[ov_ids == aid], page.get("layers", {})),
-            chart=f"img/{charts[aid].name}", site_map=f"img/{sites[aid].name}", colours=STATUS_COLOURS)
+            chart=f"img/{charts[aid].name}", site_map=f"img/{sites[aid].name}", colours=STATUS_COLOURS
+        )
         card = Path(cards_dir) / card_filename(aid)
         card.write_text(html, encoding="utf-8")
         out |= {f"card_{aid}": card, f"chart_{aid}": charts[aid], f"site_map_{aid}": sites[aid]}
@@ -146,8 +145,12 @@ def improvements(rows: pd.DataFrame, criteria: Criteria, *, limit: int = 3) -> l
             gain = _num(row.get("weight")) or nominal.get(str(row.get("criterion")), 0.0)
             text = _unstated_text(crit, gain)
         if text and gain > 0.05:
-            found.append({"criterion": row.get("criterion"), "title": row.get("title"),
-                          "gain_points": round(gain, 1), "text": text})
+            found.append(
+                {
+                    "criterion": row.get("criterion"), "title": row.get("title"),
+                    "gain_points": round(gain, 1), "text": text
+                }
+            )
     return sorted(found, key=lambda d: -d["gain_points"])[:limit]
 
 
@@ -198,13 +201,21 @@ def _full_score_raw(crit: Criterion) -> float | None:
 def _subject(title: str) -> str:
     for prefix in ("Distance to ", "Travel time to "):
         if title.startswith(prefix):
-            return title[len(prefix):]
+            return title[len(prefix) :]
     return title[:1].lower() + title[1:]
 
 
 def _group_scores(cand: pd.Series, criteria: Criteria) -> list[dict]:
-    return [{"id": g.id, "title": g.title, "weight_pct": g.weight * 100, "score": cand.get(f"score_{g.id}"),
-             "colour": GROUP_COLOURS.get(g.id, "#737373")} for g in criteria.groups]
+    return [
+        {
+            "id": g.id,
+            "title": g.title,
+            "weight_pct": g.weight * 100,
+            "score": cand.get(f"score_{g.id}"),
+            "colour": GROUP_COLOURS.get(g.id, "#737373"),
+        }
+        for g in criteria.groups
+    ]
 
 
 def _sources(rows: pd.DataFrame, mine: pd.DataFrame, layers: Mapping) -> list[dict]:
@@ -215,10 +226,14 @@ def _sources(rows: pd.DataFrame, mine: pd.DataFrame, layers: Mapping) -> list[di
         if not layer or layer == "nan":
             continue
         info = layers.get(layer, {})
-        entry = used.setdefault(layer, {
-            "layer": layer, "title": info.get("title") or "", "uses": [],
-            "source": rec.get("source") or info.get("source") or "",
-            "date": _text(rec.get("date")) or _text(info.get("date")), "origin": info.get("origin") or ""})
+        entry = used.setdefault(
+            layer,
+            {
+                "layer": layer, "title": info.get("title") or "", "uses": [],
+                "source": rec.get("source") or info.get("source") or "",
+                "date": _text(rec.get("date")) or _text(info.get("date")), "origin": info.get("origin") or ""
+            },
+        )
         use = rec.get("title") or rec.get("rule_id")
         if use and use not in entry["uses"]:
             entry["uses"].append(use)

@@ -28,21 +28,9 @@ from screening.config import Exclusions, LayerFilter
 from screening.errors import LayerDataError
 
 __all__ = [
-    "PREPARE_VERSION",
-    "DEFAULT_TILE_M",
-    "ZONE_LAYER",
-    "Hits",
-    "overlap_hits",
-    "distance_hits",
-    "buffered_cut",
-    "union_by_group",
-    "feature_labels",
-    "prepare_layer",
-    "usable_prepared",
-    "prepared_layers",
-    "prepared_key",
-    "read_prepared",
-    "write_prepared",
+    "PREPARE_VERSION", "DEFAULT_TILE_M", "ZONE_LAYER", "Hits", "overlap_hits", "distance_hits",
+    "buffered_cut", "union_by_group", "feature_labels", "prepare_layer", "usable_prepared", "prepared_layers",
+    "prepared_key", "read_prepared", "write_prepared",
 ]
 
 log = logging.getLogger(__name__)
@@ -186,8 +174,9 @@ def feature_labels(gdf: gpd.GeoDataFrame, label_column: str | None, *, what: str
     if label_column is None:
         return ("feature " + pd.Index(gdf.index).astype(str)).to_numpy(dtype=object)
     if label_column not in gdf.columns:
-        msg = (f"{what}: label column {label_column!r} not found; columns are "
-               f"{[c for c in gdf.columns if c != gdf.geometry.name]}. Fix label_column in layers/criteria.yaml")
+        columns = [c for c in gdf.columns if c != gdf.geometry.name]
+        msg = (f"{what}: label column {label_column!r} not found; columns are {columns}. "
+               "Fix label_column in layers/criteria.yaml")
         raise LayerDataError(msg)
     values = gdf[label_column]
     text = (values.map(_as_text) if values.dtype.kind == "f" else values.astype(str)).to_numpy(dtype=object)
@@ -218,11 +207,12 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, label_column: str | None = None,
     -------
     geopandas.GeoDataFrame
         One polygon per row, EPSG:25832, with ``features`` (list of int: positions in `gdf` of the
-        features that make up the piece's group), ``labels`` (sorted distinct labels of those features),
-        ``tile`` (int). ``attrs`` keep the source's provenance plus ``source_version``,
-        ``n_source_features``, ``label_column``, ``tile_m`` and ``prepare_version``. A piece with one label
-        carries exactly the label of every feature covering it; with several labels the list is a
-        superset and `screening.exclusion` checks the member features against the site.
+        features whose tile pieces meet the piece's bounding box - every feature covering part of the
+        piece is among them), ``labels`` (their sorted distinct labels), ``label`` (the label when there
+        is exactly one, else ""), ``tile`` (int). ``attrs`` keep the source's provenance plus
+        ``source_version``, ``n_source_features``, ``label_column``, ``tile_m`` and ``prepare_version``.
+        A piece with one label carries exactly the label of every feature covering it; with several the
+        list is a superset and `screening.exclusion` checks the member features against the site.
     """
     what = f"layer {gdf.attrs.get('layer_id', '(unnamed)')}"
     require_crs(gdf, what)
@@ -239,9 +229,10 @@ def prepare_layer(gdf: gpd.GeoDataFrame, *, label_column: str | None = None,
     part_i, member = part_i[same], feature[piece_k[same]]
     group_tile = np.zeros(n_groups, dtype=np.int64)
     group_tile[group] = tile
-    out = gpd.GeoDataFrame({"features": _lists_by_group(part_i, member, len(parts)),
-                            "labels": _lists_by_group(part_i, labels[member], len(parts)),
-                            "tile": group_tile[part_group]}, geometry=parts, crs=gdf.crs)
+    names = _lists_by_group(part_i, labels[member], len(parts))
+    single = np.array([x[0] if len(x) == 1 else "" for x in names], dtype=object)  # per piece, one-off
+    out = gpd.GeoDataFrame({"features": _lists_by_group(part_i, member, len(parts)), "labels": names,
+                            "label": single, "tile": group_tile[part_group]}, geometry=parts, crs=gdf.crs)
     out.attrs.update({k: v for k, v in gdf.attrs.items() if isinstance(v, (str, int, float))})
     out.attrs.update({"source_version": gdf.attrs.get("version", ""), "n_source_features": len(gdf),
                       "label_column": label_column or "", "tile_m": float(tile_m),
@@ -257,9 +248,9 @@ def usable_prepared(prepared: gpd.GeoDataFrame | None, layer: gpd.GeoDataFrame, 
         return False
     src, now = prepared.attrs.get("source_version", ""), layer.attrs.get("version", "")
     if (src and now and src != now) or prepared.attrs.get("n_source_features", len(layer)) != len(layer):
-        log.warning("%s: prepared layer is stale (version %s, %s features) for the loaded layer (version %s, "
-                    "%d features); using the layer itself - rerun 'industripark layers fetch'", what, src or "?",
-                    prepared.attrs.get("n_source_features", "?"), now or "?", len(layer))
+        log.warning("%s: prepared layer is stale (version %s, %s features) for the loaded layer (version %s,"
+                    " %d features); using the layer itself - rerun 'industripark layers fetch'", what,
+                    src or "?", prepared.attrs.get("n_source_features", "?"), now or "?", len(layer))
         return False
     return True
 
@@ -301,14 +292,14 @@ def prepared_key(gdf: gpd.GeoDataFrame, *, label_column: str | None, tile_m: flo
     version = gdf.attrs.get("version")
     if not version:
         return None
-    blob = json.dumps({"layer": gdf.attrs.get("layer_id", ""), "version": version, "label_column": label_column,
-                       "tile_m": float(tile_m), "v": PREPARE_VERSION,
+    blob = json.dumps({"layer": gdf.attrs.get("layer_id", ""), "version": version,
+                       "label_column": label_column, "tile_m": float(tile_m), "v": PREPARE_VERSION,
                        "filter": (layer_filter or LayerFilter()).model_dump(mode="json")}, sort_keys=True)
     return f"prepared-{gdf.attrs.get('layer_id', 'layer')}-{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
 
 
 def read_prepared(cache_dir: Path, key: str) -> gpd.GeoDataFrame | None:
-    """The prepared layer saved under `key` in `cache_dir`, or None on a miss; hits are logged by file name."""
+    """The prepared layer saved under `key` in `cache_dir`, or None on a miss; hits are logged by name."""
     path = Path(cache_dir) / f"{key}.parquet"
     if not path.exists():
         log.debug("prepared cache miss %s", path.name)
@@ -362,7 +353,7 @@ def _tile_pieces(geoms: np.ndarray, tile_m: float) -> tuple[np.ndarray, np.ndarr
     pieces = geoms[feature].copy()
     cut = np.flatnonzero(counts[feature] > 1)
     order = cut[np.argsort(tile[cut], kind="stable")]
-    starts = np.r_[0, np.flatnonzero(np.diff(tile[order])) + 1, len(order)]
+    starts = np.r_[0, np.flatnonzero(np.diff(tile[order])) + 1, len(order)] if len(order) else [0]
     for s, e in zip(starts[:-1], starts[1:], strict=False):  # tiles crossed by a boundary, not features
         idx = order[s:e]
         x, y = ix[idx[0]] * tile_m, iy[idx[0]] * tile_m

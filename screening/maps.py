@@ -28,14 +28,8 @@ from xstatic.pkg import leaflet as xstatic_leaflet
 from screening._geo import require_crs
 
 __all__ = [
-    "STATUS_COLOURS",
-    "STATUS_LABELS",
-    "COORD_DECIMALS",
-    "ContextStyle",
-    "CONTEXT_STYLES",
-    "write_map",
-    "candidate_status",
-    "display_frame",
+    "STATUS_COLOURS", "STATUS_LABELS", "COORD_DECIMALS", "ContextStyle", "CONTEXT_STYLES", "write_map",
+    "candidate_status", "display_frame"
 ]
 
 log = logging.getLogger(__name__)
@@ -65,11 +59,12 @@ class ContextStyle:
     weight: float = 1.0
     dash: str | None = None
     radius: float = 3.5
+    land: bool = False  # filled with the land colour in a pane below all others, not clickable
 
 
 CONTEXT_STYLES: dict[str, ContextStyle] = {
     "regioner": ContextStyle("Regions", "area", "#252525", label=("regionsnavn", "navn"), tolerance_m=200,
-                             weight=1.6),
+                             weight=1.6, land=True),
     "kommuner": ContextStyle("Municipalities", "area", "#8c8c8c", label=("kommunenavn", "navn"),
                              tolerance_m=100, weight=0.6),
     "natura2000_fuglebeskyttelse": ContextStyle(
@@ -91,6 +86,8 @@ CONTEXT_STYLES: dict[str, ContextStyle] = {
 
 _LABEL_UNITS = {"population": "inhabitants", "voltage_kv": "kV", "max_voltage_kv": "kV", "iata": "IATA"}
 _KIND_ORDER = {"area": 0, "line": 1, "point": 2}
+LAND_COLOUR = "#f7f6f0"
+"""Fill of land (the regions layer) on the plain sea-coloured background of the offline map."""
 
 
 def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str], *,
@@ -135,6 +132,7 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     _inline_leaflet(fmap)
     folium.TileLayer("OpenStreetMap", name="Basemap: OpenStreetMap (needs internet)", overlay=True,
                      show=False, control=True).add_to(fmap)
+    folium.map.CustomPane("land", z_index=350, pointer_events=False).add_to(fmap)
     legend_rows = []
     # a loop over the handful of context layers; each layer is handled with vectorised calls
     for layer_id in sorted(context, key=lambda k: _KIND_ORDER[_style(k, context[k]).kind]):
@@ -147,9 +145,11 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     counts = _add_candidates(fmap, candidates, popups)
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     overlay = env.get_template("map_overlay.html.j2").render(
-        page=page, legend_rows=legend_rows, counts=counts, colours=STATUS_COLOURS, labels=STATUS_LABELS)
+        page=page, legend_rows=legend_rows, counts=counts, colours=STATUS_COLOURS, labels=STATUS_LABELS,
+        land=LAND_COLOUR)
     fmap.get_root().html.add_child(folium.Element(overlay))
-    fmap.fit_bounds(_bounds_4326(context.get("regioner"), candidates))
+    fmap.fit_bounds(_bounds_4326(context.get("regioner"), candidates), padding_top_left=(20, 60),
+                    padding_bottom_right=(300, 20))  # keep the country clear of the legend
     path = Path(path)
     fmap.save(str(path))
     log.info("wrote %s (%.1f MB, %d candidates, %d context layers)", path, path.stat().st_size / 1e6,
@@ -170,7 +170,8 @@ def candidate_status(candidates: pd.DataFrame) -> pd.Series:
     ['excluded', 'proposed', 'eligible']
     """
     excluded = candidates["excluded"].fillna(False).astype(bool).to_numpy()
-    selected = (candidates["selected"] if "selected" in candidates else pd.Series(False, index=candidates.index))
+    selected = (candidates["selected"] if "selected" in candidates
+                else pd.Series(False, index=candidates.index))
     selected = selected.astype("boolean").fillna(False).astype(bool).to_numpy()
     status = np.where(excluded, "excluded", np.where(selected, "proposed", "eligible"))
     return pd.Series(status, index=candidates.index, name="status")
@@ -252,14 +253,16 @@ def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: 
         look["dashArray"] = style.dash
     if style.kind == "point":
         look.update(color="#ffffff", weight=0.8, opacity=1.0)
+    options = {}
+    if style.land:
+        look.update(fill=True, fillColor=LAND_COLOUR, fillOpacity=1.0)
+        options = {"pane": "land", "interactive": False}
     tooltip = None
-    if frame["label"].str.len().gt(0).any():
+    if frame["label"].str.len().gt(0).any() and not style.land:
         tooltip = folium.GeoJsonTooltip(fields=["label"], labels=False, sticky=True)
-    folium.GeoJson(
-        frame, name=name, show=style.show, style_function=lambda _f, look=look: look,
-        marker=folium.CircleMarker(radius=style.radius) if style.kind == "point" else None,
-        tooltip=tooltip, smooth_factor=0.5,
-    ).add_to(fmap)
+    folium.GeoJson(frame, name=name, show=style.show, style_function=lambda _f, look=look: look,
+                   marker=folium.CircleMarker(radius=style.radius) if style.kind == "point" else None,
+                   tooltip=tooltip, smooth_factor=0.5, **options).add_to(fmap)
     return name
 
 
@@ -269,14 +272,14 @@ def _add_surface(fmap: folium.Map, png: Path, bounds: tuple[float, float, float,
     lon, lat = to_wgs.transform([left, left, right, right], [bottom, top, bottom, top])
     folium.raster_layers.ImageOverlay(
         image=str(png), bounds=[[min(lat), min(lon)], [max(lat), max(lon)]], opacity=0.6, show=False,
-        name="Suitability surface (raster, approximate placement)", interactive=False,
-    ).add_to(fmap)
+        name="Suitability surface (raster, approximate placement)", interactive=False).add_to(fmap)
 
 
 _CANDIDATE_JS = JsCode("""
 function (feature, layer) {
     layer.bindPopup(feature.properties.popup,
-                    {maxWidth: 460, minWidth: 320, maxHeight: 420, className: 'candidate-popup'});
+                    {maxWidth: 460, minWidth: 320, maxHeight: 420, className: 'candidate-popup',
+                     autoPanPaddingTopLeft: [20, 150], autoPanPaddingBottomRight: [310, 20]});
     layer.bindTooltip(feature.properties.tooltip, {sticky: true});
 }
 """)
@@ -287,13 +290,11 @@ def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapp
     pane = folium.map.CustomPane("candidates", z_index=450, pointer_events=True)
     pane.add_to(fmap)
     cand = candidates.reset_index(drop=True)
+    score = cand["score_total"].map(lambda v: "–" if pd.isna(v) else f"{v:.1f}")
     props = pd.DataFrame({
-        "application_id": cand["application_id"].astype(str),
-        "status": cand["status"].astype(str),
+        "application_id": cand["application_id"].astype(str), "status": cand["status"].astype(str),
         "tooltip": (cand["site_name"].astype(str) + " (" + cand["kommunenavn"].astype(str) + ") – "
-                    + cand["status"].map(STATUS_LABELS).str.lower() + ", score "
-                    + cand["score_total"].map(lambda v: "–" if pd.isna(v) else f"{v:.1f}")),
-    })
+                    + cand["status"].map(STATUS_LABELS).str.lower() + ", score " + score)})
     props["popup"] = props["application_id"].map(lambda a: popups.get(a, ""))
     sites = gpd.GeoDataFrame(props, geometry=cand.geometry.to_numpy(), crs=cand.crs).to_crs(4326)
     markers = gpd.GeoDataFrame(props, geometry=cand.geometry.representative_point().to_numpy(),
@@ -306,7 +307,8 @@ def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapp
         colour = STATUS_COLOURS[status]
         site_look = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.45,
                      "className": f"candidate candidate-site candidate-{status}", "pane": "candidates"}
-        marker_look = {"color": "#ffffff", "weight": 1.5, "fill": True, "fillColor": colour, "fillOpacity": 0.95,
+        marker_look = {"color": "#ffffff", "weight": 1.5, "fill": True, "fillColor": colour,
+                       "fillOpacity": 0.95,
                        "className": f"candidate candidate-marker candidate-{status}", "pane": "candidates"}
         if status == "excluded":
             site_look["dashArray"] = "4 3"
@@ -321,9 +323,11 @@ def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapp
 
 def _per_site(look: dict):
     """A style function adding ``cand-<application_id>`` to the class, so a page can find one site."""
+
     def style(feature: dict) -> dict:
         slug = re.sub(r"[^\w-]", "_", str(feature["properties"]["application_id"]))
         return {**look, "className": f"{look['className']} cand-{slug}"}
+
     return style
 
 

@@ -117,7 +117,8 @@ def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criter
     timings["exclusion"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    scored = scoring.score(candidates, layers, criteria)
+    scored = scoring.score(candidates, layers, criteria, catalog_meta={
+        lid: {"missing": _short_reason(reason)} for lid, reason in layer_set.missing.items()})
     timings["scoring"] = time.perf_counter() - t0
 
     table = candidates.set_index("application_id", drop=False)
@@ -261,6 +262,11 @@ def _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, tim
                    "excluded": int(result.candidates["excluded"].sum()),
                    "selected": int(result.candidates.get("selected", pd.Series(dtype=bool)).fillna(False).sum())},
     }
+
+
+def _short_reason(reason: str) -> str:
+    """The first clause of a LayerUnavailableError message: what was tried, without the fix."""
+    return reason.split(". Fix:", 1)[0].split(" is unavailable: ", 1)[-1]
 
 
 def _versions() -> dict[str, str]:

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from screening import catalog as catalog_mod
 from screening import cards, maps, pipeline, report, sensitivity, submissions
+from screening import catalog as catalog_mod
 from screening._upload import UploadProblem
-from screening.config import Catalog, Criteria, Criterion, Settings, config_hash
+from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import ScreeningError, SubmissionError
 
 __all__ = [
@@ -47,6 +47,13 @@ log = logging.getLogger(__name__)
 
 MIRROR_REFERENCE = Path("submissions") / "applications_2025_approx.gpkg"
 """The approximate 2025 applications, relative to the mirror root: the reference when no run exists."""
+
+_CARD_CONTEXT_M = 60_000.0
+"""Area context layers of a preview card are cut to this distance (metres) around the drafts; the card's
+site map shows at most about 30 km around a site."""
+
+_APP_COLUMNS = ("application_id", "site_name", "kommunekode", "kommunenavn", "regionsnavn", "area_ha",
+                "net_area_ha", "exclusion_reasons", "flags", "score_total", "bonus_points", "not_assessed")
 
 _REFERENCE_COLUMNS = ("application_id", "site_name", "kommunenavn", "regionsnavn", "excluded", "score_total",
                       "bonus_points")
@@ -249,7 +256,7 @@ def rank_against(drafts: pd.DataFrame, reference: pd.DataFrame, criteria: Criter
         ranked = ranks["rank"].notna().to_numpy()
         region = (both["regionsnavn"].astype(str) == str(draft["regionsnavn"])).to_numpy() & ranked
         if pd.isna(mine["rank"]) or ranked.sum() < 2:
-            mine = dict.fromkeys(mine, np.nan) | {"of_overall": np.nan, "rank_region": np.nan, "of_region": np.nan}
+            mine = dict.fromkeys([*mine, "of_overall", "rank_region", "of_region"], np.nan)
         else:
             mine |= {"of_overall": int(ranked.sum()), "of_region": int(region.sum()),
                      "rank_region": 1 + int((region & (ranks["rank"].to_numpy() < mine["rank"])).sum())}
@@ -281,9 +288,7 @@ def to_dict(result: PreviewResult) -> dict:
         overlaps = result.overlaps.loc[result.overlaps["application_id"] == aid]
         rows = result.breakdown.loc[result.breakdown["application_id"] == aid]
         apps.append({
-            **{k: _plain(getattr(d, k)) for k in ("application_id", "site_name", "kommunekode", "kommunenavn",
-                                                  "regionsnavn", "area_ha", "net_area_ha", "exclusion_reasons",
-                                                  "flags", "score_total", "bonus_points", "not_assessed")},
+            **{k: _plain(getattr(d, k)) for k in _APP_COLUMNS},
             "eligible": not bool(d.excluded),
             "overlaps": _records(overlaps.drop(columns="application_id")),
             "group_scores": {g: _plain(getattr(d, f"score_{g}")) for g in result.groups},
@@ -291,12 +296,12 @@ def to_dict(result: PreviewResult) -> dict:
             "rank": {k: _plain(v) for k, v in result.ranks.loc[aid].items()},
             "improvements": list(result.improvements.get(aid, [])),
         })
-    return {"incomplete": result.incomplete, "warnings": list(result.warnings),
-            "reference": {"label": result.reference.label, "note": result.reference.note}, "applications": apps}
+    return {"incomplete": result.incomplete, "warnings": list(result.warnings), "applications": apps,
+            "reference": {"label": result.reference.label, "note": result.reference.note}}
 
 
 def render_text(data: dict) -> str:
-    """The preview (`to_dict`) as text for the terminal: verdict, overlaps, scores, breakdown, rank, changes."""
+    """The preview (`to_dict`) as terminal text: verdict, overlaps, scores, breakdown, rank, changes."""
     lines = [f"INCOMPLETE SCREENING - {data['incomplete']}"] if data["incomplete"] else []
     lines += [f"Note: {text}" for text in (data["reference"]["note"], *data["warnings"]) if text]
     for a in data["applications"]:  # one block per draft application (a handful)
@@ -324,11 +329,12 @@ def render_text(data: dict) -> str:
                          f"{b['weight']:4.1f}  {how}")
         r = a["rank"]
         if r["rank"] is None:
-            lines.append("  Rank: not ranked (" + ("it is excluded" if not a["eligible"] else "no reference set") + ")")
+            why = "it is excluded" if not a["eligible"] else "no reference set"
+            lines.append(f"  Rank: not ranked ({why})")
         else:
-            lines.append(f"  Rank: {r['rank']:.0f} of {r['of_overall']} eligible overall (between {r['rank_min']:.0f} "
-                         f"and {r['rank_max']:.0f} under other weights), {r['rank_region']} of {r['of_region']} "
-                         f"in {r['regionsnavn']}")
+            lines.append(f"  Rank: {r['rank']:.0f} of {r['of_overall']} eligible overall (between "
+                         f"{r['rank_min']:.0f} and {r['rank_max']:.0f} under other weights), "
+                         f"{r['rank_region']} of {r['of_region']} in {r['regionsnavn']}")
         lines.append(f"        among the {data['reference']['label']}")
         if a["improvements"]:
             lines.append("  Changes that would raise the score most:")
@@ -353,10 +359,10 @@ def write_card(result: PreviewResult, folder: Path, *, layer_set: catalog_mod.La
     cand = result.candidates.assign(status=maps.candidate_status(result.candidates),
                                     selection_reason=[_rank_sentence(result, aid)
                                                       for aid in result.candidates["application_id"]])
-    context = {k: v for k, v in layer_set.layers.items() if k in pipeline.CONTEXT_LAYERS}
+    context = _card_context(layer_set, result.candidates)
+    page = page or page_values(layer_set, criteria, run_id=f"preview {folder.name}")
     written = cards.write_cards(folder / "cards", cand, result.breakdown, result.overlaps, context=context,
-                                criteria=criteria, env=report.template_env(),
-                                page=page or page_values(layer_set, criteria, run_id=f"preview {folder.name}"))
+                                criteria=criteria, env=report.template_env(), page=page)
     (folder / "preview.json").write_text(json.dumps(to_dict(result), indent=2), encoding="utf-8")
     log.info("preview card(s) of %d application(s) written to %s", len(cand), folder)
     return {str(aid): written[f"card_{aid}"] for aid in cand["application_id"]}
@@ -367,7 +373,7 @@ def page_values(layer_set: catalog_mod.LayerSet, criteria: Criteria, *, run_id: 
     """The reports' page values (`report.page_values`: banners, layer provenance) for a preview; ``preview``
     is true so shared templates can word things for a draft. ``detail=False`` replaces the reasons a layer
     is missing (which name server paths) by a short phrase, for the web page."""
-    missing = layer_set.missing if detail else dict.fromkeys(layer_set.missing, "not available on this server")
+    missing = dict(layer_set.missing) if detail else dict.fromkeys(layer_set.missing, "not on this server")
     manifest = {"run_id": run_id, "incomplete": bool(incomplete_layers(layer_set, criteria)),
                 "missing_layers": missing,
                 "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "source", "date")}
@@ -388,12 +394,27 @@ def _latest_run(reports_root: Path) -> Path | None:
     return None
 
 
+def _card_context(layer_set: catalog_mod.LayerSet, sites: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """The reports' context layers for the cards of a few drafts: area layers (drawn as background only)
+    cut to `_CARD_CONTEXT_M` around the sites, so a single card does not draw the whole country; point and
+    line layers whole, as the nearest features are found in them."""
+    window = shapely.box(*sites.total_bounds).buffer(_CARD_CONTEXT_M, join_style="mitre")
+    context = {}
+    for layer_id in pipeline.CONTEXT_LAYERS:  # ten context layers, each cut with its spatial index
+        gdf = layer_set.layers.get(layer_id)
+        if gdf is not None and gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+            gdf = gpd.clip(gdf.iloc[gdf.sindex.query(window, predicate="intersects")], window)
+        if gdf is not None and len(gdf):
+            context[layer_id] = gdf
+    return context
+
+
 def _rank_sentence(result: PreviewResult, aid: str) -> str:
     """Preview in place of a selection reason: no selection is made, only the rank among the reference."""
     r = result.ranks.loc[aid]
     where = "" if pd.isna(r["rank"]) else (
-        f"; among the {result.reference.label} it would rank {r['rank']:.0f} of {r['of_overall']:.0f} eligible "
-        f"({r['rank_region']:.0f} of {r['of_region']:.0f} in {r['regionsnavn']})")
+        f"; among the {result.reference.label} it would rank {r['rank']:.0f} of {r['of_overall']:.0f} "
+        f"eligible ({r['rank_region']:.0f} of {r['of_region']:.0f} in {r['regionsnavn']})")
     return "preview only, the state selects among all submissions after the deadline" + where
 
 

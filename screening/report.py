@@ -22,25 +22,33 @@ from screening._geo import require_crs
 from screening.config import Criteria
 from screening.errors import ScreeningError
 
-__all__ = ["REQUIRED_COLUMNS", "DOWNLOADS", "write_report", "template_env", "page_values", "incomplete_banners"]
+__all__ = [
+    "REQUIRED_COLUMNS", "DOWNLOADS", "write_report", "template_env", "page_values", "incomplete_banners"
+]
 
 log = logging.getLogger(__name__)
 
-REQUIRED_COLUMNS = ("application_id", "site_name", "kommunenavn", "regionsnavn", "area_ha", "excluded",
-                    "score_total")
+REQUIRED_COLUMNS = (
+    "application_id", "site_name", "kommunenavn", "regionsnavn", "area_ha", "excluded", "score_total"
+)
 """Candidate columns the report cannot do without; the other contract columns default when absent."""
 
-_DEFAULTS = {"kommunekode": "", "regionskode": "", "net_area_ha": np.nan, "exclusion_reasons": "", "flags": "",
-             "incomplete": "", "score_infrastructure": np.nan, "score_transport": np.nan,
-             "score_labour": np.nan, "score_commitment": np.nan, "bonus_points": 0.0, "not_assessed": "",
-             "rank": np.nan, "rank_min": np.nan, "rank_max": np.nan, "top_k_probability": np.nan,
-             "selected": False, "selection_reason": "", "proposal_rank": np.nan}
+_DEFAULTS = {
+    "kommunekode": "", "regionskode": "", "net_area_ha": np.nan, "exclusion_reasons": "", "flags": "",
+    "incomplete": "", "score_infrastructure": np.nan, "score_transport": np.nan, "score_labour": np.nan,
+    "score_commitment": np.nan, "bonus_points": 0.0, "not_assessed": "", "rank": np.nan, "rank_min": np.nan,
+    "rank_max": np.nan, "top_k_probability": np.nan, "selected": False, "selection_reason": "",
+    "proposal_rank": np.nan
+}
 
-_BREAKDOWN_COLUMNS = ("application_id", "group", "criterion", "title", "raw_value", "unit", "band", "score",
-                      "weight", "contribution", "assessed", "method", "nearest", "note", "layer", "source",
-                      "date")
-_OVERLAP_COLUMNS = ("application_id", "rule_id", "layer", "action", "buffer_m", "overlap_ha", "overlap_share",
-                    "features", "decisive", "source")
+_BREAKDOWN_COLUMNS = (
+    "application_id", "group", "criterion", "title", "raw_value", "unit", "band", "score", "weight",
+    "contribution", "assessed", "method", "nearest", "note", "layer", "source", "date"
+)
+_OVERLAP_COLUMNS = (
+    "application_id", "rule_id", "layer", "action", "buffer_m", "overlap_ha", "overlap_share", "features",
+    "decisive", "source"
+)
 
 DOWNLOADS = (
     ("candidates.csv", "the candidate table (one row per application), CSV"),
@@ -54,10 +62,11 @@ DOWNLOADS = (
 """Files of the run folder linked from the index, when they exist."""
 
 
-def write_report(run_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.DataFrame, overlaps: pd.DataFrame,
-                 selection: dict, manifest: dict, *, context: Mapping[str, gpd.GeoDataFrame],
-                 criteria: Criteria, surface_overlay: tuple[Path, tuple[float, float, float, float]] | None = None,
-                 ) -> dict[str, Path]:
+def write_report(
+    run_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.DataFrame, overlaps: pd.DataFrame,
+    selection: dict, manifest: dict, *, context: Mapping[str, gpd.GeoDataFrame], criteria: Criteria,
+    surface_overlay: tuple[Path, tuple[float, float, float, float]] | None = None
+) -> dict[str, Path]:
     """Write ``index.html``, ``map.html`` and ``cards/<application_id>.html`` (charts in ``cards/img/``).
 
     Parameters
@@ -99,18 +108,31 @@ def write_report(run_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.Data
     context = {k: v for k, v in context.items() if v is not None and len(v)}
     env = template_env()
     page = page_values(manifest, criteria)
-    out = cards.write_cards(run_dir / "cards", cand, breakdown, overlaps, context=context, criteria=criteria,
-                            env=env, page=page)
+    out = cards.write_cards(
+        run_dir / "cards", cand, breakdown, overlaps, context=context, criteria=criteria, env=env, page=page
+    )
     popup = env.get_template("popup.html.j2")
-    popups = {str(row["application_id"]): popup.render(
-        c=row.drop(labels="geometry").to_dict(), rows=breakdown.loc[breakdown["application_id"].astype(str) == str(row["application_id"])]
-        .to_dict("records"), card=f"cards/{cards.card_filename(row['application_id'])}",
-        colours=maps.STATUS_COLOURS, labels=maps.STATUS_LABELS) for _, row in cand.iterrows()}
-    out["map"] = maps.write_map(run_dir / "map.html", cand, popups, context=context, env=env, page=page,
-                                surface_overlay=surface_overlay)
+    popups = {
+        str(row["application_id"]): popup.render(
+            c=row.drop(labels="geometry").to_dict(),
+            rows=breakdown.loc[breakdown["application_id"].astype(str) == str(row["application_id"])].to_dict(
+                "records"
+            ),
+            card=f"cards/{cards.card_filename(row['application_id'])}",
+            colours=maps.STATUS_COLOURS,
+            labels=maps.STATUS_LABELS,
+        )
+        for _, row in cand.iterrows()
+    }
+    out["map"] = maps.write_map(
+        run_dir / "map.html", cand, popups, context=context, env=env, page=page,
+        surface_overlay=surface_overlay
+    )
     out["index"] = _write_index(run_dir, cand, selection, manifest, env=env, page=page)
-    log.info("report written to %s: index, map and %d cards%s", run_dir, len(cand),
-             " (INCOMPLETE screening)" if page["banners"] else "")
+    log.info(
+        "report written to %s: index, map and %d cards%s", run_dir, len(cand),
+        " (INCOMPLETE screening)" if page["banners"] else ""
+    )
     return out
 
 
@@ -120,10 +142,14 @@ def template_env() -> jinja2.Environment:
     Filters: ``value(unit)`` a raw value with its unit, ``pts`` points with one decimal, ``score`` a 0-100
     score or "not assessed", ``pct`` a 0-1 probability as a percentage, ``num(decimals)``.
     """
-    env = jinja2.Environment(loader=jinja2.PackageLoader("screening", "templates"), autoescape=True,
-                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters |= {"value": cards.format_value, "pts": _pts, "score": _score, "pct": _pct, "num": _num,
-                    "present": _present, "plain": _plain}
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("screening", "templates"), autoescape=True,
+        undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+    env.filters |= {
+        "value": cards.format_value, "pts": _pts, "score": _score, "pct": _pct, "num": _num,
+        "present": _present, "plain": _plain
+    }
     return env
 
 
@@ -137,8 +163,11 @@ def page_values(manifest: Mapping, criteria: Criteria) -> dict:
         "top_k": criteria.sensitivity.top_k,
         "draws": criteria.sensitivity.draws,
         "banners": incomplete_banners(manifest, criteria),
-        "other_missing": {k: v for k, v in (manifest.get("missing_layers") or {}).items()
-                          if k not in {b["layer"] for b in incomplete_banners(manifest, criteria)}},
+        "other_missing": {
+            k: v
+            for k, v in (manifest.get("missing_layers") or {}).items()
+            if k not in {b["layer"] for b in incomplete_banners(manifest, criteria)}
+        },
     }
 
 
@@ -161,9 +190,15 @@ def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
     rule_layers = {r.layer for r in criteria.exclusions.rules if r.action in ("exclude", "cut")}
     ids = [k for k in missing if k in rule_layers] or list(missing)
     if not ids:
-        return [{"layer": "", "text": "incomplete: " + (manifest.get("incomplete_text") or "layers missing"),
-                 "reason": ""}]
-    return [{"layer": k, "text": f"incomplete: {k} missing", "reason": str(missing.get(k) or "")} for k in ids]
+        return [
+            {
+                "layer": "", "text": "incomplete: " + (manifest.get("incomplete_text") or "layers missing"),
+                "reason": ""
+            }
+        ]
+    return [
+        {"layer": k, "text": f"incomplete: {k} missing", "reason": str(missing.get(k) or "")} for k in ids
+    ]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -174,8 +209,10 @@ def _prepare(candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     require_crs(candidates, "candidates")
     missing = [c for c in REQUIRED_COLUMNS if c not in candidates.columns]
     if missing:
-        msg = (f"candidates lack column(s) {missing} needed by the report; columns are "
-               f"{list(candidates.columns)}; pass the table made by pipeline.assess")
+        msg = (
+            f"candidates lack column(s) {missing} needed by the report; columns are "
+            f"{list(candidates.columns)}; pass the table made by pipeline.assess"
+        )
         raise ScreeningError(msg)
     dupes = candidates["application_id"][candidates["application_id"].duplicated()].unique().tolist()
     if dupes:
@@ -200,14 +237,20 @@ def _with_columns(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.Da
     return frame
 
 
-def _write_index(run_dir: Path, cand: gpd.GeoDataFrame, selection: Mapping, manifest: Mapping, *,
-                 env: jinja2.Environment, page: Mapping) -> Path:
+def _write_index(
+    run_dir: Path, cand: gpd.GeoDataFrame, selection: Mapping, manifest: Mapping, *, env: jinja2.Environment,
+    page: Mapping
+) -> Path:
     order = cand.assign(_excl=cand["status"] == "excluded", _rank=cand["rank"].astype(float))
-    order = order.sort_values(["_excl", "_rank", "score_total"], ascending=[True, True, False],
-                              na_position="last")
+    order = order.sort_values(
+        ["_excl", "_rank", "score_total"], ascending=[True, True, False], na_position="last"
+    )
     proposed = cand.loc[cand["status"] == "proposed"].sort_values("proposal_rank", na_position="last")
-    downloads = [{"file": name, "what": what, "size_kb": (run_dir / name).stat().st_size / 1024}
-                 for name, what in DOWNLOADS if (run_dir / name).exists()]
+    downloads = [
+        {"file": name, "what": what, "size_kb": (run_dir / name).stat().st_size / 1024}
+        for name, what in DOWNLOADS
+        if (run_dir / name).exists()
+    ]
     inputs = manifest.get("inputs") or []
     inputs = [{"path": k, "sha256": v} for k, v in inputs.items()] if isinstance(inputs, Mapping) else inputs
     html = env.get_template("index.html.j2").render(
@@ -215,7 +258,7 @@ def _write_index(run_dir: Path, cand: gpd.GeoDataFrame, selection: Mapping, mani
         proposed=proposed.drop(columns="geometry").to_dict("records"), selection=selection or {},
         manifest=manifest, inputs=inputs, downloads=downloads, colours=maps.STATUS_COLOURS,
         labels=maps.STATUS_LABELS, card=cards.card_filename,
-        counts={s: int((cand["status"] == s).sum()) for s in ("proposed", "eligible", "excluded")},
+        counts={s: int((cand["status"] == s).sum()) for s in ("proposed", "eligible", "excluded")}
     )
     path = run_dir / "index.html"
     path.write_text(html, encoding="utf-8")

@@ -131,14 +131,16 @@ def _check_inputs(candidates: gpd.GeoDataFrame, criteria: Criteria) -> None:
         raise SubmissionError([f"candidates: application_id values {dupes} occur more than once; "
                                "make them unique"])
     for c in criteria.criteria:  # validate units before any work
+        declared_ok = (not c.declared_field or (c.unit in _PER_M and c.declared_unit in _PER_M)
+                       or (c.unit == "min" and c.declared_unit in (*_PER_M, "min")))
         bad = ((c.measure == "distance" and c.unit not in _PER_M)
-               or (c.measure == "travel_time" and c.unit != "min")
-               or (c.declared_field and c.declared_unit not in (*_PER_M, "min"))
+               or (c.measure == "travel_time" and c.unit != "min") or not declared_ok
                or (c.mapping and any(not 0.0 <= v <= 1.0 for v in c.mapping.values())))
         if bad:
             raise ConfigError(f"criterion {c.id}: unit {c.unit!r} / declared_unit {c.declared_unit!r} does "
                               f"not fit measure {c.measure}; use m or km for distance, min for travel_time, "
-                              "and m, km or min for declared_unit; mapping scores must lie in 0..1")
+                              "declared_unit m or km (or min for a min criterion); mapping scores must lie "
+                              "in 0..1")
 
 
 def _travel_access(geoms, candidates, layers, criteria):
@@ -212,13 +214,15 @@ def _declared(crit: Criterion, candidates, travel, missing: str) -> pd.DataFrame
     value = pd.to_numeric(candidates[crit.declared_field], errors="coerce").to_numpy(dtype=float)
     out = _frame(n, note=why, layer=crit.layer, source=_submission_source(candidates))
     ok = ~np.isnan(value) & (value >= 0)
+    negative = ~np.isnan(value) & (value < 0)
+    out.loc[negative, "note"] = f"{missing}; the declared {crit.declared_field} is negative"
     if crit.unit == "min" and crit.declared_unit in _PER_M:
         raw = value * _PER_M[crit.declared_unit] / 1000.0 / travel.fallback_speed_kmh * 60.0
         speed = f"{travel.fallback_speed_kmh:g} km/h"
         method = [f"{_DECLARED}: {_num(v)} {crit.declared_unit} road distance at {speed}" for v in value]
     else:
-        per_m = {**_PER_M, "min": 1.0}
-        raw = value * per_m[crit.declared_unit] / per_m.get(crit.unit, 1.0)
+        per_unit = {**_PER_M, "min": 1.0}  # same kind by _check_inputs: m/km to m/km, or min to min
+        raw = value * per_unit[crit.declared_unit] / per_unit[crit.unit]
         method = [f"{_DECLARED}: {_num(v)} {crit.declared_unit}" for v in value]
     out.loc[ok, "raw_value"] = raw[ok]
     out.loc[ok, "method"] = np.asarray(method, dtype=object)[ok]

@@ -143,7 +143,8 @@ def select(candidates: gpd.GeoDataFrame, rules: Selection, *, breakdown: pd.Data
     limits = _limits(problem, rules)
     log.info("selection (%s): %d eligible of %d candidates", mode, problem.n, len(frame))
     spacing = None
-    if mode == "dispersion":
+    if mode == "dispersion":  # the configured spacing gives way to the largest one possible
+        limits = replace(limits, spacing_m=0.0)
         spacing = max_dispersion(problem, limits, time_limit_s=rules.time_limit_s) if problem.n else None
         if spacing is not None:
             limits = replace(limits, spacing_m=spacing.distance_m)
@@ -153,9 +154,9 @@ def select(candidates: gpd.GeoDataFrame, rules: Selection, *, breakdown: pd.Data
               "time_limit_s": rules.time_limit_s, "mip_rel_gap": MIP_REL_GAP}
     notes = _rules_dict(rules, mode)
     if out is None or out.infeasible or (mode == "dispersion" and spacing is None):
-        statements = explain.infeasibility(problem, limits if spacing is None else replace(
-            limits, spacing_m=rules.spacing_km * 1000), time_limit_s=rules.time_limit_s)
-        table = _table(frame, not_eligible, problem, None, ["no proposal: the rules cannot all be met"] * problem.n)
+        statements = explain.infeasibility(problem, limits, time_limit_s=rules.time_limit_s)
+        none = ["no proposal: the rules cannot all be met"] * problem.n
+        table = _table(frame, not_eligible, problem, None, none)
         return SelectionResult(table, "infeasible", False, None, None, out.solve_s if out else 0.0, notes,
                                infeasibility=statements, mode=mode, solver=solver)
     chosen_greedy = greedy(problem, limits, rows)
@@ -164,8 +165,8 @@ def select(candidates: gpd.GeoDataFrame, rules: Selection, *, breakdown: pd.Data
     if out.values is not None:
         chosen = out.values[: problem.n] > 0.5
     elif chosen_greedy is not None:
-        chosen, status, proven, gap = chosen_greedy, f"{status}; greedy fallback (not proven optimal)", False, None
-        objective = greedy_obj
+        chosen, proven, gap, objective = chosen_greedy, False, None, greedy_obj
+        status = f"{status}; greedy fallback (not proven optimal)"
         log.warning("selection: HiGHS found no solution (%s); using the greedy heuristic", out.status)
     else:
         table = _table(frame, not_eligible, problem, None, [f"no proposal found ({status})"] * problem.n)
@@ -252,10 +253,11 @@ def _prepare(candidates, rules, towns, mode):
         msg = f"selection rules name unknown region(s) {unknown}; allowed: {sorted(known)}"
         raise SelectionError(msg)
     if rules.use_proportional_targets and sum(rules.proportional_targets.values()) > 1 + 1e-6:
-        msg = f"proportional_targets sum to {sum(rules.proportional_targets.values()):.4f}; they must sum to <= 1"
+        total = sum(rules.proportional_targets.values())
+        msg = f"proportional_targets sum to {total:.4f}; they must sum to <= 1 (shares of the parks)"
         raise SelectionError(msg)
     if rules.min_outside_urban > 0 and (towns is None or "population" not in towns.columns):
-        msg = "min_outside_urban > 0 needs the towns layer with a 'population' column; pass towns= or set it 0"
+        msg = "min_outside_urban > 0 needs the towns layer with a 'population' column; pass towns= or set 0"
         raise SelectionError(msg)
     if mode == "dispersion" and rules.k_min < 2:
         msg = f"dispersion mode needs k_min >= 2 (got {rules.k_min}): a distance needs two parks"
@@ -268,7 +270,7 @@ def _prepare(candidates, rules, towns, mode):
     reason[~excluded & score.isna()] = "not eligible: no score"
     if mode == "dispersion":
         low = ~excluded & (score < rules.dispersion_min_score)
-        reason[low] = "not eligible: score below the dispersion threshold " + f"{rules.dispersion_min_score:g}"
+        reason[low] = f"not eligible: score below the dispersion threshold {rules.dispersion_min_score:g}"
     eligible = reason == ""
     if frame.loc[eligible, "regionsnavn"].isna().any():
         msg = f"regionsnavn is missing for {sorted(frame.index[eligible & frame['regionsnavn'].isna()])}"
@@ -284,7 +286,8 @@ def _problem(frame, rules, towns) -> Problem:
     if rules.objective == "score_x_area":
         area = pd.to_numeric(frame["net_area_ha"], errors="coerce").to_numpy(dtype=float)
         if not np.isfinite(area).all():
-            msg = f"net_area_ha is missing for {sorted(frame.index[~np.isfinite(area)])} (objective score_x_area)"
+            missing = sorted(frame.index[~np.isfinite(area)])
+            msg = f"net_area_ha is missing for {missing}; the score_x_area objective needs it"
             raise SelectionError(msg)
         weight = score * area
     xy = shapely.get_coordinates(shapely.centroid(frame.geometry.to_numpy()))
@@ -302,7 +305,8 @@ def _problem(frame, rules, towns) -> Problem:
 
 
 def _kommuner(aid, lead, co) -> set[str]:
-    codes = {str(lead).strip()} | {c.strip() for c in str(co if isinstance(co, str) else "").split(",") if c.strip()}
+    co = co if isinstance(co, str) else ""
+    codes = {str(lead).strip()} | {c.strip() for c in co.split(",") if c.strip()}
     bad = sorted(c for c in codes if not re.fullmatch(r"\d{4}", c))
     if bad:
         msg = f"{aid}: municipality code(s) {bad} are not 4 digits (kommunekode / co_applicant_kommunekoder)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -78,10 +79,14 @@ def infeasibility(problem: Problem, limits: Limits, *, time_limit_s: float) -> l
     """
     eligible = np.bincount(problem.region, minlength=len(problem.region_names))
     out = _conflicts(problem, limits, eligible)
-    slacks, _ = elastic(problem, limits, time_limit_s=time_limit_s)
-    out += ["smallest relaxation: " + _slack_text(s, limits) for s in slacks]  # a handful of rules
+    slacks, found = elastic(problem, limits, time_limit_s=time_limit_s)
+    prefix = ("smallest relaxation: " if found.proven_optimal
+              else "a relaxation (time limit, not proven smallest): ")
+    out += [prefix + _slack_text(s, limits) for s in slacks]  # a handful of rules
     if limits.spacing_m > 0 and problem.n > 1:
-        out += _spacing_statements(problem, limits, eligible, time_limit_s)
+        deadline = time.perf_counter() + time_limit_s  # one budget for the spacing searches together
+        out += _spacing_statements(problem, limits, eligible,
+                                   lambda: max(deadline - time.perf_counter(), 0.1))
     if not out:
         out.append("no relaxation found within the solver's time limit")
     log.info("selection infeasible: %s", "; ".join(out))
@@ -148,8 +153,9 @@ def summary_text(result, *, limit: int = 25) -> str:
         return f"Selection: {result.status}"
     proof = "proven optimal" if result.proven_optimal else "NOT proven optimal"
     gap = "n/a" if result.mip_gap is None else f"{100 * result.mip_gap:.4f} %"
+    solver = f"{result.solver.get('name')} {result.solver.get('version')}"
     lines = [f"Selection ({result.mode}): {result.status}, {proof}; objective {result.objective:,.1f}, "
-             f"MIP gap {gap}, {result.solve_s:.2f} s ({result.solver.get('name')} {result.solver.get('version')})"]
+             f"MIP gap {gap}, {result.solve_s:.2f} s ({solver})"]
     if result.greedy_objective is not None:
         lines.append(f"Greedy heuristic (not proven): {result.greedy_objective:,.1f} "
                      f"({100 * (1 - result.greedy_objective / result.objective):.2f} % below)"
@@ -230,7 +236,9 @@ def _why_chosen(problem, limits, chosen, c, rank, nearest) -> str:
     if limits.region_min[r] > 0 and n_r <= limits.region_min[r]:
         text += f"; needed for the {name} minimum of {int(limits.region_min[r])}"
     else:
-        text += f"; {n_r} chosen in {name}"
+        bounds = f"min {limits.region_min[r]:g}" + (f", max {limits.region_max[r]:g}"
+                                                     if np.isfinite(limits.region_max[r]) else "")
+        text += f"; {n_r} chosen in {name} ({bounds})"
     if limits.min_outside_urban > 0 and not problem.urban[c]:
         text += "; outside the largest urban areas"
     if nearest is not None:
@@ -303,23 +311,24 @@ def _conflicts(problem, limits, eligible) -> list[str]:
     return out
 
 
-def _spacing_statements(problem, limits, eligible, time_limit_s) -> list[str]:
+def _spacing_statements(problem, limits, eligible, left) -> list[str]:
     """How many parks the spacing alone allows, and the largest spacing the other rules can live with."""
     km = _km(limits.spacing_m)
     out = []
-    most, _ = max_count(problem, limits.spacing_m, time_limit_s=time_limit_s)
+    most, _ = max_count(problem, limits.spacing_m, time_limit_s=left())
     if most < limits.k_min:
         out.append(f"spacing {km} km allows at most {most} parks (minimum {limits.k_min})")
     for r, name in enumerate(problem.region_names):  # the five regions
         need = int(limits.region_min[r])
         if need > 0 and eligible[r] >= need:
-            in_region, _ = max_count(problem, limits.spacing_m, region=r, time_limit_s=time_limit_s)
+            in_region, _ = max_count(problem, limits.spacing_m, region=r, time_limit_s=left())
             if in_region < need:
                 out.append(f"{name}: spacing {km} km allows at most {in_region} parks there, minimum {need}")
-    widest = max_dispersion(problem, limits, time_limit_s=time_limit_s) if limits.k_min >= 2 else None
+    widest = max_dispersion(problem, limits, time_limit_s=left()) if limits.k_min >= 2 else None
     if widest is not None and widest.distance_m < limits.spacing_m:
-        out.append(f"smallest relaxation of the spacing: from {km} km to {math.floor(widest.distance_m / 100) / 10:g}"
-                   " km lets the other rules be met")
+        text = f"from {km} km to {math.floor(widest.distance_m / 100) / 10:g} km lets the other rules be met"
+        out.append("smallest relaxation of the spacing: " + text if widest.proven else
+                   f"spacing {text} (search stopped at the time limit; a larger spacing may also work)")
     return out
 
 
@@ -354,7 +363,8 @@ def _pair_up(frame, only_d, only_p) -> dict[str, str]:
         for d in only_d:
             if d in pairs or not free:
                 continue
-            pool = [p for p in free if not same_region or frame.at[p, "regionsnavn"] == frame.at[d, "regionsnavn"]]
+            region = frame.at[d, "regionsnavn"]
+            pool = [p for p in free if not same_region or frame.at[p, "regionsnavn"] == region]
             if pool:
                 p = min(pool, key=lambda q: (abs(frame.at[q, "score_total"] - frame.at[d, "score_total"]), q))
                 pairs[d], pairs[p] = p, d
@@ -385,11 +395,12 @@ def _differences(breakdown, a, b) -> list[dict]:
 
 def _diff_text(frame, a, b, diffs) -> str:
     gap = frame.at[a, "score_total"] - frame.at[b, "score_total"]
-    text = f"{a} scores {gap:+.1f} points ({frame.at[a, 'score_total']:.1f} vs {frame.at[b, 'score_total']:.1f})"
+    text = (f"{a} scores {gap:+.1f} points "
+            f"({frame.at[a, 'score_total']:.1f} vs {frame.at[b, 'score_total']:.1f})")
     if diffs:
-        text += ", mostly " + ", ".join(
-            f"{d['group']}: {d['title']} {d['points']:+.1f} ({d['raw'][0]} vs {d['raw'][1]} {d['unit']})".rstrip()
-            for d in diffs)
+        text += ", mostly " + ", ".join(f"{d['group']}: {d['title']} {d['points']:+.1f} "
+                                        f"({d['raw'][0]} vs {d['raw'][1]} {d['unit']})".replace(" )", ")")
+                                        for d in diffs)
     return text
 
 

@@ -21,6 +21,7 @@ from html import escape as html_escape
 from pathlib import Path
 
 import geopandas as gpd
+import shapely
 from flask import Flask, abort, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import make_server
@@ -31,7 +32,7 @@ from screening import preview as preview_mod
 from screening.config import PROJECT_ROOT, Criteria, Settings
 from screening.errors import ScreeningError, SubmissionError
 
-__all__ = ["create_app", "serve", "TEMPLATE_FILES"]
+__all__ = ["TEMPLATE_FILES", "MAP_CONTEXT_M", "create_app", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,12 @@ TEMPLATE_FILES = (PROJECT_ROOT / "data" / "template_submission.geojson",
                   Path("submissions") / "template_submission.geojson")
 """The submission template offered at ``GET /template``: the project's own, else the mirror's (relative)."""
 
+MAP_CONTEXT_M = 20_000.0
+"""Protected nature and infrastructure within this distance (metres) of the draft are drawn on its map."""
+
 _TEMPLATES = Path(__file__).parent / "templates"
-_MAP_CONTEXT = ("regioner", "kommuner", "natura2000_fuglebeskyttelse", "natura2000_omraader_simplified", "hv_lines",
-                "hv_substations", "rail_stations", "ports", "airports", "towns")
+_MAP_CONTEXT = ("regioner", "kommuner", "natura2000_fuglebeskyttelse", "natura2000_omraader_simplified",
+                "hv_lines", "hv_substations", "rail_stations", "ports", "airports", "towns")
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,6 @@ class _Service:
     reference: preview_mod.Reference
     max_vertices: int
     timeout_s: float
-    context_m: float
     page: dict
     pool: concurrent.futures.ThreadPoolExecutor
     slots: threading.BoundedSemaphore
@@ -62,7 +65,7 @@ class _Service:
 
 def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings: Settings,
                reference: preview_mod.Reference, max_upload_mb: float = 20, max_vertices: int = 200_000,
-               request_timeout_s: float = 60, workers: int = 2, context_km: float = 20) -> Flask:
+               request_timeout_s: float = 60, workers: int = 2) -> Flask:
     """Make the preview web app.
 
     Routes: ``GET /`` (upload form), ``POST /preview`` (multipart field ``file``; the HTML result),
@@ -84,18 +87,16 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
         Time limit of one preview; beyond it the answer is HTTP 503 (the work is abandoned, the server
         keeps running).
     workers
-        Previews screened at the same time; at most ``4 x workers`` wait, others get HTTP 503 at once.
-    context_km
-        Radius around the site within which protected nature and infrastructure are drawn on the map.
+        Previews screened at the same time; at most ``8 x workers`` wait, others get HTTP 503 at once.
     """
     app = Flask(__name__, template_folder=str(_TEMPLATES))
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 2**20)
     app.jinja_env.autoescape = True  # the templates end in .j2, which Flask would not escape by default
     app.jinja_env.filters["b64"] = lambda text: base64.b64encode(text.encode()).decode()
     svc = _Service(layer_set, criteria, settings, reference, max_vertices, request_timeout_s,
-                   context_km * 1000.0,
                    preview_mod.page_values(layer_set, criteria, run_id="preview", detail=False),
-                   concurrent.futures.ThreadPoolExecutor(workers, "preview"), threading.BoundedSemaphore(4 * workers))
+                   concurrent.futures.ThreadPoolExecutor(workers, "preview"),
+                   threading.BoundedSemaphore(8 * workers))
     page = {"incomplete": "; ".join(f"incomplete: {lid} missing"
                                     for lid in preview_mod.incomplete_layers(layer_set, criteria)),
             "reference": reference,
@@ -133,17 +134,18 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if isinstance(exc, RequestEntityTooLarge):
-            error = {"title": "The file is too large",
-                     "problems": [{"message": f"the upload exceeds {max_upload_mb:g} MB",
-                                   "fix": "simplify the site boundaries or upload one application at a time"}]}
+            error = _error("The file is too large", f"the upload exceeds {max_upload_mb:g} MB",
+                           "simplify the site boundaries or upload one application at a time")
         else:
-            error = {"title": f"{exc.code} {exc.name}", "problems": [{"message": exc.description, "fix": ""}]}
+            error = _error(f"{exc.code} {exc.name}", exc.description)
         return _error_answer(page, error, exc.code or 500)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         log.exception("unexpected error while answering %s %s", request.method, request.path)
-        return _error_answer(page, _GENERIC, 500)
+        return _error_answer(page, _error(
+            "Something went wrong on our side", "the preview failed with an internal error; it was logged",
+            "try again; if it happens again, send the file to the screening team"), 500)
 
     log.info("preview app ready: %d layers, reference %s, limits %g MB / %d vertices / %g s",
              len(layer_set.layers), reference.label, max_upload_mb, max_vertices, request_timeout_s)
@@ -164,31 +166,27 @@ def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 5000) -> None:
 
 # --------------------------------------------------------------------------- helpers
 
-_GENERIC = {"title": "Something went wrong on our side",
-            "problems": [{"message": "the preview failed with an internal error; it has been logged",
-                          "fix": "try again; if it happens again, send the file to the screening team"}]}
 
 
 def _handle(svc: _Service, *, html: bool) -> tuple[int, dict]:
     """Read the upload, screen it in the pool under the time limit; (HTTP status, answer body)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return 400, {"title": "No file chosen", "problems": [
-            {"message": "the form was sent without a file", "fix": "choose a submission file and send again"}]}
+        return 400, _error("No file chosen", "the form was sent without a file",
+                           "choose a submission file and send again")
     data, name = upload.read(), upload.filename
     repair = request.form.get("repair", "").lower() in ("1", "true", "on", "yes")
     if not svc.slots.acquire(blocking=False):
-        return 503, {"title": "The server is busy", "problems": [
-            {"message": "too many previews are running", "fix": "try again in a minute"}]}
+        return 503, _error("The server is busy", "too many previews are running", "try again in a minute")
     future = svc.pool.submit(_work, svc, data, name, repair, html)
     future.add_done_callback(lambda _f: svc.slots.release())
     try:
         return future.result(timeout=svc.timeout_s)
     except concurrent.futures.TimeoutError:
         log.warning("preview of %r exceeded %g s; answered 503", name, svc.timeout_s)
-        return 503, {"title": "The preview took too long", "problems": [
-            {"message": f"screening this file took more than {svc.timeout_s:g} s and was stopped",
-             "fix": "simplify the site boundaries or upload fewer applications at a time"}]}
+        return 503, _error("The preview took too long",
+                           f"screening this file took more than {svc.timeout_s:g} s and was stopped",
+                           "simplify the site boundaries or upload fewer applications at a time")
 
 
 def _work(svc: _Service, data: bytes, name: str, repair: bool, html: bool) -> tuple[int, dict]:
@@ -204,8 +202,7 @@ def _work(svc: _Service, data: bytes, name: str, repair: bool, html: bool) -> tu
             problems = [_problem(p, tmp, shown) for p in exc.problems]
             return 422, {"title": f"{shown}: {len(problems)} problem(s) to fix", "problems": problems}
         except ScreeningError as exc:
-            return 422, {"title": f"{shown} cannot be screened",
-                         "problems": [{"message": _clean(str(exc), tmp, shown), "fix": ""}]}
+            return 422, _error(f"{shown} cannot be screened", _clean(str(exc), tmp, shown))
         body = preview_mod.to_dict(result)
         body["warnings"] = [_clean(w, tmp, shown) for w in body["warnings"]]
         body["file"] = shown
@@ -218,14 +215,21 @@ def _work(svc: _Service, data: bytes, name: str, repair: bool, html: bool) -> tu
     return 200, body
 
 
+def _error(title: str, message: str, fix: str = "") -> dict:
+    """An answer body with one problem: what the error page and the API show."""
+    return {"title": title, "problems": [{"message": message, "fix": fix}]}
+
+
 def _problem(p, tmp: str, shown: str) -> dict:
     """A problem as shown to the user: the temporary path replaced by the uploaded file's name."""
     feature = getattr(p, "feature_index", None)
     return {"file": shown, "feature_index": feature,
             "feature": "" if feature is None else f"feature {int(feature) + 1}",
-            "application_id": getattr(p, "application_id", None) or "", "field": getattr(p, "field", None) or "",
+            "application_id": getattr(p, "application_id", None) or "",
+            "field": getattr(p, "field", None) or "",
             "message": _clean(str(getattr(p, "message", p)), tmp, shown),
-            "fix": _clean(str(getattr(p, "fix", "")), tmp, shown), "severity": getattr(p, "severity", "error")}
+            "fix": _clean(str(getattr(p, "fix", "")), tmp, shown),
+            "severity": getattr(p, "severity", "error")}
 
 
 def _clean(text: str, tmp: str, shown: str) -> str:
@@ -251,9 +255,9 @@ def _template_file(settings: Settings) -> Path | None:
 
 
 def _site_map(result: preview_mod.PreviewResult, svc: _Service, workdir: Path) -> str:
-    """The reports' folium map (`maps.write_map`) of the draft and the context within ``context_m``."""
+    """The reports' folium map (`maps.write_map`) of the draft and the context within `MAP_CONTEXT_M`."""
     sites = result.candidates
-    window = sites.geometry.union_all().envelope.buffer(svc.context_m, join_style="mitre")
+    window = shapely.box(*sites.total_bounds).buffer(MAP_CONTEXT_M, join_style="mitre")
     context = {}
     for layer_id in _MAP_CONTEXT:  # a handful of context layers, each cut with its spatial index
         gdf = svc.layer_set.layers.get(layer_id)

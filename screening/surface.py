@@ -126,7 +126,7 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     inputs = TileInputs(grid=grid, land=_raster.burn_shapes(land.geometry.to_numpy(), grid, all_touched=False),
                         rules=tuple(b for _, b in rules), criteria=tuple(crits),
                         points=tuple(points[c.id] for c in crits), bonus=_bonus(layers, criteria, grid),
-                        kd_workers=-1 if scheduler == "single" else 1)
+                        )
     windows = grid.windows(block)
     log.info("surface: %d x %d cells of %g m (%d tiles of <= %d cells), %d rules, %d criteria assessed",
              grid.width, grid.height, res_m, len(windows), block, len(rules), len(crits))
@@ -263,7 +263,8 @@ def _criteria(layers, criteria: Criteria, grid: Grid):
             per_m = 1.0 / _PER_M[crit.unit] if crit.measure == "distance" else 1.0 / m_per_min
             polys = np.isin(shapely.get_type_id(geoms), (3, 6))
             interior = _raster.burn_shapes(geoms[polys], grid, all_touched=False) if polys.any() else None
-            prepared.append(Nearest(crit.id, _vertices(geoms, grid.res_m / 2), interior,
+            seg_a, seg_b = _segments(geoms)
+            prepared.append(Nearest(crit.id, seg_a, seg_b, interior, flat_m=band[0][0] / per_m,
                                     halo_m=band[-1][0] / per_m, raw_per_m=per_m, band=band))
         else:
             prepared.append(_reach(crit, gdf, geoms, crit.within_min * m_per_min, grid))
@@ -278,12 +279,17 @@ def _why_not(crit: Criterion, layers) -> str | None:
     return None
 
 
-def _vertices(geoms: np.ndarray, step_m: float) -> np.ndarray:
-    """Points, or line / polygon-ring vertices densified to at most `step_m` apart: (n, 2) metres."""
-    lines = shapely.get_type_id(geoms) != 0
-    rings = np.where(np.isin(shapely.get_type_id(geoms), (3, 6)), shapely.boundary(geoms), geoms)
-    dense = np.where(lines, shapely.segmentize(rings, step_m), geoms)
-    return shapely.get_coordinates(dense)
+def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features as segments: start and end points, (n, 2) metres; a point is a segment of length 0,
+    lines and polygon rings give one segment per pair of consecutive vertices."""
+    parts = shapely.get_parts(geoms)
+    kind = shapely.get_type_id(parts)
+    points = shapely.get_coordinates(parts[kind == 0])
+    rings = shapely.get_parts(shapely.boundary(parts[np.isin(kind, (3,))]))
+    lines = np.concatenate([parts[np.isin(kind, (1, 2))], rings])
+    coords, line = shapely.get_coordinates(lines, return_index=True)
+    same = line[1:] == line[:-1]
+    return np.vstack([points, coords[:-1][same]]), np.vstack([points, coords[1:][same]])
 
 
 def _reach(crit: Criterion, gdf: gpd.GeoDataFrame, geoms: np.ndarray, radius_m: float, grid: Grid) -> Reach:

@@ -116,6 +116,12 @@ def access(sites, *, travel: Travel, network: RoadNetwork | None = None, cutoff_
         GeoSeries/GeoDataFrame of site (multi)polygons in EPSG:25832.
     cutoff_min
         Largest "within X minutes" that will be asked of `reach`; 0 when only `nearest_minutes` is needed.
+
+    Returns
+    -------
+    Access
+        Per site: snapped node (-1 = fallback), access leg in minutes, minutes to the nodes within
+        `cutoff_min`, and the method text ("road graph" or "straight line × 1.3 at 60 km/h (...)").
     """
     require_crs(sites, "candidate sites")
     geoms = np.asarray(sites.geometry.to_numpy() if hasattr(sites, "geometry") else sites)

@@ -11,6 +11,7 @@ import functools
 import io
 import json
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def bad_uploads() -> dict[str, tuple[str, bytes]]:
     return {
         "corrupt": ("draft.geojson", good[: len(good) // 2]),
         "empty_file": ("draft.geojson", b""),
-        "empty_collection": ("draft.geojson", json.dumps({"type": "FeatureCollection", "features": []}).encode()),
+        "empty_collection": ("draft.geojson", b'{"type": "FeatureCollection", "features": []}'),
         "no_crs": ("draft.zip", shapefile_zip(with_prj=False)),
         "swapped_lon_lat": ("draft.geojson", json.dumps(feature_collection(ring=swapped)).encode()),
         "unknown_kommunekode": ("draft.geojson", json.dumps(feature_collection(unknown)).encode()),
@@ -89,7 +90,8 @@ def shapefile_zip(*, with_prj: bool = True) -> bytes:
     unknown."""
     gdf = gpd.read_file(io.BytesIO(good_geojson_bytes()))[["application_id", "kommunekode", "geometry"]]
     gdf = gdf.to_crs(25832)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Shapefile field names are cut to 10 characters, as in real exports
         path = Path(tmp) / "site.shp"
         gdf.to_file(path, engine="pyogrio")
         members = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if with_prj or p.suffix != ".prj"}

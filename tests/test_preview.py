@@ -137,8 +137,8 @@ def test_preview_excludes_a_site_inside_a_bird_protection_area(ctx, tmp_path):
     piece = pieces.loc[pieces.area.idxmax()]
     point = piece.geometry.buffer(-600).representative_point()  # the square's corners are 500 m away
     kode = piece["kommunekode"]
-    props = dict(fx.GOOD_PROPERTIES, application_id="SPA-2026-01", kommunekode=kode, kommunenavn=None, region=None,
-                 area_name="inside an SPA")
+    props = dict(fx.GOOD_PROPERTIES, application_id="SPA-2026-01", kommunekode=kode, kommunenavn=None,
+                 region=None, area_name="inside an SPA")
     path = tmp_path / "spa.geojson"
     path.write_bytes(fx.square_geojson(point.x, point.y, side_m=707.1, properties=props))
     result = _run(ctx, [path])
@@ -148,7 +148,8 @@ def test_preview_excludes_a_site_inside_a_bird_protection_area(ctx, tmp_path):
     assert ov["overlap_ha"] == pytest.approx(50.0, rel=0.02)
     assert pd.isna(result.ranks.loc["SPA-2026-01", "rank"])
     text = preview.render_text(preview.to_dict(result))
-    assert "NOT ELIGIBLE" in text and "natura2000_fuglebeskyttelse" in text and "not ranked (it is excluded)" in text
+    assert "NOT ELIGIBLE" in text and "natura2000_fuglebeskyttelse" in text
+    assert "not ranked (it is excluded)" in text
 
 
 @pytest.mark.mirror
@@ -178,12 +179,14 @@ def test_text_json_and_card(ctx, good_draft, tmp_path):
     for expected in ("VEJ-2026-01", "ELIGIBLE", f"Score: {app['score_total']:.1f} of 100", "Rank: ",
                      "Changes that would raise the score most:", "incomplete: natura2000_habitat missing"):
         assert expected in text
-    folder = preview.write_card(result, out_root=tmp_path / "reports", layer_set=context.layer_set,
-                                criteria=criteria)
-    assert folder.parent == tmp_path / "reports" / "previews"
-    card = (folder / "cards" / "VEJ-2026-01.html").read_text(encoding="utf-8")
+    folder = pipeline.new_run_dir(tmp_path / "reports" / "previews")
+    written = preview.write_card(result, folder, layer_set=context.layer_set, criteria=criteria)
+    assert written == {"VEJ-2026-01": folder / "cards" / "VEJ-2026-01.html"}
+    card = written["VEJ-2026-01"].read_text(encoding="utf-8")
     assert "Give Øst test site" in card and "incomplete: natura2000_habitat missing" in card
-    assert json.loads((folder / "preview.json").read_text())["applications"][0]["application_id"] == "VEJ-2026-01"
+    assert "preview only" in card
+    saved = json.loads((folder / "preview.json").read_text())
+    assert saved["applications"][0]["application_id"] == "VEJ-2026-01"
     assert not (tmp_path / "reports" / "latest").exists()
 
 
@@ -220,11 +223,12 @@ def test_preview_runs_the_state_steps(monkeypatch, tmp_path, criteria):
     calls = []
     cand = gpd.GeoDataFrame(_apps([("X", "R1", False, 65.0)]).assign(site_name="s", kommunenavn="k"),
                             geometry=gpd.points_from_xy([0], [0]), crs=25832)
-    breakdown = pd.DataFrame({"application_id": ["X"], "group": ["commitment"], "criterion": ["council_decision"],
-                              "title": ["Kommunalbestyrelse decision to apply"], "raw_value": ["(not stated)"],
-                              "unit": ["date"], "score": [0.0], "weight": [6.667], "contribution": [0.0],
-                              "assessed": [True], "method": [""], "nearest": [""], "note": [""]})
-    monkeypatch.setattr(submissions, "load_submissions", lambda paths, **kw: calls.append(("load", kw)) or cand)
+    breakdown = pd.DataFrame({
+        "application_id": ["X"], "group": ["commitment"], "criterion": ["council_decision"],
+        "title": ["Kommunalbestyrelse decision to apply"], "raw_value": ["(not stated)"], "unit": ["date"],
+        "score": [0.0], "weight": [6.667], "contribution": [0.0], "assessed": [True], "method": [""],
+        "nearest": [""], "note": [""]})
+    monkeypatch.setattr(submissions, "load_submissions", lambda p, **kw: calls.append(("load", kw)) or cand)
 
     def fake_assess(c, layer_set, crit, **kw):
         calls.append(("assess", kw))

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, Polygon, box
 
-from screening import _figures, cards, maps, report
+from screening import _figures, _sitemap, cards, maps, report
 from screening.config import load_criteria
 from screening.errors import CRSError, ScreeningError
 from tests._report_fixtures import SITES, X0, Y0, mirror_context, mirror_run, synthetic_context, synthetic_run
@@ -20,8 +20,10 @@ BANNER = "incomplete: natura2000_habitat missing"
 
 def _write(run_dir, *, incomplete=True, **changes):
     run = synthetic_run(incomplete=incomplete) | changes
-    return report.write_report(run_dir, run["candidates"], run["breakdown"], run["overlaps"], run["selection"],
-                               run["manifest"], context=synthetic_context(), criteria=run["criteria"])
+    return report.write_report(
+        run_dir, run["candidates"], run["breakdown"], run["overlaps"], run["selection"], run["manifest"],
+        context=synthetic_context(), criteria=run["criteria"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,14 @@ def test_incomplete_banner_on_every_page(run_dir):
 
 
 def test_complete_run_has_no_banner(tmp_path):
-    _write(tmp_path, incomplete=False)
+    run = synthetic_run(incomplete=False)
+    keep = ["A1", "A5"]  # one proposed, one excluded: enough pages, half the drawing
+    _write(
+        tmp_path, incomplete=False, candidates=run["candidates"].iloc[[0, 4]],
+        breakdown=run["breakdown"].loc[run["breakdown"]["application_id"].isin(keep)],
+        overlaps=run["overlaps"].loc[run["overlaps"]["application_id"].isin(keep)]
+    )
+    assert len(_pages(tmp_path)) == 4
     for page in _pages(tmp_path):
         assert "incomplete-banner" not in page.read_text(encoding="utf-8"), page.name
 
@@ -72,7 +81,9 @@ def test_map_needs_no_network(run_dir):
     assert not re.search(r"<script[^>]+src=", html)
     assert not re.search(r"<link[^>]+href=\"https?:", html)
     assert "L.map(" in html and "Leaflet 1.9" in html
-    assert re.findall(r"https?://[^\"' ]*\{z\}[^\"' ]*", html) == ["https://tile.openstreetmap.org/{z}/{x}/{y}.png"]
+    assert re.findall(r"https?://[^\"' ]*\{z\}[^\"' ]*", html) == [
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    ]
     assert "Basemap: OpenStreetMap (needs internet)" in html
     assert "Municipalities (simplified 100 m)" in html  # the tolerance is stated in the layer name
 
@@ -97,11 +108,20 @@ def test_index_lists_ranking_proposal_and_existing_downloads(run_dir):
     assert counts == {"all": "6", "excluded": "2", "eligible": "2", "proposed": "2"}
 
 
-@pytest.mark.parametrize(("aid", "words"), [
-    ("A1", ["Proposed.", "number 2 of the proposal", "What would raise the score most", "Rank <strong>4</strong>"]),
-    ("A3", ["Eligible, not proposed.", "a higher-scoring site in the same region"]),
-    ("A5", ["Excluded.", "Natura 2000 F-område &#39;Vejlerne&#39;", "excludes the site", "not ranked"]),
-])
+@pytest.mark.parametrize(
+    ("aid", "words"),
+    [
+        (
+            "A1",
+            [
+                "Proposed.", "number 2 of the proposal", "What would raise the score most",
+                "Rank <strong>4</strong>"
+            ],
+        ),
+        ("A3", ["Eligible, not proposed.", "a higher-scoring site in the same region"]),
+        ("A5", ["Excluded.", "Natura 2000 F-område &#39;Vejlerne&#39;", "excludes the site", "not ranked"]),
+    ],
+)
 def test_card_says_verdict_in_plain_words(run_dir, aid, words):
     html = (run_dir[0] / "cards" / f"{aid}.html").read_text(encoding="utf-8")
     for word in words:
@@ -122,20 +142,25 @@ def test_write_report_names_missing_column(tmp_path):
         _write(tmp_path, candidates=run["candidates"].drop(columns="score_total"))
 
 
-@pytest.mark.parametrize(("excluded", "selected", "expected"), [
-    (True, True, "excluded"),     # excluded wins over a stray selected flag
-    (False, True, "proposed"),
-    (False, False, "eligible"),
-    (False, None, "eligible"),    # selection not run
-])
+@pytest.mark.parametrize(
+    ("excluded", "selected", "expected"),
+    [
+        (True, True, "excluded"),  # excluded wins over a stray selected flag
+        (False, True, "proposed"),
+        (False, False, "eligible"),
+        (False, None, "eligible"),  # selection not run
+    ],
+)
 def test_candidate_status(excluded, selected, expected):
     frame = pd.DataFrame({"excluded": [excluded], "selected": [selected]})
     assert maps.candidate_status(frame).tolist() == [expected]
 
 
 def _rows(*records):
-    cols = ["application_id", "group", "criterion", "title", "raw_value", "unit", "score", "weight",
-            "contribution", "assessed", "nearest"]
+    cols = [
+        "application_id", "group", "criterion", "title", "raw_value", "unit", "score", "weight",
+        "contribution", "assessed", "nearest"
+    ]
     return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in records])
 
 
@@ -143,45 +168,70 @@ def test_improvements_largest_gap_first_in_plain_words():
     criteria = load_criteria()
     rows = _rows(
         # 14.2 km from a substation: band 2 km -> 1.0, 25 km -> 0.0; score 0.4696, 11.25 points
-        ("X", "infrastructure", "hv_substation", "Distance to nearest high-voltage substation", 14_200.0, "m",
-         0.4696, 11.25, 5.28, True, "400 kV Idomlund"),
-        ("X", "commitment", "council_decision", "Kommunalbestyrelse decision to apply", None, "date",
-         float("nan"), 0.0, 0.0, False, ""),
-        ("X", "commitment", "lokalplan_status", "Local plan status", "in_preparation", "status",
-         0.5, 3.33, 1.67, True, ""),
-        ("X", "transport", "rail_station", "Distance to nearest rail station", 1_500.0, "m",
-         1.0, 3.57, 3.57, True, "Vejle St."),  # full score: nothing to gain
+        (
+            "X", "infrastructure", "hv_substation", "Distance to nearest high-voltage substation", 14_200.0,
+            "m", 0.4696, 11.25, 5.28, True, "400 kV Idomlund"
+        ),
+        (
+            "X", "commitment", "council_decision", "Kommunalbestyrelse decision to apply", None, "date",
+            float("nan"), 0.0, 0.0, False, ""
+        ),
+        (
+            "X", "commitment", "lokalplan_status", "Local plan status", "in_preparation", "status", 0.5, 3.33,
+            1.67, True, ""
+        ),
+        (
+            "X", "transport", "rail_station", "Distance to nearest rail station", 1_500.0, "m", 1.0, 3.57,
+            3.57, True, "Vejle St."
+        ),  # full score: nothing to gain
     )
     assert cards.improvements(rows, criteria) == [
-        {"criterion": "council_decision", "title": "Kommunalbestyrelse decision to apply", "gain_points": 6.7,
-         "text": "Stating a council decision date (kb_decision_date) would let this criterion count "
-                 "(worth up to 6.7 points)."},
-        {"criterion": "hv_substation", "title": "Distance to nearest high-voltage substation", "gain_points": 6.0,
-         "text": "The nearest high-voltage substation is 14.2 km away (400 kV Idomlund); within 2 km would add "
-                 "6.0 points."},
-        {"criterion": "lokalplan_status", "title": "Local plan status", "gain_points": 1.7,
-         "text": "Local plan status is 'in preparation'; 'adopted' would add 1.7 points."},
+        {
+            "criterion": "council_decision",
+            "title": "Kommunalbestyrelse decision to apply",
+            "gain_points": 6.7,
+            "text": "Stating a council decision date (kb_decision_date) would let this criterion count "
+                    "(worth up to 6.7 points).",
+        },
+        {
+            "criterion": "hv_substation",
+            "title": "Distance to nearest high-voltage substation",
+            "gain_points": 6.0,
+            "text": "The nearest high-voltage substation is 14.2 km away (400 kV Idomlund); "
+                    "within 2 km would add 6.0 points.",
+        },
+        {
+            "criterion": "lokalplan_status", "title": "Local plan status", "gain_points": 1.7,
+            "text": "Local plan status is 'in preparation'; 'adopted' would add 1.7 points."
+        },
     ]
 
 
 def test_nearest_infrastructure_known_by_construction():
     """A 1 km square site; a substation 3 km east of its east edge, a 'joint' 1 km east (filtered out)."""
     criteria = load_criteria()
-    site = gpd.GeoDataFrame({"application_id": ["S"]}, geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000)],
-                            crs="EPSG:25832")
-    subs = gpd.GeoDataFrame({"name": ["Far", "Joint"], "typ": ["substation", "joint"]},
-                            geometry=[Point(X0 + 4000, Y0 + 500), Point(X0 + 2000, Y0 + 500)], crs="EPSG:25832")
-    near = _figures.nearest_infrastructure(site, {"hv_substations": subs}, criteria)
+    site = gpd.GeoDataFrame(
+        {"application_id": ["S"]}, geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000)], crs="EPSG:25832"
+    )
+    subs = gpd.GeoDataFrame(
+        {"name": ["Far", "Joint"], "typ": ["substation", "joint"]},
+        geometry=[Point(X0 + 4000, Y0 + 500), Point(X0 + 2000, Y0 + 500)], crs="EPSG:25832"
+    )
+    near = _sitemap.nearest_infrastructure(site, {"hv_substations": subs}, criteria)
     assert near.drop(columns="geometry").to_dict("records") == [
-        {"application_id": "S", "criterion": "hv_substation", "layer": "hv_substations", "label": "Far",
-         "distance_m": 3000.0}]
+        {
+            "application_id": "S", "criterion": "hv_substation", "layer": "hv_substations", "label": "Far",
+            "distance_m": 3000.0
+        }
+    ]
 
 
 def test_display_frame_simplifies_rounds_and_labels():
-    """A 2 km circle-ish polygon with 400 vertices; 50 m tolerance leaves far fewer, coordinates at 1e-5 deg."""
+    """A 2 km round polygon of 400 vertices; 50 m tolerance leaves far fewer; coordinates at 1e-5 degrees."""
     ring = gpd.GeoSeries([Point(X0, Y0)], crs="EPSG:25832").buffer(2000, quad_segs=100).iloc[0]
-    towns = gpd.GeoDataFrame({"name": ["Aarhus"], "population": [285_000]},
-                             geometry=[Polygon(ring.exterior)], crs="EPSG:25832")
+    towns = gpd.GeoDataFrame(
+        {"name": ["Aarhus"], "population": [285_000]}, geometry=[Polygon(ring.exterior)], crs="EPSG:25832"
+    )
     out = maps.display_frame(towns, tolerance_m=50, label=("name", "population"))
     assert out.crs.to_epsg() == 4326
     assert out["label"].tolist() == ["Aarhus (285,000 inhabitants)"]
@@ -193,7 +243,7 @@ def test_display_frame_simplifies_rounds_and_labels():
 def test_format_value_and_doc_examples():
     assert _figures.format_value(2000.0, "m") == "2 km"
     assert _figures.format_value(18.0, "min") == "18 min"
-    for module in (_figures, cards, maps, report):
+    for module in (_figures, _sitemap, cards, maps, report):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__
 
@@ -203,8 +253,10 @@ def test_map_of_real_layers_stays_light(mirror_root, tmp_path):
     """All ten real context layers and the 15 approximate 2025 applications: map.html well under 10 MB."""
     context = mirror_context(mirror_root)
     run = mirror_run(mirror_root, context)
-    paths = report.write_report(tmp_path, run["candidates"], run["breakdown"], run["overlaps"], run["selection"],
-                                run["manifest"], context=context, criteria=run["criteria"])
+    paths = report.write_report(
+        tmp_path, run["candidates"], run["breakdown"], run["overlaps"], run["selection"], run["manifest"],
+        context=context, criteria=run["criteria"]
+    )
     size_mb = paths["map"].stat().st_size / 1e6
     assert size_mb < 10, f"map.html is {size_mb:.1f} MB"
     html = paths["map"].read_text(encoding="utf-8")

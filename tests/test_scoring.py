@@ -404,3 +404,28 @@ def test_mirror_applications_2025(mirror_root):
     assert set(labour["criterion"]) == {"population_30min", "population_45min", "education_30min"}
     assert (labour["method"] == "straight line × 1.3 at 60 km/h (no road layer)").all()
     assert scores["flagged"].all()
+
+
+def test_any_index_and_order_of_candidates():
+    """Scores follow application_id, not the frame index: a shuffled, non-range index gives the same."""
+    crit = _criteria([_dist("a1", "a", "L1", 1), _attr("b2", "b", "status", 1, mapping={"existing": 1.0})])
+    layers = {"L1": _points([(X0 + 3_500, Y0 + 500)])}
+    sites = _sites(n=3, status=["existing", None, "existing"])
+    plain = scoring.score(sites, layers, crit)
+    shuffled = scoring.score(sites.iloc[[2, 0, 1]].set_axis([70, 10, 40]), layers, crit)
+    pd.testing.assert_frame_equal(plain.scores, shuffled.scores.loc[plain.scores.index])
+
+
+def test_no_candidates():
+    crit = _criteria([_dist("a1", "a", "L1", 1), _dist("b1", "b", "L1", 1)])
+    res = scoring.score(_sites(n=0), {"L1": _points([(X0, Y0)])}, crit)
+    assert res.scores.empty and res.breakdown.empty
+    assert list(res.breakdown.columns) == list(scoring.BREAKDOWN_COLUMNS)
+
+
+def test_negative_declared_distance_is_not_assessed():
+    res = scoring.score(_sites(transport_motorway_km=[-1.0]), {"towns": _points([(X0, Y0)], population=[1])},
+                        _travel_criteria())
+    row = _rows(res, "mw").iloc[0]
+    assert not row["assessed"]
+    assert row["note"].endswith("the declared transport_motorway_km is negative")

@@ -25,7 +25,8 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 def base_url(mirror_root):
     """The app served by werkzeug's threaded server on a free 127.0.0.1 port, in a thread."""
     settings, _, criteria, ctx = fx.mirror_context()
-    app = serve.create_app(layer_set=ctx.layer_set, criteria=criteria, settings=settings, reference=ctx.reference)
+    app = serve.create_app(layer_set=ctx.layer_set, criteria=criteria, settings=settings,
+                           reference=ctx.reference)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -38,8 +39,8 @@ def base_url(mirror_root):
 def browser():
     """Headless Chromium through Selenium; skipped when chromium, chromedriver or selenium are absent."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Debian chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+        pytest.skip("Debian chromium and chromedriver are absent (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is absent (pip install selenium)")
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -79,7 +80,7 @@ def test_upload_through_the_form_shows_the_score(base_url, browser, tmp_path):
     browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     browser.switch_to.frame(browser.find_element(By.ID, "map"))
-    leaflet = browser.find_elements(By.CSS_SELECTOR, ".leaflet-container")  # Leaflet is inlined: no CDN needed
+    leaflet = browser.find_elements(By.CSS_SELECTOR, ".leaflet-container")  # inlined Leaflet, no CDN
     sites = browser.find_elements(By.CSS_SELECTOR, "path.candidate-site")
     browser.switch_to.default_content()
 

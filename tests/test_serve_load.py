@@ -89,7 +89,8 @@ def test_sequential_and_concurrent_previews(server, record_property):
         "concurrent_p50_s": round(statistics.median(t for *_, t in concurrent), 3),
         "concurrent_max_s": round(max(t for *_, t in concurrent), 3),
         "wall_s": round(wall, 1),
-        "rss_start_mb": round(rss_start / 2**20, 1), "rss_after_sequential_mb": round(rss_sequential / 2**20, 1),
+        "rss_start_mb": round(rss_start / 2**20, 1),
+        "rss_after_sequential_mb": round(rss_sequential / 2**20, 1),
         "rss_end_mb": round(rss_end / 2**20, 1),
     }
     for key, value in figures.items():

@@ -1,0 +1,306 @@
+"""The small static site maps of the score cards: a site and its nearest infrastructure (matplotlib, Agg).
+
+No basemap is needed: municipalities are drawn as land on a blue sea, with Natura 2000, HV lines and
+towns for orientation. One figure is reused for all applications and the national background is drawn on
+it once, so tens of maps take seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib.figure import Figure
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path as MplPath
+
+from screening._figures import format_value
+from screening.catalog import apply_filter
+from screening.config import Criteria
+from screening.errors import LayerDataError
+
+__all__ = ["nearest_infrastructure", "site_maps"]
+
+log = logging.getLogger(__name__)
+
+_SITE_MAP_LABELS = {
+    "hv_substations": "substation", "hv_lines": "HV line", "rail_stations": "station", "ports": "port",
+    "airports": "airport"
+}
+_MAX_FRAME_M = 25_000.0  # nearest features further than this are drawn as a line leaving the site map
+_SITE_MAP_PX = 560
+
+
+def nearest_infrastructure(
+    candidates: gpd.GeoDataFrame, context: Mapping[str, gpd.GeoDataFrame], criteria: Criteria
+) -> gpd.GeoDataFrame:
+    """The nearest feature of each distance criterion's context layer to each site, as a connecting line.
+
+    Uses the criterion's filter (e.g. substations only, airports with an IATA code) and one bulk
+    ``sindex.nearest`` query per criterion.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``application_id, criterion, layer, label, distance_m`` and the shortest line from the site to the
+        feature (EPSG:25832); empty when no criterion's layer is in `context`.
+    """
+    cols = ["application_id", "criterion", "layer", "label", "distance_m"]
+    parts = []
+    geoms = candidates.geometry.to_numpy()
+    for crit in criteria.criteria:  # a loop over the handful of criteria, each a vectorised query
+        layer = context.get(crit.layer or "")
+        if crit.measure not in ("distance", "travel_time") or layer is None or layer.empty:
+            continue
+        try:
+            layer = apply_filter(layer, crit.filter, what=str(crit.layer))
+        except LayerDataError as exc:
+            log.info("site map: %s; drawing the unfiltered layer", exc)
+        if layer.empty:
+            continue
+        src, dst = layer.sindex.nearest(geoms, return_all=False)
+        lines = shapely.shortest_line(geoms[src], layer.geometry.to_numpy()[dst])
+        label_col = crit.label_column or "name"
+        labels = layer[label_col].astype(str).to_numpy()[dst] if label_col in layer else np.full(len(dst), "")
+        parts.append(
+            gpd.GeoDataFrame(
+                {
+                    "application_id": candidates["application_id"].astype(str).to_numpy()[src],
+                    "criterion": crit.id, "layer": crit.layer, "label": labels,
+                    "distance_m": shapely.length(lines)
+                },
+                geometry=lines,
+                crs=candidates.crs,
+            )
+        )
+    if not parts:
+        return gpd.GeoDataFrame(columns=cols, geometry=[], crs=candidates.crs)
+    return pd.concat(parts, ignore_index=True)
+
+
+def site_maps(
+    candidates: gpd.GeoDataFrame, nearest: gpd.GeoDataFrame, context: Mapping[str, gpd.GeoDataFrame],
+    paths: Mapping[str, Path], *, colours: Mapping[str, str]
+) -> dict[str, Path]:
+    """Draw, per site, a small static map of the site and its nearest infrastructure to a PNG.
+
+    The frame is centred on the site and wide enough for the nearest features within 25 km (at least
+    6 km across); features further away are drawn as a line leaving the frame, labelled with an arrow.
+
+    Parameters
+    ----------
+    candidates
+        Sites in EPSG:25832 with ``application_id`` and ``status`` (the key of `colours`).
+    nearest
+        Lines from `nearest_infrastructure`.
+    context
+        Context layers in EPSG:25832: municipalities are drawn as land on a blue sea, Natura 2000 in green,
+        HV lines in purple, and towns of 2,000 inhabitants or more for orientation.
+    paths
+        application_id -> output PNG.
+    colours
+        status -> fill colour of the site.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        `paths`, once written.
+    """
+    fig = Figure(figsize=(_SITE_MAP_PX / 100, _SITE_MAP_PX / 100), dpi=100)
+    ax = fig.add_axes((0.005, 0.005, 0.99, 0.99))
+    ax.set_facecolor("#dbeaf5" if "kommuner" in context else "#ffffff")
+    _draw_background(ax, context)
+    towns = _towns(context)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    by_id = candidates.set_index(candidates["application_id"].astype(str))
+    near_ids = nearest["application_id"].astype(str)
+    for aid, path in paths.items():  # one map per application (tens), on the one figure
+        cand = by_id.loc[aid]
+        added = _draw_site(ax, cand.geometry, nearest.loc[near_ids == aid], towns,
+                           colours.get(str(cand["status"]), "#d7301f"))
+        fig.savefig(path, format="png")
+        for artist in added:
+            artist.remove()
+    return dict(paths)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _draw_background(ax, context: Mapping[str, gpd.GeoDataFrame]) -> None:
+    """Land, Natura 2000 and HV lines, whole layers, once per run (each save draws only what is in view)."""
+    styles = [("kommuner", {"color": "#f7f6f0", "edgecolor": "#b0b0b0", "linewidth": 0.6}),
+              ("natura2000_omraader_simplified", {"color": "#c7e9c0", "edgecolor": "#74c476",
+                                                  "linewidth": 0.4}),
+              ("natura2000_fuglebeskyttelse", {"color": "#a1d99b", "edgecolor": "#41ab5d", "linewidth": 0.4,
+                                               "alpha": 0.8}),
+              ("hv_lines", {"color": "#6a51a3", "linewidth": 1.2})]
+    for layer_id, kw in styles:  # four layers
+        gdf = context.get(layer_id)
+        if gdf is not None and len(gdf):
+            # 10 m is below a pixel of the smallest frame (6 km on 560 px); fewer vertices draw faster
+            gpd.GeoSeries(shapely.simplify(gdf.geometry.to_numpy(), 10.0, preserve_topology=False)).plot(
+                ax=ax, zorder=1, **kw
+            )
+
+
+def _towns(context: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
+    towns = context.get("towns")
+    if towns is None or "population" not in towns or "name" not in towns:
+        return pd.DataFrame({"x": [], "y": [], "name": [], "population": []})
+    pop = pd.to_numeric(towns["population"], errors="coerce").fillna(0)
+    big = towns.loc[pop >= 2000]
+    return pd.DataFrame({"x": big.geometry.x, "y": big.geometry.y, "name": big["name"].astype(str),
+                         "population": pop.loc[big.index]}).sort_values("population", ascending=False)
+
+
+def _draw_site(ax, site, nearest: pd.DataFrame, towns: pd.DataFrame, colour: str) -> list:
+    """Add the site, its nearest features, town labels and a scale bar; return the artists added."""
+    cx, cy = site.centroid.x, site.centroid.y
+    xmin, ymin, xmax, ymax = site.bounds
+    within = nearest.loc[nearest["distance_m"] <= _MAX_FRAME_M, "distance_m"]
+    half = max(3000.0, 0.75 * max(xmax - xmin, ymax - ymin),
+               1.15 * (float(within.max()) if len(within) else 0.0) + 1500.0)
+    frame = (cx - half, cy - half, cx + half, cy + half)
+    px = 2 * half / (_SITE_MAP_PX - 20)  # metres per pixel
+    added = [
+        ax.add_patch(_patch(site, facecolor=colour, alpha=0.75, edgecolor="#000000", linewidth=1.2, zorder=5))
+    ]
+    if max(xmax - xmin, ymax - ymin) < 0.04 * half:  # too small to see at this scale: mark it
+        added += ax.plot(
+            [cx], [cy], marker="*", markersize=16, color=colour, markeredgecolor="#000000", zorder=6
+        )
+    placed = [
+        (min(xmin, cx - 10 * px), min(ymin, cy - 10 * px), max(xmax, cx + 10 * px), max(ymax, cy + 10 * px))
+    ]
+    for row in nearest.sort_values("distance_m").to_dict("records"):  # the five or so nearest features
+        added += _draw_nearest(ax, row, (cx, cy), half, frame, placed)
+    shown = towns.loc[(abs(towns["x"] - cx) < half * 0.95) & (abs(towns["y"] - cy) < half * 0.95)].head(6)
+    added += ax.plot(shown["x"], shown["y"], "o", color="#636363", markersize=3, zorder=3)
+    for row in shown.itertuples():  # at most six town labels, only where they hide nothing
+        spot = _free_spot(
+            [(row.x, row.y)], (5.5 * len(row.name) * px + 8 * px, 14 * px), placed, frame, strict=True
+        )
+        if spot:
+            added.append(
+                ax.annotate(
+                    row.name,
+                    spot[:2],
+                    xytext=(3 if spot[2] == "left" else -3, 0),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color="#525252",
+                    zorder=3,
+                    ha=spot[2],
+                    va=spot[3],
+                )
+            )
+    added += _scale_bar(ax, frame)
+    ax.set_xlim(frame[0], frame[2])
+    ax.set_ylim(frame[1], frame[3])
+    ax.set_aspect("equal")
+    return added
+
+
+def _free_spot(anchors, size, placed: list, frame, *, strict: bool = False):
+    """The first (x, y, ha, va) at an anchor whose label box overlaps no placed box and stays in the frame.
+
+    Without a free spot: the least-overlapping one, or None when `strict`. The chosen box joins `placed`.
+    """
+    best = None
+    for x, y in anchors:  # a few anchors, four corners each
+        for ha, va in (("left", "top"), ("right", "top"), ("left", "bottom"), ("right", "bottom")):
+            left = x if ha == "left" else x - size[0]
+            top = y if va == "top" else y + size[1]
+            box = (left, top - size[1], left + size[0], top)
+            clash = sum(_overlap(box, b) for b in placed)
+            clash += size[0] * size[1] - _overlap(box, frame)  # the part outside the frame
+            if best is None or clash < best[0]:
+                best = (clash, (x, y, ha, va), box)
+            if clash <= 0:
+                break
+        if best[0] <= 0:
+            break
+    if strict and best[0] > 0:
+        return None
+    placed.append(best[2])
+    return best[1]
+
+
+def _overlap(a, b) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def _patch(geom, **kw) -> PathPatch:
+    """A matplotlib patch of a (multi)polygon, holes kept."""
+    verts, codes = [], []
+    for poly in getattr(geom, "geoms", [geom]):  # the parts of one site
+        for ring in [poly.exterior, *poly.interiors]:
+            xy = np.asarray(ring.coords)[:, :2]
+            verts.append(xy)
+            codes.append([MplPath.MOVETO] + [MplPath.LINETO] * (len(xy) - 2) + [MplPath.CLOSEPOLY])
+    return PathPatch(MplPath(np.concatenate(verts), np.concatenate(codes)), **kw)
+
+
+def _draw_nearest(ax, row: Mapping, centre: tuple[float, float], half: float, frame, placed: list) -> list:
+    """Draw the line to one nearest feature and its label where it hides no other label nor the site."""
+    line = row["geometry"]
+    (x0, y0), (x1, y1) = line.coords[0], line.coords[-1]
+    added = ax.plot([x0, x1], [y0, y1], linestyle="--", color="#252525", linewidth=0.9, zorder=4)
+    what = _SITE_MAP_LABELS.get(str(row["layer"]), str(row["criterion"]))
+    label = f"{what}: {row['label']}" if str(row.get("label") or "").strip() not in ("", "nan") else what
+    inside = abs(x1 - centre[0]) < half * 0.92 and abs(y1 - centre[1]) < half * 0.92
+    text = f"{label}\n{format_value(row['distance_m'], 'm')}" + ("" if inside else " →")
+    if inside:
+        added += ax.plot(
+            [x1],
+            [y1],
+            marker="o",
+            color="#6a51a3" if "hv" in str(row["layer"]) else "#08519c",
+            markersize=6,
+            markeredgecolor="#ffffff",
+            zorder=6,
+        )
+    reach = min(1.0, 0.9 * half / max(abs(x1 - x0), abs(y1 - y0), 1.0))  # share of the line in the frame
+    fracs = (1.0, 0.7, 0.45) if inside else (0.95, 0.75, 0.55, 0.4)
+    anchors = [(x0 + (x1 - x0) * reach * f, y0 + (y1 - y0) * reach * f) for f in fracs]
+    px = 2 * half / (_SITE_MAP_PX - 20)
+    size = ((6.0 * max(len(s) for s in text.split("\n")) + 14) * px, 32 * px)
+    x, y, ha, va = _free_spot(anchors, size, placed, frame)
+    added.append(
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(4 if ha == "left" else -4, -3 if va == "top" else 3),
+            textcoords="offset points",
+            fontsize=7.5,
+            zorder=7,
+            ha=ha,
+            va=va,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "#ffffff", "ec": "#bdbdbd", "alpha": 0.88},
+        )
+    )
+    return added
+
+
+def _scale_bar(ax, frame) -> list:
+    x0, y0, x1, _ = frame
+    width = x1 - x0
+    length = next(v for v in (500, 1000, 2000, 5000, 10000, 20000, 50000, 100000) if v >= width / 6)
+    bx, by = x0 + width * 0.05, y0 + width * 0.05
+    added = ax.plot(
+        [bx, bx + length], [by, by], color="#000000", linewidth=3, zorder=8, solid_capstyle="butt"
+    )
+    added.append(
+        ax.annotate(
+            format_value(float(length), "m"), (bx, by), xytext=(0, 4), textcoords="offset points",
+            fontsize=7.5, zorder=8
+        )
+    )
+    return added

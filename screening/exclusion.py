@@ -1,0 +1,422 @@
+"""Exclusion: the declared rules of ``layers/criteria.yaml`` evaluated for all candidates, one pass per rule.
+
+Each rule is one STRtree bulk query of the candidates against the rule's layer (or its prepared coverage,
+see `screening.coverage`), a vectorised clip, and a grouped union or sum per candidate; no Python loop
+runs over the features of a layer. All geometries are EPSG:25832 (metres); areas are hectares.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from screening import coverage
+from screening._geo import M2_PER_HA, require_crs
+from screening.config import ExclusionRule, Exclusions
+from screening.coverage import ZONE_LAYER, prepare_layer, prepared_layers
+from screening.errors import LayerDataError, LayerUnavailableError, SubmissionError
+
+__all__ = ["ExclusionResult", "SUMMARY_COLUMNS", "OVERLAP_COLUMNS", "evaluate", "zone_shares",
+           "prepare_layer", "prepared_layers"]
+
+log = logging.getLogger(__name__)
+
+SUMMARY_COLUMNS = ("excluded", "exclusion_reasons", "net_area_ha", "flags", "incomplete", "landzone_share")
+OVERLAP_COLUMNS = ("application_id", "rule_id", "layer", "action", "buffer_m", "overlap_ha", "overlap_share",
+                   "distance_m", "cut_ha", "features", "decisive", "source")
+MAX_LABELS = 12
+"""At most this many feature labels are named per candidate and rule; the rest are counted."""
+_ZONES = {"landzone_ha": "landzone", "byzone_ha": "byzone", "sommerhus_ha": "sommerhusområde",
+          "mixed_ha": "mixed zone codes 4-7"}
+
+
+@dataclass(frozen=True)
+class ExclusionResult:
+    """What `evaluate` found.
+
+    ``summary``: DataFrame indexed by ``application_id`` with `SUMMARY_COLUMNS`. ``overlaps``: one row per
+    (candidate, rule) that overlaps or comes within the rule's buffer, with `OVERLAP_COLUMNS`.
+    ``missing``: rule id -> reason, for rules whose layer was not loaded.
+    """
+
+    summary: pd.DataFrame
+    overlaps: pd.DataFrame
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Measure:
+    """Per-candidate measures of one rule (arrays of length n)."""
+
+    overlap_m2: np.ndarray
+    distance_m: np.ndarray
+    cut_m2: np.ndarray
+    cut_geometry: np.ndarray
+    features: np.ndarray
+
+
+def evaluate(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame], exclusions: Exclusions, *,
+             allow_missing: Iterable[str] = (),
+             prepared: Mapping[str, gpd.GeoDataFrame] | None = None) -> ExclusionResult:
+    """Evaluate every exclusion rule for every candidate.
+
+    Per rule and candidate: ``overlap_ha`` is the area of the candidate inside the union of the rule's
+    (filtered) features, so features overlapping each other count once; ``overlap_share`` is that area
+    over the candidate's area (0-1); ``features`` names the features whose interior meets the candidate.
+
+    ``buffer_m`` means "the candidate comes within buffer_m of a feature": features are found with
+    ``dwithin`` (distance <= buffer_m between the true geometries) and ``distance_m`` is the shortest such
+    distance; ``overlap_ha`` stays the true, unbuffered overlap. Without a buffer, an ``exclude`` rule
+    rejects the candidate when ``overlap_ha > tolerance_ha``; with one, whenever a feature lies within
+    ``buffer_m`` (a sliver overlap lies within any positive distance, so ``tolerance_ha`` no longer
+    matters). A ``cut`` rule removes ``cut_ha`` from the usable area: the overlap, or with a buffer the part
+    of the candidate within ``buffer_m`` of its features (only those features are grown, never the
+    layer); a cut of at most ``tolerance_ha`` is ignored. ``net_area_ha`` is the candidate's area minus
+    the area of the union of all cuts (never a sum), and a candidate whose net area is below
+    ``exclusions.min_net_area_ha`` is excluded. A ``flag`` rule is reported in ``flags`` when it would
+    have triggered as an exclude rule. The flag rule on the ``zonekort`` layer reports the zone shares
+    instead (see `zone_shares`): "62 % landzone: needs planning permission (landzonetilladelse)".
+
+    Parameters
+    ----------
+    candidates
+        One row per application: ``application_id`` (unique) and (multi)polygons in EPSG:25832.
+    layers
+        Loaded layers by catalog id, EPSG:25832; provenance (``source``, ``date``) is read from ``attrs``
+        when present. A rule's ``filter`` is applied here.
+    exclusions
+        The rules and ``min_net_area_ha``.
+    allow_missing
+        Layer (or rule) ids an ``exclude``/``cut`` rule may lack: it is then recorded in ``missing`` and
+        every ``incomplete`` says "incomplete: <layer> missing". A ``flag`` rule's missing layer is recorded
+        in ``missing`` only; it does not make the screening incomplete.
+    prepared
+        Prepared coverages by rule id (`prepared_layers`); used when made from the loaded layer version,
+        which gives the same areas without the per-candidate union.
+
+    Returns
+    -------
+    ExclusionResult
+
+    Raises
+    ------
+    CRSError
+        If the candidates or a layer are not in EPSG:25832.
+    LayerUnavailableError
+        If an ``exclude``/``cut`` rule's layer is absent and not allowed missing; names rule, layer and fix.
+    LayerDataError
+        If a rule's filter or label column names a column the layer lacks.
+    SubmissionError
+        If ``application_id`` is missing or repeated, or a geometry is not a valid polygon.
+    """
+    ids = _check_candidates(candidates)
+    missing, incomplete = _missing_rules(exclusions, layers, set(allow_missing))
+    sites = candidates.geometry.to_numpy()
+    area_m2 = shapely.area(sites)
+    prepared = prepared or {}
+    rows, cuts = [], []
+    landzone_share = np.full(len(sites), np.nan)
+    for rule in exclusions.rules:  # a handful of declared rules, not features
+        if rule.id in missing:
+            continue
+        layer = layers[rule.layer]
+        require_crs(layer, f"layer {rule.layer}")
+        source = _source_text(rule.layer, layer)
+        if rule.layer == ZONE_LAYER and rule.action == "flag":
+            shares = zone_shares(candidates, layer)
+            landzone_share = shares["landzone_share"].to_numpy()
+            rows.append(_zone_rows(rule, ids, shares, source))
+            continue
+        measure = _measure(rule, sites, layer, prepared.get(rule.id))
+        rows.append(_rule_rows(rule, ids, area_m2, measure, source))
+        if rule.action == "cut":
+            cuts.append(measure)
+    overlaps = pd.concat([r for r in rows if len(r)] or [pd.DataFrame(columns=[*OVERLAP_COLUMNS, "_text"])],
+                         ignore_index=True)
+    cut_ha = _cut_union_m2(cuts, len(sites)) / M2_PER_HA
+    summary = _summary(ids, area_m2 / M2_PER_HA, cut_ha, overlaps, exclusions.min_net_area_ha, incomplete,
+                       landzone_share)
+    log.info("excluded %d of %d candidates (%d overlap rows, %.1f ha overlap; %d rule(s) missing)",
+             int(summary["excluded"].sum()), len(summary), len(overlaps),
+             float(overlaps["overlap_ha"].sum()) if len(overlaps) else 0.0, len(missing))
+    return ExclusionResult(summary=summary, overlaps=overlaps.drop(columns="_text")[list(OVERLAP_COLUMNS)],
+                           missing=missing)
+
+
+def zone_shares(candidates: gpd.GeoDataFrame, zonekort: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Hectares of each candidate in byzone, sommerhusområde, mixed zone codes and landzone.
+
+    Plandata zone codes: 1 byzone, 2 landzone, 3 sommerhusområde, 4-7 mixed statuses. Land covered by no
+    zonekort polygon is landzone. Where polygons overlap, byzone takes precedence over sommerhusområde,
+    which takes precedence over the mixed codes, so the four areas sum to the candidate's area.
+
+    Parameters
+    ----------
+    candidates
+        ``application_id`` and (multi)polygons, EPSG:25832.
+    zonekort
+        Zone polygons with a ``zone`` column, EPSG:25832.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``application_id``: ``byzone_ha``, ``sommerhus_ha``, ``mixed_ha``, ``landzone_ha``
+        (hectares) and ``landzone_share`` (0-1).
+
+    Raises
+    ------
+    LayerDataError
+        When `zonekort` has no ``zone`` column.
+    """
+    ids = _check_candidates(candidates)
+    require_crs(zonekort, "layer zonekort")
+    if "zone" not in zonekort.columns:
+        msg = f"layer zonekort: column 'zone' not found; columns: {list(zonekort.columns)}; see catalog.yaml"
+        raise LayerDataError(msg)
+    codes = pd.to_numeric(zonekort["zone"], errors="coerce").to_numpy()
+    unknown = int((~np.isin(codes, [1, 2, 3, 4, 5, 6, 7])).sum())
+    if unknown:
+        log.warning("layer zonekort: %d polygons with a zone code outside 1-7 count as landzone", unknown)
+    sites, geoms = candidates.geometry.to_numpy(), zonekort.geometry.to_numpy()
+    area = shapely.area(sites)
+    covered = []
+    for codes_so_far in ([1], [1, 3], [1, 3, 4, 5, 6, 7]):  # three nested zone classes, not features
+        covered.append(coverage.overlap_hits(sites, geoms[np.isin(codes, codes_so_far)]).overlap_m2)
+    by, by_som, by_som_mixed = covered
+    land = np.clip(area - by_som_mixed, 0.0, None)
+    return pd.DataFrame({
+        "byzone_ha": by / M2_PER_HA,
+        "sommerhus_ha": np.clip(by_som - by, 0.0, None) / M2_PER_HA,
+        "mixed_ha": np.clip(by_som_mixed - by_som, 0.0, None) / M2_PER_HA,
+        "landzone_ha": land / M2_PER_HA,
+        "landzone_share": np.divide(land, area, out=np.zeros_like(area), where=area > 0),
+    }, index=pd.Index(ids, name="application_id"))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_candidates(candidates: gpd.GeoDataFrame) -> np.ndarray:
+    require_crs(candidates, "candidates")
+    if "application_id" not in candidates.columns:
+        raise SubmissionError([f"candidates: column 'application_id' is missing; columns are "
+                               f"{list(candidates.columns)}. Load them with submissions.load_submissions"])
+    ids = candidates["application_id"].astype(str).to_numpy()
+    problems = [f"candidates: application_id {d!r} occurs more than once; ids must be unique"
+                for d in pd.unique(ids[pd.Series(ids).duplicated().to_numpy()])]
+    geoms = candidates.geometry.to_numpy()
+    bad_type = ~np.isin(shapely.get_type_id(geoms), [3, 6]) | shapely.is_empty(geoms)
+    invalid = ~bad_type & ~shapely.is_valid(geoms)
+    problems += [f"candidate {i}: geometry is not a non-empty (multi)polygon" for i in ids[bad_type]]
+    problems += [f"candidate {i}: invalid geometry ({r}); repair it (industripark screen --repair)"
+                 for i, r in zip(ids[invalid], shapely.is_valid_reason(geoms[invalid]), strict=True)]
+    if problems:
+        raise SubmissionError(problems)
+    return ids
+
+
+def _missing_rules(exclusions: Exclusions, layers: Mapping[str, gpd.GeoDataFrame],
+                   allow: set[str]) -> tuple[dict[str, str], list[str]]:
+    """Rules whose layer is absent: recorded when allowed (or a flag), else `LayerUnavailableError`."""
+    missing: dict[str, str] = {}
+    incomplete: list[str] = []
+    for rule in exclusions.rules:  # a handful of declared rules
+        if rule.layer in layers:
+            continue
+        if rule.action == "flag":
+            missing[rule.id] = (f"layer {rule.layer} missing: flag rule {rule.id} not reported "
+                                "(a missing flag layer does not make the screening incomplete)")
+        elif rule.layer in allow or rule.id in allow:
+            missing[rule.id] = f"layer {rule.layer} missing (allowed): {rule.action} rule {rule.id} not run"
+            incomplete.append(f"incomplete: {rule.layer} missing")
+        else:
+            msg = (f"exclusion rule {rule.id!r} ({rule.action}) needs layer {rule.layer!r}, which is not "
+                   f"loaded. Provide it (put the file in the mirror or run 'industripark layers fetch "
+                   f"{rule.layer}') or pass --allow-missing {rule.layer} to screen without it (every output "
+                   f"then says 'incomplete: {rule.layer} missing')")
+            raise LayerUnavailableError(msg)
+    for rule_id, reason in missing.items():
+        log.warning("exclusion rule %s: %s", rule_id, reason)
+    return missing, list(dict.fromkeys(incomplete))
+
+
+def _measure(rule: ExclusionRule, sites: np.ndarray, layer: gpd.GeoDataFrame,
+             prepared: gpd.GeoDataFrame | None) -> _Measure:
+    what = f"rule {rule.id}: layer {rule.layer}"
+    if rule.filter.where or rule.filter.require:
+        from screening.catalog import apply_filter  # lazy: catalog pulls in the fetchers
+
+        layer = apply_filter(layer, rule.filter, what=what)
+    labels = coverage.feature_labels(layer, rule.label_column, what=what)
+    use_prepared = coverage.usable_prepared(prepared, layer, what=what)
+    geoms = (prepared if use_prepared else layer).geometry.to_numpy()
+    n, buffered = len(sites), rule.buffer_m > 0
+    keep_geometry = rule.action == "cut" and not buffered
+    hits = coverage.overlap_hits(sites, geoms, disjoint=use_prepared, keep_geometry=keep_geometry)
+    distance = np.where(hits.overlap_m2 > 0, 0.0, np.nan)
+    pair_site, pair_feature = hits.site, hits.feature
+    cut_geometry = hits.geometry if keep_geometry else np.full(n, None, dtype=object)
+    if buffered:
+        pair_site, pair_feature, dist = coverage.distance_hits(sites, geoms, rule.buffer_m)
+        distance = np.full(n, np.inf)
+        np.minimum.at(distance, pair_site, dist)
+        distance[np.isinf(distance)] = np.nan
+        if rule.action == "cut":
+            cut_geometry = coverage.buffered_cut(sites, geoms, pair_site, pair_feature, rule.buffer_m)
+    has_cut = cut_geometry != None  # noqa: E711 - elementwise test of an object array
+    cut_m2 = np.zeros(n)
+    cut_m2[has_cut] = shapely.area(cut_geometry[has_cut].astype(object))
+    ignored = cut_m2 <= rule.tolerance_ha * M2_PER_HA
+    cut_m2[ignored], cut_geometry[ignored] = 0.0, None
+    features = _site_features(rule, sites, layer, labels, prepared if use_prepared else None,
+                              pair_site, pair_feature)
+    return _Measure(hits.overlap_m2, distance, cut_m2, cut_geometry, features)
+
+
+def _site_features(rule, sites, layer, labels, prepared, pair_site, pair_feature) -> np.ndarray:
+    """"; "-joined labels of the features each site meets (or comes within buffer_m of)."""
+    if prepared is None:
+        site_idx, names = pair_site, labels[pair_feature]
+    else:
+        piece_label = prepared["label"].to_numpy(dtype=object)[pair_feature]
+        single = piece_label != ""
+        site_idx, names = pair_site[single], piece_label[single]
+        if not single.all():  # pieces of several labelled features: test those features against the site
+            members = pd.Series(prepared["features"].to_numpy()[pair_feature[~single]],
+                                index=pair_site[~single]).explode().dropna()
+            key = np.unique(members.index.to_numpy(np.int64) * len(layer) + members.to_numpy(np.int64))
+            s, f = key // len(layer), key % len(layer)
+            g = layer.geometry.to_numpy()
+            if rule.buffer_m > 0:
+                ok = shapely.dwithin(sites[s], g[f], rule.buffer_m)
+            else:  # interiors meet: intersects (fast on prepared sites), then not merely touching
+                ok = shapely.intersects(sites[s], g[f])
+                ok[ok] = ~shapely.touches(sites[s[ok]], g[f[ok]])
+            site_idx, names = np.r_[site_idx, s[ok]], np.r_[names, labels[f[ok]]]
+    pairs = pd.DataFrame({"site": site_idx, "label": names}).drop_duplicates().sort_values(["site", "label"])
+    if rule.label_prefix:
+        pairs["label"] = f"{rule.label_prefix} '" + pairs["label"] + "'"
+    return _join_groups(pairs["site"].to_numpy(), pairs["label"].to_numpy(dtype=object), len(sites),
+                        limit=MAX_LABELS)
+
+
+def _join_groups(keys: np.ndarray, texts: np.ndarray, n: int, *, limit: int | None = None) -> np.ndarray:
+    """"; "-join `texts` per key in ``0..n-1``, keeping their order; beyond `limit`, "and N more"."""
+    out = np.full(n, "", dtype=object)
+    if len(keys) == 0:
+        return out
+    order = np.argsort(keys, kind="stable")
+    keys, texts = keys[order], texts[order].tolist()
+    starts = np.r_[0, np.flatnonzero(np.diff(keys)) + 1]
+    ends = np.r_[starts[1:], len(keys)]
+    limit = limit or len(texts)
+    out[keys[starts]] = [  # one string per candidate, not per feature
+        "; ".join(texts[s:min(e, s + limit)]) + (f"; and {e - s - limit} more" if e - s > limit else "")
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    return out
+
+
+def _rule_rows(rule: ExclusionRule, ids: np.ndarray, area_m2: np.ndarray, m: _Measure, source: str
+               ) -> pd.DataFrame:
+    within = ~np.isnan(m.distance_m) & (m.distance_m <= rule.buffer_m)
+    hit = (m.overlap_m2 > 0) | (within if rule.buffer_m > 0 else False) | (m.cut_m2 > 0)
+    overlap_ha, cut_ha = m.overlap_m2 / M2_PER_HA, m.cut_m2 / M2_PER_HA
+    share = np.divide(m.overlap_m2, area_m2, out=np.zeros_like(area_m2), where=area_m2 > 0)
+    triggered = within if rule.buffer_m > 0 else overlap_ha > rule.tolerance_ha
+    decisive = {"exclude": triggered, "cut": cut_ha > 0, "flag": np.zeros(len(ids), dtype=bool)}[rule.action]
+    reported = cut_ha > 0 if rule.action == "cut" else triggered
+    text = [_text(rule, f, o, s, d, c, a) if r else ""  # one string per candidate, not per feature
+            for f, o, s, d, c, a, r in zip(m.features, overlap_ha, share, m.distance_m, cut_ha,
+                                           area_m2 / M2_PER_HA, reported, strict=True)]
+    return _rows(rule, ids, source, hit, overlap_ha=overlap_ha, overlap_share=share, distance_m=m.distance_m,
+                 cut_ha=cut_ha, features=m.features, decisive=decisive, _text=text)
+
+
+def _rows(rule: ExclusionRule, ids: np.ndarray, source: str, keep: np.ndarray, **columns) -> pd.DataFrame:
+    head = {"application_id": ids, "rule_id": rule.id, "layer": rule.layer, "action": rule.action,
+            "buffer_m": float(rule.buffer_m)}
+    rows = pd.DataFrame({**head, **columns, "source": source})
+    return rows.loc[keep].reset_index(drop=True)
+
+
+def _text(rule: ExclusionRule, features: str, overlap_ha: float, share: float, distance_m: float,
+          cut_ha: float, area_ha: float) -> str:
+    names = features.replace("; ", ", ")
+    if rule.action == "cut":
+        what = f"{_ha(cut_ha)} ha cut ({100 * cut_ha / area_ha:.1f} %)"
+        what += f" within {rule.buffer_m:g} m" if rule.buffer_m > 0 else ""
+    elif rule.buffer_m > 0 and overlap_ha > 0:
+        what = f"{_ha(overlap_ha)} ha overlap ({100 * share:.1f} %), within the {rule.buffer_m:g} m limit"
+    elif rule.buffer_m > 0:
+        what = f"{distance_m:.0f} m away, within the {rule.buffer_m:g} m limit"
+    else:
+        what = f"{_ha(overlap_ha)} ha overlap ({100 * share:.1f} %)"
+    return f"{names}: {what}"
+
+
+def _zone_rows(rule: ExclusionRule, ids: np.ndarray, shares: pd.DataFrame, source: str) -> pd.DataFrame:
+    ha = shares[list(_ZONES)].to_numpy()
+    pct = 100 * ha / np.maximum(ha.sum(axis=1), 1e-12)[:, None]
+    features = ["; ".join(f"{name} {p:.0f} %" for name, p in zip(_ZONES.values(), row, strict=True) if p > 0)
+                for row in pct]  # one string per candidate
+    text = [f"{row[0]:.0f} % landzone: needs planning permission (landzonetilladelse)"
+            + (f", {row[3]:.0f} % mixed zone codes: check" if row[3] > 0 else "") for row in pct]
+    land = shares["landzone_ha"].to_numpy()
+    return _rows(rule, ids, source, land > rule.tolerance_ha, overlap_ha=land,
+                 overlap_share=shares["landzone_share"].to_numpy(), distance_m=np.nan, cut_ha=0.0,
+                 features=features, decisive=False, _text=text)
+
+
+def _cut_union_m2(cuts: list[_Measure], n: int) -> np.ndarray:
+    """Area of the union of all cut geometries per candidate, m² (a sum only where one rule cuts)."""
+    total = np.zeros(n)
+    if not cuts:
+        return total
+    count = np.sum([m.cut_m2 > 0 for m in cuts], axis=0)
+    for m in cuts:  # cut rules: a handful
+        total += np.where(count == 1, m.cut_m2, 0.0)
+    several = np.flatnonzero(count > 1)
+    if len(several):
+        geoms = np.concatenate([m.cut_geometry[several] for m in cuts])
+        group = np.tile(np.arange(len(several)), len(cuts))
+        keep = geoms != None  # noqa: E711
+        union = coverage.union_by_group(geoms[keep], group[keep], len(several))
+        total[several] = shapely.area(union.astype(object))
+    return total
+
+
+def _summary(ids, area_ha, cut_ha, overlaps, min_net_ha, incomplete, landzone_share) -> pd.DataFrame:
+    index = pd.Index(ids, name="application_id")
+    reasons = overlaps.loc[overlaps["decisive"].astype(bool) & (overlaps["action"] == "exclude")]
+    reported = overlaps.loc[(overlaps["action"] != "exclude") & (overlaps["_text"] != "")]
+    text, flags = (_join_groups(index.get_indexer(rows["application_id"]),
+                                (rows["_text"] + " — " + rows["source"]).to_numpy(dtype=object), len(ids))
+                   for rows in (reasons, reported))
+    net_ha = area_ha - cut_ha
+    summary = pd.DataFrame(index=index)
+    summary["excluded"] = (text != "") | (net_ha < min_net_ha)
+    small = [f"net usable area {_ha(net)} ha is below the {min_net_ha:g} ha minimum"
+             + (f" after {_ha(cut)} ha cut" if cut > 0 else "") if net < min_net_ha else ""
+             for net, cut in zip(net_ha, cut_ha, strict=True)]
+    summary["exclusion_reasons"] = ["; ".join(x for x in pair if x) for pair in zip(text, small, strict=True)]
+    summary["net_area_ha"] = net_ha
+    summary["flags"] = flags
+    summary["incomplete"] = "; ".join(incomplete)
+    summary["landzone_share"] = landzone_share
+    return summary[list(SUMMARY_COLUMNS)]
+
+
+def _source_text(layer_id: str, layer: gpd.GeoDataFrame) -> str:
+    """``natura2000_fuglebeskyttelse (Danmarks Miljøportal, CC0 1.0, 2018-10-31)``; attrs may be absent."""
+    details = [str(layer.attrs[k]) for k in ("source", "date") if layer.attrs.get(k)]
+    return f"{layer_id} ({', '.join(details)})" if details else layer_id
+
+
+def _ha(value: float) -> str:
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"

@@ -1,0 +1,156 @@
+"""The report looked at in a real browser: headless Debian Chromium driven by selenium, offline.
+
+A synthetic run (six applications: two proposed, two eligible, two excluded; incomplete) is written with
+`write_report`; the map, the index and one card are opened over file://. Screenshots are saved in the run
+folder (``screenshots/``) so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from screening import report
+from tests._report_fixtures import SITES, synthetic_context, synthetic_run
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+BANNER = "incomplete: natura2000_habitat missing"
+FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--window-size=1400,950", "--hide-scrollbars"
+)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium logging the browser console; skipped without chromium, chromedriver or selenium."""
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is not installed (pip install selenium)"
+    )
+    from selenium.webdriver.chrome.service import Service
+
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.skip(
+            "Debian chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """The synthetic run's folder with index.html, map.html and six cards."""
+    path = tmp_path_factory.mktemp("browser-run")
+    run = synthetic_run()
+    report.write_report(
+        path, run["candidates"], run["breakdown"], run["overlaps"], run["selection"], run["manifest"],
+        context=synthetic_context(), criteria=run["criteria"]
+    )
+    (path / "screenshots").mkdir()
+    return path
+
+
+def _open(browser, page: Path):
+    browser.get_log("browser")  # drop entries of earlier pages
+    browser.get(page.as_uri())
+
+
+def _severe(browser) -> list[str]:
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def _wait(browser, css: str, count: int | None = None, timeout_s: float = 15.0):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ready(driver):
+        found = driver.find_elements(By.CSS_SELECTOR, css)
+        return found if (len(found) == count if count is not None else found) else False
+
+    return WebDriverWait(browser, timeout_s).until(ready, message=f"waiting for {count or 'any'} {css}")
+
+
+def test_map_shows_every_candidate_and_opens_a_popup(browser, run_dir):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    _open(browser, run_dir / "map.html")
+    markers = _wait(browser, "path.candidate-marker", count=len(SITES))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "path.candidate-site")) == len(SITES)
+    for status in ("proposed", "eligible", "excluded"):
+        assert len(browser.find_elements(By.CSS_SELECTOR, f"path.candidate-marker.candidate-{status}")) == 2
+    assert all(m.is_displayed() for m in markers)
+    assert browser.find_element(By.ID, "legend").is_displayed()
+    banner = browser.find_element(By.ID, "incomplete-banner")
+    assert banner.is_displayed() and BANNER in banner.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "path.ctx-kommuner")) == 4
+    assert not browser.find_elements(By.CSS_SELECTOR, "img.leaflet-tile")  # basemap off: no tile requested
+    browser.save_screenshot(str(run_dir / "screenshots" / "map.png"))
+
+    ActionChains(browser).move_to_element(
+        browser.find_element(By.CSS_SELECTOR, "path.candidate-marker.cand-A1")
+    ).click().perform()
+    popup = _wait(browser, ".leaflet-popup.candidate-popup")[0]
+    assert popup.is_displayed()
+    assert "Vestpark Nord" in popup.text and "Open the score card" in popup.text
+    assert "Distance to nearest high-voltage substation" in popup.text
+    browser.save_screenshot(str(run_dir / "screenshots" / "map_popup.png"))
+    assert _severe(browser) == []
+
+    popup.find_element(By.CSS_SELECTOR, "a.card-link").click()
+    _wait(browser, "#verdict")
+    assert browser.current_url.endswith("/cards/A1.html")
+
+
+def test_index_page(browser, run_dir):
+    from selenium.webdriver.common.by import By
+
+    _open(browser, run_dir / "index.html")
+    rows = _wait(browser, "#ranking tr[data-status]", count=len(SITES))
+    assert [r.get_attribute("data-status") for r in rows] == [
+        "eligible", "eligible", "proposed", "proposed", "excluded", "excluded"
+    ]
+    assert BANNER in browser.find_element(By.ID, "incomplete-banner").text
+    assert browser.find_element(By.ID, "count-proposed").text == "2"
+    assert "proven optimal" in browser.find_element(By.ID, "solver").text
+    _full_page_screenshot(browser, run_dir / "screenshots" / "index.png")
+    assert _severe(browser) == []
+
+
+def test_card_page(browser, run_dir):
+    from selenium.webdriver.common.by import By
+
+    _open(browser, run_dir / "cards" / "A3.html")
+    _wait(browser, "#verdict")
+    assert BANNER in browser.find_element(By.ID, "incomplete-banner").text
+    images = browser.find_elements(By.CSS_SELECTOR, "main img")
+    assert len(images) == 2
+    for img in images:  # the contribution chart (SVG) and the site map (PNG) both load
+        assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 100
+    assert "Eligible, not proposed" in browser.find_element(By.ID, "verdict").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#raise-most li")) == 3
+    assert "ranks between" in browser.find_element(By.ID, "sensitivity").text
+    _full_page_screenshot(browser, run_dir / "screenshots" / "card.png")
+    assert _severe(browser) == []
+
+
+def _full_page_screenshot(browser, path: Path) -> None:
+    """Screenshot of the whole page height (bounded), then the window size back."""
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1400, min(int(height) + 20, 5000))
+    browser.save_screenshot(str(path))
+    browser.set_window_size(1400, 950)
