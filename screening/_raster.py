@@ -160,7 +160,7 @@ class Reach:
 @dataclass(frozen=True)
 class TileInputs:
     """Everything a tile needs: the grid, land, exclusion rules (bit i = ``rules[i]``), the criteria, their
-    effective weights in points (same order), bonus areas with their points, and KD-tree query threads."""
+    effective weights in points (same order) and bonus areas with their points."""
 
     grid: Grid
     land: Burn
@@ -168,7 +168,6 @@ class TileInputs:
     criteria: tuple[Nearest | Reach, ...]
     points: tuple[float, ...]
     bonus: tuple[tuple[Burn, float], ...] = ()
-    kd_workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -329,7 +328,7 @@ def _reach_raw(crit: Reach, grid: Grid, window: Window) -> np.ndarray:
     within `radius_m` (inclusive). Line and polygon features add their burned buffers (`Reach.areas`).
     """
     h, w, res = int(window.height), int(window.width), grid.res_m
-    near = _near(crit.xy, grid.window_bounds(window), crit.radius_m)
+    near = _near(crit.xy, crit.xy, grid.window_bounds(window), crit.radius_m)
     acc = np.zeros(h * (w + 1))
     if near.any():
         px, py, val = crit.xy[near, 0], crit.xy[near, 1], crit.values[near]

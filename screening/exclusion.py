@@ -80,8 +80,9 @@ def evaluate(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame
     layer); a cut of at most ``tolerance_ha`` is ignored. ``net_area_ha`` is the candidate's area minus
     the area of the union of all cuts (never a sum), and a candidate whose net area is below
     ``exclusions.min_net_area_ha`` is excluded. A ``flag`` rule is reported in ``flags`` when it would
-    have triggered as an exclude rule. The flag rule on the ``zonekort`` layer reports the zone shares
-    instead (see `zone_shares`): "62 % landzone: needs planning permission (landzonetilladelse)".
+    have triggered as an exclude rule; ``flags`` also lists each cut. The flag rule on the ``zonekort``
+    layer reports the zone shares instead (see `zone_shares`): "62 % landzone: needs planning permission
+    (landzonetilladelse)".
 
     Parameters
     ----------

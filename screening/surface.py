@@ -125,8 +125,7 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     points = effective_points(criteria, [c.id for c in crits])
     inputs = TileInputs(grid=grid, land=_raster.burn_shapes(land.geometry.to_numpy(), grid, all_touched=False),
                         rules=tuple(b for _, b in rules), criteria=tuple(crits),
-                        points=tuple(points[c.id] for c in crits), bonus=_bonus(layers, criteria, grid),
-                        )
+                        points=tuple(points[c.id] for c in crits), bonus=_bonus(layers, criteria, grid))
     windows = grid.windows(block)
     log.info("surface: %d x %d cells of %g m (%d tiles of <= %d cells), %d rules, %d criteria assessed",
              grid.width, grid.height, res_m, len(windows), block, len(rules), len(crits))

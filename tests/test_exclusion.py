@@ -267,12 +267,18 @@ def test_unknown_label_column_names_rule_and_columns(protected):
         _evaluate(_sites(box(X0, Y0, X0 + KM, Y0 + KM)), {"prot": protected}, [_rule(label_column="navn")])
 
 
-def test_filter_keeps_only_listed_features():
+@pytest.mark.parametrize("prepared", [False, True])
+def test_filter_keeps_only_listed_features(tmp_path, prepared):
+    """Designated x 0-300 m, other x 300-1000 m: only the designated 30 ha count (prepared once filtered)."""
     layer = _layer([box(X0, Y0, X0 + 300, Y0 + KM), box(X0 + 300, Y0, X0 + KM, Y0 + KM)],
-                   ["designated", "other"], column="status")
+                   ["designated", "other"], column="status", version="v1", layer_id="prot")
     rule = _rule(filter=LayerFilter(where={"status": ("designated",)}))
-    result = _evaluate(_sites(box(X0, Y0, X0 + KM, Y0 + KM)), {"prot": layer}, [rule])
+    excl = Exclusions(min_net_area_ha=0, rules=(rule,))
+    prep = exclusion.prepared_layers({"prot": layer}, excl, cache_dir=tmp_path) if prepared else None
+    result = exclusion.evaluate(_sites(box(X0, Y0, X0 + KM, Y0 + KM)), {"prot": layer}, excl, prepared=prep)
     assert _row(result)["overlap_ha"] == pytest.approx(30.0, abs=1e-6)
+    if prepared:
+        assert prep["r"].attrs["n_source_features"] == 1
 
 
 def test_no_candidates_gives_empty_result(protected):
