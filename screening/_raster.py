@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import shutil
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,7 +161,8 @@ class Reach:
 @dataclass(frozen=True)
 class TileInputs:
     """Everything a tile needs: the grid, land, exclusion rules (bit i = ``rules[i]``), the criteria, their
-    effective weights in points (same order) and bonus areas with their points."""
+    effective weights in points (same order), bonus areas with their points, and whether tiles keep
+    the per-criterion scores."""
 
     grid: Grid
     land: Burn
@@ -168,12 +170,14 @@ class TileInputs:
     criteria: tuple[Nearest | Reach, ...]
     points: tuple[float, ...]
     bonus: tuple[tuple[Burn, float], ...] = ()
+    keep_scores: bool = False
 
 
 @dataclass(frozen=True)
 class Tile:
     """One computed tile: `land` (bool), `exclusion` (uint16 bits, `EXCLUSION_NODATA` off land),
-    `scores` (float32, one 0–1 layer per criterion, NaN off land) and `total` (float32 0–100, NaN off land)."""
+    `scores` (float32, one 0–1 layer per criterion, NaN off land; None unless ``keep_scores``) and `total`
+    (float32 0–100, NaN off land)."""
 
     window: Window
     land: np.ndarray
@@ -203,14 +207,13 @@ def compute_tile(inputs: TileInputs, window: Window) -> Tile | None:
         return None
     rows, cols = np.nonzero(land)
     grid = inputs.grid
-    x = grid.left + (cols + window.col_off + 0.5) * grid.res_m
-    y = grid.top - (rows + window.row_off + 0.5) * grid.res_m
     exclusion = np.full(land.shape, EXCLUSION_NODATA, dtype=np.uint16)
     bits = np.zeros(rows.size, dtype=np.uint16)
     for bit, rule in enumerate(inputs.rules):  # a handful of declared rules
         bits |= _burn(rule, window)[rows, cols].astype(np.uint16) << np.uint16(bit)
     exclusion[rows, cols] = bits
-    scores = np.full((len(inputs.criteria), *land.shape), np.nan, dtype=np.float32)
+    scores = np.full((len(inputs.criteria), *land.shape), np.nan, dtype=np.float32) if inputs.keep_scores \
+        else None
     total = np.zeros(rows.size)
     for k, crit in enumerate(inputs.criteria):  # a dozen criteria, each vectorised over the tile
         if isinstance(crit, Nearest):
@@ -218,7 +221,8 @@ def compute_tile(inputs: TileInputs, window: Window) -> Tile | None:
         else:
             raw = _reach_raw(crit, grid, window)[rows, cols]
         score = band_score(crit.band, raw)
-        scores[k][rows, cols] = score
+        if scores is not None:
+            scores[k][rows, cols] = score
         total += inputs.points[k] * score
     for burn, points in inputs.bonus:
         total += points * _burn(burn, window)[rows, cols]
@@ -255,13 +259,15 @@ def _near(a: np.ndarray, b: np.ndarray, bounds: tuple[float, float, float, float
 def _nearest_m(crit: Nearest, grid: Grid, window: Window, land: np.ndarray) -> np.ndarray:
     """Distance in metres from each cell centre of the window to the nearest feature, exact where it matters.
 
-    Coarse to fine: the cells are grouped in blocks of ``COARSE x COARSE``. For a block with centre Q
-    and all its cell centres within ``half`` of Q, the distance f is 1-Lipschitz, so the nearest feature of
-    any of its cells lies within ``f(Q) + 2 half`` of Q: only those candidates (STRtree ``dwithin``) are
-    measured for the block's cells, with the exact point-to-segment formula (float64). Blocks with
-    ``f(Q) - half >= halo_m`` get inf and blocks with ``f(Q) + half <= flat_m`` get 0: the band is flat
-    there, so the score is exact although the distance is not computed. Elsewhere the distance is the
-    exact minimum, identical under any tiling. Sea-only blocks are skipped.
+    Coarse to fine over blocks of ``COARSE x COARSE`` cells and super-blocks of ``COARSE x COARSE``
+    blocks. The distance f is 1-Lipschitz: if all points of a block lie within ``half`` of its centre Q,
+    the nearest feature of any of them lies within ``f(Q) + 2 half`` of Q. So f at the super-block
+    centres (against all features near the tile) keeps the candidates of each super-block, f at the
+    block centres (against those) keeps the candidates of each block, and each cell is measured
+    against its block's candidates only, with the exact point-to-segment formula in float64. Blocks
+    with ``f(Q) - half >= halo_m`` get inf and blocks with ``f(Q) + half <= flat_m`` get 0: the band is
+    flat there, so the score is exact although the distance is not computed. Elsewhere the distance is
+    the exact minimum, identical under any tiling. Sea-only blocks are skipped.
     """
     h, w, m, res = land.shape[0], land.shape[1], COARSE, grid.res_m
     nbr, nbc = -(-h // m), -(-w // m)
@@ -271,49 +277,78 @@ def _nearest_m(crit: Nearest, grid: Grid, window: Window, land: np.ndarray) -> n
     padded[:h, :w] = land
     blocks = np.flatnonzero(padded.reshape(nbr, m, nbc, m).any(axis=(1, 3)))
     if near.any() and blocks.size:
-        a, b = crit.seg_a[near], crit.seg_b[near]
-        tree = shapely.STRtree(np.where((a == b).all(axis=1), shapely.points(a),
-                                        shapely.linestrings(np.stack([a, b], axis=1))))
+        seg = np.hstack([crit.seg_a[near], crit.seg_b[near]])  # (n, 4): ax, ay, bx, by
         br, bc = np.divmod(blocks, nbc)
-        q = shapely.points(grid.left + (window.col_off + bc * m + m / 2) * res,
-                           grid.top - (window.row_off + br * m + m / 2) * res)
+        supers, owner = np.unique((br // m) * nbc + bc // m, return_inverse=True)
+        s_r, s_c = np.divmod(supers, nbc)
+        big = m * m
+        _, s_q, s_seg = _refine(*_centre(grid, window, s_r, s_c, big), np.zeros(supers.size, int),
+                                np.array([0, len(seg)]), np.arange(len(seg)), seg, (big - 1) * res / math.sqrt(2))
+        ptr = np.r_[0, np.cumsum(np.bincount(s_q, minlength=supers.size))]
         half = (m - 1) * res / math.sqrt(2)
-        _, f_q = tree.query_nearest(q, return_distance=True, all_matches=False)
+        f_q, b_q, b_seg = _refine(*_centre(grid, window, br, bc, m), owner, ptr, s_seg, seg, half)
         dist[blocks[f_q + half <= crit.flat_m - _EPS_M]] = 0.0
         todo = (f_q - half < crit.halo_m + _EPS_M) & (f_q + half > crit.flat_m - _EPS_M)
-        q_i, s_i = tree.query(q[todo], predicate="dwithin", distance=f_q[todo] + 2 * half + _EPS_M)
-        _fine(dist, blocks[todo][q_i], s_i, a, b, grid, window, nbc)
+        pick = todo[b_q]
+        _fine(dist, blocks[b_q[pick]], b_seg[pick], seg, grid, window, nbc)
     full = dist.reshape(nbr, nbc, m, m).transpose(0, 2, 1, 3).reshape(nbr * m, nbc * m)[:h, :w]
     if crit.interior is not None:
         full = np.where(_burn(crit.interior, window), 0.0, full)
     return full
 
 
-def _fine(dist: np.ndarray, block: np.ndarray, seg: np.ndarray, a, b, grid: Grid, window: Window,
-          nbc: int) -> None:
-    """Lower `dist[block]` to the exact distance from each of the block's cell centres to `seg`.
+def _centre(grid: Grid, window: Window, row: np.ndarray, col: np.ndarray, size: int):
+    """Centres (x, y) in metres of square blocks of `size` cells whose upper-left cell is (row, col) in `window`
+    units of blocks of that size, i.e. row/col are block indices."""
+    return (grid.left + (window.col_off + col * size + size / 2) * grid.res_m,
+            grid.top - (window.row_off + row * size + size / 2) * grid.res_m)
 
-    Pairs are taken by rank within their block, so each pass touches a block at most once; passes
-    are as many as the most candidates of one block (a handful; tens in dense clusters).
+
+def _refine(qx, qy, owner, ptr, cand, seg, half):
+    """Measure each query point against the candidates of its owner; return f (nearest distance among
+    them, m) and the (query, segment) pairs within ``f + 2 half`` that can be nearest inside its block.
+
+    Candidates are in CSR form: owner k's candidates are ``cand[ptr[k]:ptr[k + 1]]``.
+    """
+    counts = ptr[owner + 1] - ptr[owner]
+    first = np.cumsum(counts) - counts
+    q = np.repeat(np.arange(qx.size), counts)
+    s = cand[np.repeat(ptr[owner], counts) + np.arange(q.size) - np.repeat(first, counts)]
+    d = _segment_distance(qx[q], qy[q], seg[s])
+    f = np.full(qx.size, np.inf)
+    has = counts > 0
+    f[has] = np.minimum.reduceat(d, first[has]) if q.size else f[has]
+    keep = d <= f[q] + 2 * half + _EPS_M
+    return f, q[keep], s[keep]
+
+
+def _fine(dist: np.ndarray, block: np.ndarray, seg_i: np.ndarray, seg: np.ndarray, grid: Grid,
+          window: Window, nbc: int) -> None:
+    """Lower `dist[block]` to the exact distance from each of the block's cell centres to segment `seg_i`.
+
+    Pairs arrive sorted by block; they are taken by rank within their block, so each pass touches a
+    block at most once; passes are as many as the most candidates of one block.
     """
     m, res = COARSE, grid.res_m
-    order = np.argsort(block, kind="stable")
-    block, seg = block[order], seg[order]
+    if not block.size:
+        return
     first = np.r_[0, np.flatnonzero(np.diff(block)) + 1]
     rank = np.arange(block.size) - np.repeat(first, np.diff(np.r_[first, block.size]))
     off_r, off_c = np.divmod(np.arange(m * m), m)
-    for j in range(int(rank.max()) + 1 if rank.size else 0):  # candidates per block: a handful
+    for j in range(int(rank.max()) + 1):  # candidates per block: a handful, tens in dense clusters
         pick = rank == j
-        blk, s = block[pick], seg[pick]
+        blk = block[pick]
         br, bc = np.divmod(blk, nbc)
         x = grid.left + (window.col_off + bc[:, None] * m + off_c[None, :] + 0.5) * res
         y = grid.top - (window.row_off + br[:, None] * m + off_r[None, :] + 0.5) * res
-        dist[blk] = np.minimum(dist[blk], _segment_distance(x, y, a[s], b[s]))
+        dist[blk] = np.minimum(dist[blk], _segment_distance(x, y, seg[seg_i[pick]][:, None, :]))
 
 
-def _segment_distance(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact distance from points (x, y) (rows) to the segment a-b of their row (a == b: a point)."""
-    ax, ay, dx, dy = a[:, :1], a[:, 1:], (b[:, :1] - a[:, :1]), (b[:, 1:] - a[:, 1:])
+def _segment_distance(x: np.ndarray, y: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Exact distance from points (x, y) to segments ``seg[..., :]`` = (ax, ay, bx, by), broadcast;
+    a segment with a == b is a point."""
+    ax, ay = seg[..., 0], seg[..., 1]
+    dx, dy = seg[..., 2] - ax, seg[..., 3] - ay
     length2 = dx * dx + dy * dy
     t = np.clip(((x - ax) * dx + (y - ay) * dy) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
     return np.hypot(x - (ax + t * dx), y - (ay + t * dy))
@@ -350,22 +385,36 @@ def _reach_raw(crit: Reach, grid: Grid, window: Window) -> np.ndarray:
     return sums
 
 
-def run_tiles(inputs: TileInputs, windows: Sequence[Window], scheduler: str) -> Iterator[Tile | None]:
-    """Computed tiles in order: one after another, or dask.delayed tasks on the local threaded scheduler
-    in batches of two per core so that memory holds only a few tiles at once."""
-    if scheduler == "single":
-        for win in windows:  # tiles of the grid: a few to a few hundred
-            yield compute_tile(inputs, win)
+def run_tiles(inputs: TileInputs, windows: Sequence[Window], scheduler: str, *,
+              workers: int = 1) -> Iterator[Tile | None]:
+    """Computed tiles, in the order of `windows`, with at most ``2 x workers`` tiles in memory at once.
+
+    ``single``: in this process, on `workers` threads (numpy, GEOS and GDAL release the GIL; one
+    worker computes tiles one after another). ``dask``: one ``dask.delayed(compute_tile)`` task per tile,
+    computed on dask's local threaded scheduler in batches; the same function runs unchanged on a
+    distributed scheduler (see docs/SURFACE.md).
+    """
+    ahead = 2 * max(1, workers)
+    if scheduler == "dask":
+        import dask
+
+        shared = dask.delayed(inputs, name="surface-inputs", traverse=False)
+        task = dask.delayed(compute_tile, pure=True)
+        for i in range(0, len(windows), ahead):  # batches of tiles
+            batch = [task(shared, win) for win in windows[i:i + ahead]]
+            yield from dask.compute(*batch, scheduler="threads", num_workers=workers)
         return
-    import dask
-
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    shared = dask.delayed(inputs, name="surface-inputs", traverse=False)
-    task = dask.delayed(compute_tile, pure=True)
-    for i in range(0, len(windows), 2 * workers):
-        batch = [task(shared, win) for win in windows[i:i + 2 * workers]]
-        yield from dask.compute(*batch, scheduler="threads", num_workers=workers)
-
+    if workers <= 1:
+        yield from (compute_tile(inputs, win) for win in windows)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        for win in windows:  # tiles of the grid, submitted a few ahead of the writer
+            pending.append(pool.submit(compute_tile, inputs, win))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def write_surface(tiles: Iterable[Tile | None], grid: Grid, out_dir: Path, *, criteria_ids: Sequence[str],
@@ -373,28 +422,30 @@ def write_surface(tiles: Iterable[Tile | None], grid: Grid, out_dir: Path, *, cr
     """Write tiles as they come into temporary tiled GeoTIFFs, then convert each to a Cloud-Optimised GeoTIFF.
 
     Writes ``suitability.tif`` (float32 total 0–100, NaN off land), ``exclusion.tif`` (uint16 bit mask,
-    ``EXCLUSION_NODATA`` off land) and, when there are criteria, ``criteria.tif`` (float32 0–1, one band per
-    criterion). Every file carries band descriptions and `tags`. Returns the paths and the counts
-    ``land_cells`` and ``excluded_cells``.
+    ``EXCLUSION_NODATA`` off land) and, when `criteria_ids` is not empty (tiles then carry scores),
+    ``criteria/<id>.tif`` (float32 0–1), all single-band (GDAL's multi-band COG copy was 15x slower per
+    band here). Every file carries its band description and `tags`. Returns the paths and the counts
+    ``land_cells``, ``excluded_cells`` and ``tiles``.
     """
     tmp = out_dir / ".surface-tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    specs = {"suitability": ("float32", 1, np.nan), "exclusion": ("uint16", 1, EXCLUSION_NODATA)}
-    if criteria_ids:
-        specs["criteria"] = ("float32", len(criteria_ids), np.nan)
+    (tmp / "criteria").mkdir(parents=True, exist_ok=True)
+    specs = {"suitability": ("float32", np.nan), "exclusion": ("uint16", EXCLUSION_NODATA),
+             **{f"criteria/{c}": ("float32", np.nan) for c in criteria_ids}}
     counts = {"land_cells": 0, "excluded_cells": 0, "tiles": 0}
+    paths = {}
     try:
         with rasterio.Env(GDAL_CACHEMAX=256):
             sinks = {name: rasterio.open(tmp / f"{name}.tif", "w", **_tmp_profile(grid, *spec))
                      for name, spec in specs.items()}
             try:
-                _fill(sinks, tiles, counts)
-                _describe(sinks, criteria_ids, rule_ids, tags)
+                _fill(sinks, tiles, counts, criteria_ids)
+                _describe(sinks, rule_ids, tags)
             finally:
                 for dst in sinks.values():
                     dst.close()
-            paths = {}
-            for name in specs:  # three files
+            if criteria_ids:
+                (out_dir / "criteria").mkdir(parents=True, exist_ok=True)
+            for name in specs:  # two files and one per criterion
                 paths[name] = out_dir / f"{name}.tif"
                 _to_cog(tmp / f"{name}.tif", paths[name], resampling="NEAREST" if name == "exclusion" else "AVERAGE")
     finally:
@@ -402,39 +453,36 @@ def write_surface(tiles: Iterable[Tile | None], grid: Grid, out_dir: Path, *, cr
     return paths, counts
 
 
-def _tmp_profile(grid: Grid, dtype: str, count: int, nodata) -> dict:
-    return {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": count, "dtype": dtype,
+def _tmp_profile(grid: Grid, dtype: str, nodata) -> dict:
+    return {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "dtype": dtype,
             "crs": CRS, "transform": grid.transform, "nodata": nodata, "tiled": True,
             "blockxsize": COG_BLOCK, "blockysize": COG_BLOCK, "compress": "ZSTD", "zstd_level": 1,
-            "sparse_ok": True, "bigtiff": "IF_SAFER", "interleave": "band"}
+            "sparse_ok": True, "bigtiff": "IF_SAFER"}
 
 
-def _fill(sinks: dict, tiles: Iterable[Tile | None], counts: dict[str, int]) -> None:
+def _fill(sinks: dict, tiles: Iterable[Tile | None], counts: dict[str, int], criteria_ids) -> None:
     for tile in tiles:
         if tile is None:
             continue
         win = tile.window
         sinks["suitability"].write(tile.total, 1, window=win)
         sinks["exclusion"].write(tile.exclusion, 1, window=win)
-        if "criteria" in sinks:
-            sinks["criteria"].write(tile.scores, window=win)
+        for k, crit in enumerate(criteria_ids):  # only when per-criterion files are asked for
+            sinks[f"criteria/{crit}"].write(tile.scores[k], 1, window=win)
         counts["land_cells"] += int(tile.land.sum())
         counts["excluded_cells"] += int(((tile.exclusion != 0) & tile.land).sum())
         counts["tiles"] += 1
 
 
-def _describe(sinks: dict, criteria_ids: Sequence[str], rule_ids: Sequence[str], tags: dict[str, str]) -> None:
+def _describe(sinks: dict, rule_ids: Sequence[str], tags: dict[str, str]) -> None:
     bits = {f"bit_{i}": rule for i, rule in enumerate(rule_ids)}
-    sinks["suitability"].set_band_description(1, "score_total")
-    sinks["exclusion"].set_band_description(1, "exclusion_bits: " + ", ".join(
-        f"{2 ** i}={rule}" for i, rule in enumerate(rule_ids)) if rule_ids else "exclusion_bits: none")
-    for dst in sinks.values():
+    for name, dst in sinks.items():
         dst.update_tags(**tags)
+        dst.set_band_description(1, name.removeprefix("criteria/") if name != "suitability" else "score_total")
+    sinks["exclusion"].set_band_description(1, "exclusion_bits: " + (", ".join(
+        f"{2 ** i}={rule}" for i, rule in enumerate(rule_ids)) or "none"))
     sinks["exclusion"].update_tags(**bits)
     sinks["exclusion"].update_tags(1, **bits)
-    if "criteria" in sinks:
-        for i, crit in enumerate(criteria_ids, start=1):
-            sinks["criteria"].set_band_description(i, crit)
 
 
 def _to_cog(src: Path, dst: Path, *, resampling: str) -> None:

@@ -1,4 +1,4 @@
-"""Searches over the selection model: next-best proposals, counterfactuals, p-dispersion, elastic model.
+"""Searches over the selection model: next-best proposals, counterfactuals, p-dispersion, infeasibility.
 
 Internal to `screening.selection`; every search re-solves the array model of `screening._selection_model`.
 """
@@ -6,6 +6,7 @@ Internal to `screening.selection`; every search re-solves the array model of `sc
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ from screening._selection_model import (
 )
 
 __all__ = ["Slack", "Dispersion", "alternatives", "counterfactuals", "max_dispersion", "elastic", "max_count",
-           "min_distance_m"]
+           "min_distance_m", "infeasibility"]
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,39 @@ def min_distance_m(xy: np.ndarray, chosen: np.ndarray) -> float:
     return float(pdist(pts).min()) if len(pts) > 1 else np.inf
 
 
+def infeasibility(problem: Problem, limits: Limits, *, time_limit_s: float) -> list[str]:
+    """Explain why no proposal meets the rules: the rules in conflict and the smallest relaxation.
+
+    First the direct conflicts found by counting (eligible candidates against minimums, minimums against
+    maximums). Then the elastic model: every count, region, municipality, urban and share rule gets slack
+    (spacing does not), and the least total slack in parks is the smallest relaxation; each relaxed rule is
+    one statement (ties prefer changing the number of parks). With a spacing set, it also states how many
+    parks the spacing alone allows (in total, and in each region with a minimum) and the largest spacing
+    under which the other rules can be met.
+
+    Returns
+    -------
+    list of str
+        Statements such as "Region Hovedstaden: 0 eligible candidates, minimum 1",
+        "smallest relaxation: relax the Region Hovedstaden minimum from 1 to 0" or
+        "spacing 90 km allows at most 6 parks (minimum 11)".
+    """
+    eligible = np.bincount(problem.region, minlength=len(problem.region_names))
+    out = _conflicts(problem, limits, eligible)
+    slacks, found = elastic(problem, limits, time_limit_s=time_limit_s)
+    prefix = ("smallest relaxation: " if found.proven_optimal
+              else "a relaxation (time limit, not proven smallest): ")
+    out += [prefix + _slack_text(s, limits) for s in slacks]  # a handful of rules
+    if limits.spacing_m > 0 and problem.n > 1:
+        deadline = time.perf_counter() + time_limit_s  # one budget for the spacing searches together
+        out += _spacing_statements(problem, limits, eligible,
+                                   lambda: max(deadline - time.perf_counter(), 0.1))
+    if not out:
+        out.append("no relaxation found within the solver's time limit")
+    log.info("selection infeasible: %s", "; ".join(out))
+    return out
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -225,3 +259,69 @@ def _feasible(problem: Problem, limits: Limits, spacing_m: float, time_limit_s: 
 def _index_of(distances: np.ndarray, value: float) -> int:
     """Index of the largest sorted distance <= `value` (len - 1 for inf, -1 below all)."""
     return int(np.searchsorted(distances, value, side="right")) - 1
+
+
+def _conflicts(problem, limits, eligible) -> list[str]:
+    """Conflicts visible by counting alone."""
+    out = []
+    if problem.n < limits.k_min:
+        out.append(f"{problem.n} eligible candidate{_s(problem.n)}, minimum {limits.k_min} parks")
+    for r, name in enumerate(problem.region_names):  # the five regions
+        if eligible[r] < limits.region_min[r]:
+            out.append(f"{name}: {eligible[r]} eligible candidate{_s(eligible[r])}, minimum "
+                       f"{limits.region_min[r]:g}")
+    if limits.region_min.sum() > limits.k_max:
+        out.append(f"regional minimums sum to {limits.region_min.sum():g} parks, more than the maximum of "
+                   f"{limits.k_max}")
+    cap = np.minimum(eligible, limits.region_max).sum()
+    if eligible.sum() >= limits.k_min > cap:
+        out.append(f"regional maximums allow at most {cap:g} parks, minimum {limits.k_min}")
+    rural = int((~problem.urban).sum())
+    if rural < limits.min_outside_urban:
+        out.append(f"outside the largest urban areas: {rural} eligible candidate{_s(rural)}, minimum "
+                   f"{limits.min_outside_urban}")
+    return out
+
+
+def _spacing_statements(problem, limits, eligible, left) -> list[str]:
+    """How many parks the spacing alone allows, and the largest spacing the other rules can live with."""
+    km = _km(limits.spacing_m)
+    out = []
+    most, _ = max_count(problem, limits.spacing_m, time_limit_s=left())
+    if most < limits.k_min:
+        out.append(f"spacing {km} km allows at most {most} parks (minimum {limits.k_min})")
+    for r, name in enumerate(problem.region_names):  # the five regions
+        need = int(limits.region_min[r])
+        if need > 0 and eligible[r] >= need:
+            in_region, _ = max_count(problem, limits.spacing_m, region=r, time_limit_s=left())
+            if in_region < need:
+                out.append(f"{name}: spacing {km} km allows at most {in_region} parks there, minimum {need}")
+    widest = max_dispersion(problem, limits, time_limit_s=left()) if limits.k_min >= 2 else None
+    if widest is not None and widest.distance_m < limits.spacing_m:
+        text = f"from {km} km to {math.floor(widest.distance_m / 100) / 10:g} km lets the other rules be met"
+        out.append("smallest relaxation of the spacing: " + text if widest.proven else
+                   f"spacing {text} (search stopped at the time limit; a larger spacing may also work)")
+    return out
+
+
+def _slack_text(s, limits) -> str:
+    lo, hi = s.relax_lower, s.relax_upper
+    if s.kind == "count":
+        return (f"relax k_min from {limits.k_min} to {limits.k_min - lo:g} (at most {s.activity:g} parks fit "
+                "the other rules)" if lo else f"raise k_max from {limits.k_max} to {limits.k_max + hi:g}")
+    if s.kind == "region":
+        return (f"relax the {s.key} minimum from {s.lower:g} to {s.lower - lo:g}" if lo else
+                f"raise the {s.key} maximum from {s.upper:g} to {s.upper + hi:g}")
+    if s.kind == "kommune":
+        return f"allow {s.upper + hi:g} parks in municipality {s.key} (max_per_kommune {s.upper:g})"
+    if s.kind == "urban":
+        return f"relax min_outside_urban from {s.lower:g} to {s.lower - lo:g}"
+    return f"widen the {s.key} proportional tolerance by {max(lo, hi):.2f} parks"
+
+
+def _s(k) -> str:
+    return "" if k == 1 else "s"
+
+
+def _km(m: float) -> str:
+    return f"{m / 1000:.1f}".removesuffix(".0")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from screening.errors import SubmissionError
+from screening.submissions import Problem
 
-__all__ = ["ALLOWED_EXTENSIONS", "UploadLimits", "UploadProblem", "store_upload", "safe_extract",
-           "display_name"]
+__all__ = ["ALLOWED_EXTENSIONS", "UploadLimits", "store_upload", "safe_extract", "display_name"]
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +47,6 @@ class UploadLimits:
     ratio_min_bytes: int = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class UploadProblem:
-    """What is wrong with the uploaded file as a whole (fields as in a submission problem)."""
-
-    file: str
-    message: str
-    fix: str
-    field: str = "file"
-    feature_index: int | None = None
-    application_id: str | None = None
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.message}. Fix: {self.fix}"
-
-
 def store_upload(data: bytes, filename: str, workdir: Path, *, limits: UploadLimits = UploadLimits()) -> Path:
     """Check an upload and write it into `workdir` under a server-chosen name; return the file to read.
 
@@ -84,7 +68,7 @@ def store_upload(data: bytes, filename: str, workdir: Path, *, limits: UploadLim
     Raises
     ------
     SubmissionError
-        With one `UploadProblem`: empty file, extension not allowed, content not matching the
+        With one problem of the ``file`` field: empty file, extension not allowed, content not matching the
         extension, unsafe or oversized archive, or an archive without exactly one data file.
     """
     shown = display_name(filename)
@@ -127,7 +111,7 @@ def safe_extract(archive: Path, dest: Path, *, limits: UploadLimits = UploadLimi
     Raises
     ------
     SubmissionError
-        With one `UploadProblem` naming the refused member and the fix.
+        With one problem naming the refused member and the fix.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=False)
@@ -157,7 +141,7 @@ def display_name(filename: str | None) -> str:
 
 
 def _reject(shown: str, message: str, fix: str):
-    raise SubmissionError([UploadProblem(file=shown, message=message, fix=fix)])
+    raise SubmissionError([Problem(shown, None, None, "file", message, fix)])
 
 
 def _sniff(data: bytes, ext: str, shown: str) -> None:

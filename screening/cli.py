@@ -112,19 +112,26 @@ def layers_list(mirror: Path | None, offline: bool, probe: bool) -> None:
 @handle_errors
 def layers_fetch(layer_ids: tuple[str, ...], mirror: Path | None, offline: bool) -> None:
     """Load layers into the local cache (all when no id is given), then prepare the exclusion layers."""
+    from screening import exclusion
+
     settings, catalog, criteria = _context(mirror, offline)
     ids = layer_ids or catalog.ids
-    failed = []
+    failed, loaded = [], {}
     for layer_id in ids:
         t0 = time.perf_counter()
         try:
-            gdf = catalog_mod.load_layer(layer_id, catalog=catalog, settings=settings)
+            loaded[layer_id] = gdf = catalog_mod.load_layer(layer_id, catalog=catalog, settings=settings)
         except ScreeningError as exc:
             failed.append(layer_id)
             click.echo(f"{layer_id}: unavailable - {exc}", err=True)
             continue
         click.echo(f"{layer_id}: {len(gdf):,} features from {gdf.attrs['origin']} "
                    f"({time.perf_counter() - t0:.1f} s)")
+    t0 = time.perf_counter()
+    prepared = exclusion.prepared_layers(loaded, criteria.exclusions, cache_dir=settings.cache_dir, build=True)
+    for rule_id, cover in prepared.items():
+        click.echo(f"prepared exclusion layer for rule {rule_id}: {len(cover):,} non-overlapping pieces")
+    click.echo(f"preparing exclusion layers took {time.perf_counter() - t0:.1f} s (one-off per data version)")
     if failed:
         click.echo(f"{len(failed)} layer(s) could not be fetched: {', '.join(failed)}", err=True)
         sys.exit(1)

@@ -204,14 +204,19 @@ class ExclusionRule(_Frozen):
     """One declared exclusion: layer, action, buffer and tolerance.
 
     ``exclude``: the candidate is rejected when the overlap exceeds ``tolerance_ha``; ``cut``: the overlap
-    leaves the usable (net) area; ``flag``: reported only. ``buffer_m`` grows the protected features (applied
-    to the candidates, never to the national layer). ``label_column`` names the layer column whose values
-    identify the touched features in explanations ("Natura 2000 F-område 'Vejlerne'").
+    leaves the usable (net) area; ``flag``: reported only. ``buffer_m`` (metres): an exclude or flag rule
+    triggers when the site comes within ``buffer_m`` of a feature (``dwithin``; the reported ``overlap_ha``
+    stays the true overlap and ``distance_m`` is reported); a cut rule cuts the part of the site within
+    ``buffer_m`` of a feature. Only matched features are buffered, never the national layer.
+    ``measure``: ``overlap`` (default) or ``zone_shares`` (the byzone / sommerhus / landzone shares of the
+    site from a zonekort layer; land without a polygon is landzone). ``label_column`` names the layer
+    column whose values identify the touched features in explanations ("Natura 2000 F-område 'Vejlerne'").
     """
 
     id: str
     layer: str
     action: Literal["exclude", "cut", "flag"]
+    measure: Literal["overlap", "zone_shares"] = "overlap"
     buffer_m: float = Field(0.0, ge=0)
     tolerance_ha: float = Field(0.0, ge=0)
     filter: LayerFilter = Field(default_factory=LayerFilter)

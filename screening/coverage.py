@@ -28,7 +28,7 @@ from screening.config import Exclusions, LayerFilter
 from screening.errors import LayerDataError
 
 __all__ = [
-    "PREPARE_VERSION", "DEFAULT_TILE_M", "ZONE_LAYER", "Hits", "overlap_hits", "distance_hits",
+    "PREPARE_VERSION", "DEFAULT_TILE_M", "Hits", "overlap_hits", "distance_hits",
     "buffered_cut", "union_by_group", "feature_labels", "prepare_layer", "usable_prepared", "prepared_layers",
     "prepared_key", "read_prepared", "write_prepared",
 ]
@@ -41,7 +41,6 @@ PREPARE_VERSION = 1
 DEFAULT_TILE_M = 5_000.0
 """Tile edge of prepared layers, metres: bounds the size of each piece so clipping a site stays cheap."""
 
-ZONE_LAYER = "zonekort"
 """Layer id whose flag rule reports zone shares (`screening.exclusion.zone_shares`), not overlaps."""
 
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
@@ -259,7 +258,7 @@ def prepared_layers(layers: Mapping[str, gpd.GeoDataFrame], exclusions: Exclusio
                     build: bool = True, tile_m: float = DEFAULT_TILE_M) -> dict[str, gpd.GeoDataFrame]:
     """Prepared coverages for the exclusion rules, by rule id: read from `cache_dir`, else built and saved.
 
-    Rules whose layer is absent from `layers`, and the zone rule (layer ``zonekort``), are skipped. With
+    Rules whose layer is absent from `layers`, and zone-share rules (``measure: zone_shares``), are skipped. With
     ``build=False`` only cache hits are returned (a screening then evaluates the other rules on the
     layers themselves). A layer without ``attrs['version']`` is prepared but not cached.
     """
@@ -267,7 +266,7 @@ def prepared_layers(layers: Mapping[str, gpd.GeoDataFrame], exclusions: Exclusio
 
     out: dict[str, gpd.GeoDataFrame] = {}
     for rule in exclusions.rules:  # a handful of declared rules, not features
-        if rule.layer not in layers or rule.layer == ZONE_LAYER:
+        if rule.layer not in layers or rule.measure == "zone_shares":
             continue
         layer = layers[rule.layer]
         if rule.filter.where or rule.filter.require:

@@ -19,7 +19,7 @@ import shapely
 from screening import coverage
 from screening._geo import M2_PER_HA, require_crs
 from screening.config import ExclusionRule, Exclusions
-from screening.coverage import ZONE_LAYER, prepare_layer, prepared_layers
+from screening.coverage import prepare_layer, prepared_layers
 from screening.errors import LayerDataError, LayerUnavailableError, SubmissionError
 
 __all__ = ["ExclusionResult", "SUMMARY_COLUMNS", "OVERLAP_COLUMNS", "evaluate", "zone_shares",
@@ -129,7 +129,7 @@ def evaluate(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame
         layer = layers[rule.layer]
         require_crs(layer, f"layer {rule.layer}")
         source = _source_text(rule.layer, layer)
-        if rule.layer == ZONE_LAYER and rule.action == "flag":
+        if rule.measure == "zone_shares" and rule.action == "flag":
             shares = zone_shares(candidates, layer)
             landzone_share = shares["landzone_share"].to_numpy()
             rows.append(_zone_rows(rule, ids, shares, source))

@@ -86,6 +86,7 @@ CONTEXT_STYLES: dict[str, ContextStyle] = {
 
 _LABEL_UNITS = {"population": "inhabitants", "voltage_kv": "kV", "max_voltage_kv": "kV", "iata": "IATA"}
 _KIND_ORDER = {"area": 0, "line": 1, "point": 2}
+_ORDER = {layer_id: i for i, layer_id in enumerate(CONTEXT_STYLES)}
 LAND_COLOUR = "#f7f6f0"
 """Fill of land (the regions layer) on the plain sea-coloured background of the offline map."""
 
@@ -135,7 +136,7 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     folium.map.CustomPane("land", z_index=350, pointer_events=False).add_to(fmap)
     legend_rows = []
     # a loop over the handful of context layers; each layer is handled with vectorised calls
-    for layer_id in sorted(context, key=lambda k: _KIND_ORDER[_style(k, context[k]).kind]):
+    for layer_id in sorted(context, key=lambda k: (_KIND_ORDER[_style(k, context[k]).kind], _ORDER.get(k, 99), k)):
         style = _style(layer_id, context[layer_id])
         name = _add_context(fmap, layer_id, context[layer_id], style)
         if name:
@@ -277,9 +278,12 @@ def _add_surface(fmap: folium.Map, png: Path, bounds: tuple[float, float, float,
 
 _CANDIDATE_JS = JsCode("""
 function (feature, layer) {
+    // popups pan clear of the fixed title and incomplete banner (top left) and the legend (bottom right)
+    var banner = document.getElementById('incomplete-banner');
+    var top = banner ? banner.getBoundingClientRect().bottom + 12 : 70;
     layer.bindPopup(feature.properties.popup,
                     {maxWidth: 460, minWidth: 320, maxHeight: 420, className: 'candidate-popup',
-                     autoPanPaddingTopLeft: [20, 150], autoPanPaddingBottomRight: [310, 20]});
+                     autoPanPaddingTopLeft: [20, top], autoPanPaddingBottomRight: [310, 20]});
     layer.bindTooltip(feature.properties.tooltip, {sticky: true});
 }
 """)

@@ -21,9 +21,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from screening import cards, maps, pipeline, report, sensitivity, submissions
+from screening import cards, exclusion, pipeline, sensitivity, submissions
 from screening import catalog as catalog_mod
-from screening._upload import UploadProblem
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import ScreeningError, SubmissionError
 
@@ -39,18 +38,12 @@ __all__ = [
     "incomplete_layers",
     "to_dict",
     "render_text",
-    "write_card",
-    "page_values",
 ]
 
 log = logging.getLogger(__name__)
 
 MIRROR_REFERENCE = Path("submissions") / "applications_2025_approx.gpkg"
 """The approximate 2025 applications, relative to the mirror root: the reference when no run exists."""
-
-_CARD_CONTEXT_M = 60_000.0
-"""Area context layers of a preview card are cut to this distance (metres) around the drafts; the card's
-site map shows at most about 30 km around a site."""
 
 _APP_COLUMNS = ("application_id", "site_name", "kommunekode", "kommunenavn", "regionsnavn", "area_ha",
                 "net_area_ha", "exclusion_reasons", "flags", "score_total", "bonus_points", "not_assessed")
@@ -129,8 +122,10 @@ def preview_context(*, catalog: Catalog, criteria: Criteria, settings: Settings,
         log.info("using the reference run's --allow-missing %s", " ".join(allow))
     needed = ["kommuner", "regioner", *sorted(criteria.layer_ids()), *pipeline.CONTEXT_LAYERS]
     layer_set = catalog_mod.load_layers(needed, catalog=catalog, settings=settings, allow_missing=allow)
-    for gdf in layer_set.layers.values():  # build every spatial index now, not in concurrent requests
+    # build every spatial index and prepared exclusion coverage now, not in concurrent requests
+    for gdf in layer_set.layers.values():
         gdf.sindex  # noqa: B018
+    exclusion.prepared_layers(layer_set.layers, criteria.exclusions, cache_dir=settings.cache_dir)
     reference = load_reference(run_dir, layer_set=layer_set, catalog=catalog, criteria=criteria,
                                settings=settings)
     return PreviewContext(layer_set=layer_set, reference=reference, allow_missing=allow)
@@ -342,45 +337,6 @@ def render_text(data: dict) -> str:
     return "\n".join(lines).lstrip("\n")
 
 
-def write_card(result: PreviewResult, folder: Path, *, layer_set: catalog_mod.LayerSet,
-               criteria: Criteria, page: dict | None = None) -> dict[str, Path]:
-    """Write each draft's score card with the reports' code and template (`cards.write_cards`).
-
-    ``folder/cards/<application_id>.html`` (images under ``cards/img/``) and ``folder/preview.json``
-    (`to_dict`). The CLI writes into a new ``reports/previews/<UTC timestamp>/`` (`pipeline.new_run_dir`),
-    the web page into the request's temporary folder. `page` defaults to `page_values`.
-
-    Returns
-    -------
-    dict of str to pathlib.Path
-        The card of each application id.
-    """
-    folder = Path(folder)
-    cand = result.candidates.assign(status=maps.candidate_status(result.candidates),
-                                    selection_reason=[_rank_sentence(result, aid)
-                                                      for aid in result.candidates["application_id"]])
-    context = _card_context(layer_set, result.candidates)
-    page = page or page_values(layer_set, criteria, run_id=f"preview {folder.name}")
-    written = cards.write_cards(folder / "cards", cand, result.breakdown, result.overlaps, context=context,
-                                criteria=criteria, env=report.template_env(), page=page)
-    (folder / "preview.json").write_text(json.dumps(to_dict(result), indent=2), encoding="utf-8")
-    log.info("preview card(s) of %d application(s) written to %s", len(cand), folder)
-    return {str(aid): written[f"card_{aid}"] for aid in cand["application_id"]}
-
-
-def page_values(layer_set: catalog_mod.LayerSet, criteria: Criteria, *, run_id: str,
-                detail: bool = True) -> dict:
-    """The reports' page values (`report.page_values`: banners, layer provenance) for a preview; ``preview``
-    is true so shared templates can word things for a draft. ``detail=False`` replaces the reasons a layer
-    is missing (which name server paths) by a short phrase, for the web page."""
-    missing = dict(layer_set.missing) if detail else dict.fromkeys(layer_set.missing, "not on this server")
-    manifest = {"run_id": run_id, "incomplete": bool(incomplete_layers(layer_set, criteria)),
-                "missing_layers": missing,
-                "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "source", "date")}
-                           for lid, gdf in layer_set.layers.items()}}
-    return report.page_values(manifest, criteria) | {"preview": True}
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -392,30 +348,6 @@ def _latest_run(reports_root: Path) -> Path | None:
     if run is not None and (run / "candidates.parquet").is_file():
         return run
     return None
-
-
-def _card_context(layer_set: catalog_mod.LayerSet, sites: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
-    """The reports' context layers for the cards of a few drafts: area layers (drawn as background only)
-    cut to `_CARD_CONTEXT_M` around the sites, so a single card does not draw the whole country; point and
-    line layers whole, as the nearest features are found in them."""
-    window = shapely.box(*sites.total_bounds).buffer(_CARD_CONTEXT_M, join_style="mitre")
-    context = {}
-    for layer_id in pipeline.CONTEXT_LAYERS:  # ten context layers, each cut with its spatial index
-        gdf = layer_set.layers.get(layer_id)
-        if gdf is not None and gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-            gdf = gpd.clip(gdf.iloc[gdf.sindex.query(window, predicate="intersects")], window)
-        if gdf is not None and len(gdf):
-            context[layer_id] = gdf
-    return context
-
-
-def _rank_sentence(result: PreviewResult, aid: str) -> str:
-    """Preview in place of a selection reason: no selection is made, only the rank among the reference."""
-    r = result.ranks.loc[aid]
-    where = "" if pd.isna(r["rank"]) else (
-        f"; among the {result.reference.label} it would rank {r['rank']:.0f} of {r['of_overall']:.0f} "
-        f"eligible ({r['rank_region']:.0f} of {r['of_region']:.0f} in {r['regionsnavn']})")
-    return "preview only, the state selects among all submissions after the deadline" + where
 
 
 def _reference_columns(criteria: Criteria) -> list[str]:
@@ -432,7 +364,7 @@ def _check_vertices(cand: gpd.GeoDataFrame, max_vertices: int) -> None:
     counts = shapely.get_num_coordinates(cand.geometry.to_numpy())
     if int(counts.sum()) > max_vertices:
         worst = int(np.argmax(counts))
-        raise SubmissionError([UploadProblem(
+        raise SubmissionError([submissions.Problem(
             file=str(cand["source_file"].iloc[worst]) if "source_file" in cand.columns else "",
             feature_index=worst, application_id=str(cand["application_id"].iloc[worst]), field="geometry",
             message=f"the geometries have {int(counts.sum()):,} vertices in all (feature {worst} alone "

@@ -266,7 +266,9 @@ def _write_index(
 
 
 def _isnan(value) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and math.isnan(value))
+    """True for a value that is not there: None, NaN, pandas NA or a template's undefined attribute."""
+    return (value is None or value is pd.NA or isinstance(value, jinja2.Undefined)
+            or (isinstance(value, (float, np.floating)) and math.isnan(value)))
 
 
 def _pts(value) -> str:
@@ -300,4 +302,4 @@ def _plain(value) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return "–" if math.isnan(value) else f"{value:,.2f}"
-    return "–" if value is None else str(value)
+    return "–" if _isnan(value) else str(value)

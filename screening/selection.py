@@ -20,7 +20,13 @@ import shapely
 from screening import selection_explain as explain
 from screening._geo import require_crs
 from screening._selection_model import MIP_REL_GAP, Limits, Problem, build_rows, greedy, solve
-from screening._selection_search import alternatives, counterfactuals, max_dispersion, min_distance_m
+from screening._selection_search import (
+    alternatives,
+    counterfactuals,
+    infeasibility,
+    max_dispersion,
+    min_distance_m,
+)
 from screening.config import Selection
 from screening.errors import SelectionError
 
@@ -137,6 +143,18 @@ def select(candidates: gpd.GeoDataFrame, rules: Selection, *, breakdown: pd.Data
         malformed municipality codes, a rule that needs `towns` without it.
     CRSError
         If `candidates` or `towns` is not in EPSG:25832.
+
+    Notes
+    -----
+    Eligible: not excluded, with a score (and, in dispersion mode, at or above the threshold). Spacing is
+    measured between polygon centroids. An application is one park whatever its co-applicants: it counts
+    once toward the number of parks and toward the region of its lead municipality; for
+    ``max_per_kommune`` a municipality is used by every chosen park it leads or co-applies for. The model
+    (one binary column per eligible candidate, spacing as clique rows) is built from ``scipy.sparse`` arrays
+    and solved by HiGHS through highspy; a greedy heuristic stands in, labelled, only when HiGHS returns no
+    solution. Every reason, the next-best proposals (no-good cuts) and the back-test come with the result;
+    with at most `COUNTERFACTUAL_MAX` eligible candidates each reason also gives the best objective with
+    that decision flipped. See `NOTES` for the proportional targets and the urban rule.
     """
     frame, eligible, not_eligible = _prepare(candidates, rules, towns, mode)
     problem = _problem(frame[eligible], rules, towns)
@@ -154,7 +172,7 @@ def select(candidates: gpd.GeoDataFrame, rules: Selection, *, breakdown: pd.Data
               "time_limit_s": rules.time_limit_s, "mip_rel_gap": MIP_REL_GAP}
     notes = _rules_dict(rules, mode)
     if out is None or out.infeasible or (mode == "dispersion" and spacing is None):
-        statements = explain.infeasibility(problem, limits, time_limit_s=rules.time_limit_s)
+        statements = infeasibility(problem, limits, time_limit_s=rules.time_limit_s)
         none = ["no proposal: the rules cannot all be met"] * problem.n
         table = _table(frame, not_eligible, problem, None, none)
         return SelectionResult(table, "infeasible", False, None, None, out.solve_s if out else 0.0, notes,
@@ -172,8 +190,8 @@ def select(candidates: gpd.GeoDataFrame, rules: Selection, *, breakdown: pd.Data
         table = _table(frame, not_eligible, problem, None, [f"no proposal found ({status})"] * problem.n)
         return SelectionResult(table, f"{status}; no proposal found", False, None, None, out.solve_s, notes,
                                mode=mode, solver=solver)
-    if spacing is not None:
-        proven = proven and spacing.proven
+    if spacing is not None and not spacing.proven:
+        proven, status = False, f"{status}; dispersion search stopped at the time limit"
     flipped = None
     if proven and problem.n <= COUNTERFACTUAL_MAX:
         flipped, _ = counterfactuals(rows, problem.weight, chosen, time_limit_s=rules.time_limit_s)
@@ -197,7 +215,7 @@ def apply_selection(candidates: gpd.GeoDataFrame, result: SelectionResult) -> gp
     Rows are matched on ``application_id``; the candidates' index and row order are kept.
     """
     out = candidates.drop(columns=["selected", "selection_reason", "proposal_rank"], errors="ignore").copy()
-    table = result.table.reindex(out["application_id"].to_numpy())
+    table = result.table.reindex(out["application_id"].astype(str).to_numpy())
     out["selected"] = table["selected"].fillna(False).astype(bool).to_numpy()
     out["selection_reason"] = table["selection_reason"].fillna("").astype(str).to_numpy()
     out["proposal_rank"] = pd.array(table["proposal_rank"].to_numpy(), dtype="Int64")

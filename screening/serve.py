@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from html import escape as html_escape
 from pathlib import Path
 
-import geopandas as gpd
-import shapely
 from flask import Flask, abort, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import make_server
 
-from screening import _upload, maps, report
+from screening import _upload, maps, preview_card, report
 from screening import catalog as catalog_mod
 from screening import preview as preview_mod
 from screening.config import PROJECT_ROOT, Criteria, Settings
@@ -44,8 +42,6 @@ MAP_CONTEXT_M = 20_000.0
 """Protected nature and infrastructure within this distance (metres) of the draft are drawn on its map."""
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_MAP_CONTEXT = ("regioner", "kommuner", "natura2000_fuglebeskyttelse", "natura2000_omraader_simplified",
-                "hv_lines", "hv_substations", "rail_stations", "ports", "airports", "towns")
 
 
 @dataclass(frozen=True)
@@ -94,7 +90,7 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     app.jinja_env.autoescape = True  # the templates end in .j2, which Flask would not escape by default
     app.jinja_env.filters["b64"] = lambda text: base64.b64encode(text.encode()).decode()
     svc = _Service(layer_set, criteria, settings, reference, max_vertices, request_timeout_s,
-                   preview_mod.page_values(layer_set, criteria, run_id="preview", detail=False),
+                   preview_card.page_values(layer_set, criteria, run_id="preview", detail=False),
                    concurrent.futures.ThreadPoolExecutor(workers, "preview"),
                    threading.BoundedSemaphore(8 * workers))
     page = {"incomplete": "; ".join(f"incomplete: {lid} missing"
@@ -167,7 +163,6 @@ def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 5000) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-
 def _handle(svc: _Service, *, html: bool) -> tuple[int, dict]:
     """Read the upload, screen it in the pool under the time limit; (HTTP status, answer body)."""
     upload = request.files.get("file")
@@ -207,8 +202,8 @@ def _work(svc: _Service, data: bytes, name: str, repair: bool, html: bool) -> tu
         body["warnings"] = [_clean(w, tmp, shown) for w in body["warnings"]]
         body["file"] = shown
         if html:
-            card_files = preview_mod.write_card(result, Path(tmp) / "card", layer_set=svc.layer_set,
-                                                criteria=svc.criteria, page=svc.page)
+            card_files = preview_card.write_card(result, Path(tmp) / "card", layer_set=svc.layer_set,
+                                                 criteria=svc.criteria, page=svc.page)
             for app in body["applications"]:  # a handful of applications
                 app["card_html"] = _self_contained(card_files[str(app["application_id"])])
             body["map_html"] = _site_map(result, svc, Path(tmp))
@@ -257,14 +252,7 @@ def _template_file(settings: Settings) -> Path | None:
 def _site_map(result: preview_mod.PreviewResult, svc: _Service, workdir: Path) -> str:
     """The reports' folium map (`maps.write_map`) of the draft and the context within `MAP_CONTEXT_M`."""
     sites = result.candidates
-    window = shapely.box(*sites.total_bounds).buffer(MAP_CONTEXT_M, join_style="mitre")
-    context = {}
-    for layer_id in _MAP_CONTEXT:  # a handful of context layers, each cut with its spatial index
-        gdf = svc.layer_set.layers.get(layer_id)
-        if gdf is not None:
-            near = gdf.iloc[gdf.sindex.query(window, predicate="intersects")]
-            if len(near):
-                context[layer_id] = gpd.clip(near, window) if layer_id in ("regioner", "kommuner") else near
+    context = preview_card.context_layers(svc.layer_set, sites, distance_m=MAP_CONTEXT_M)
     cand = sites.assign(status=maps.candidate_status(sites))
     popups = {str(a): f"<b>{html_escape(str(a))}</b>" for a in cand["application_id"]}
     path = maps.write_map(workdir / "map.html", cand, popups, context=context, env=report.template_env(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -68,8 +69,8 @@ class SurfaceResult:
 
 def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *, res_m: float, out_dir: Path,
                   land: gpd.GeoDataFrame, allow_missing: Iterable[str] = (), config_hash: str = "",
-                  block_size: int | None = None,
-                  scheduler: Literal["single", "dask"] = "single") -> SurfaceResult:
+                  block_size: int | None = None, scheduler: Literal["single", "dask"] = "single",
+                  criterion_bands: bool = False) -> SurfaceResult:
     """Write the suitability surface of `land` as COGs in `out_dir`, tile by tile.
 
     Grid: EPSG:25832, square cells of `res_m` metres, origin (left, top) = the bounds of `land` snapped
@@ -125,15 +126,18 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     points = effective_points(criteria, [c.id for c in crits])
     inputs = TileInputs(grid=grid, land=_raster.burn_shapes(land.geometry.to_numpy(), grid, all_touched=False),
                         rules=tuple(b for _, b in rules), criteria=tuple(crits),
-                        points=tuple(points[c.id] for c in crits), bonus=_bonus(layers, criteria, grid))
+                        points=tuple(points[c.id] for c in crits), bonus=_bonus(layers, criteria, grid),
+                        keep_scores=criterion_bands)
     windows = grid.windows(block)
     log.info("surface: %d x %d cells of %g m (%d tiles of <= %d cells), %d rules, %d criteria assessed",
              grid.width, grid.height, res_m, len(windows), block, len(rules), len(crits))
     tags = {"config_hash": config_hash, "res_m": f"{res_m:g}", "crs": CRS,
             "origin": f"{grid.left:.3f},{grid.top:.3f}", "cell_rule": "land: centre inside; rules: all_touched",
             "not_assessed": ", ".join(sorted(not_assessed)), "missing_rules": ", ".join(sorted(missing_rules))}
-    paths, counts = _raster.write_surface(_raster.run_tiles(inputs, windows, scheduler), grid, Path(out_dir),
-                                          criteria_ids=[c.id for c in crits], rule_ids=[r for r, _ in rules],
+    tiles = _raster.run_tiles(inputs, windows, scheduler, workers=_cores())
+    paths, counts = _raster.write_surface(tiles, grid, Path(out_dir),
+                                          criteria_ids=[c.id for c in crits] if criterion_bands else [],
+                                          rule_ids=[r for r, _ in rules],
                                           tags=tags)
     result = SurfaceResult(out_dir=Path(out_dir), paths=paths, grid=grid, land_cells=counts["land_cells"],
                            excluded_cells=counts["excluded_cells"],
@@ -148,7 +152,8 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
 
 def surface_from_catalog(*, settings, catalog, criteria: Criteria, out_dir: Path, res_m: float | None = None,
                          allow_missing: Iterable[str] = (), block_size: int | None = None,
-                         scheduler: Literal["single", "dask"] = "single") -> SurfaceResult:
+                         scheduler: Literal["single", "dask"] = "single",
+                         criterion_bands: bool = False) -> SurfaceResult:
     """Load the layers the surface needs (land = the ``kommuner`` layer) and call `build_surface`.
 
     The body of ``industripark surface``; `res_m` defaults to ``criteria.surface.res_m``.
@@ -163,7 +168,8 @@ def surface_from_catalog(*, settings, catalog, criteria: Criteria, out_dir: Path
         raise LayerUnavailableError(f"the surface needs the land layer 'kommuner': {layer_set.missing['kommuner']}")
     return build_surface(layer_set.layers, criteria, res_m=res_m or criteria.surface.res_m, out_dir=out_dir,
                          land=layer_set.layers["kommuner"], allow_missing=allow_missing,
-                         config_hash=config_hash(catalog, criteria), block_size=block_size, scheduler=scheduler)
+                         config_hash=config_hash(catalog, criteria), block_size=block_size, scheduler=scheduler,
+                         criterion_bands=criterion_bands)
 
 
 def effective_points(criteria: Criteria, assessed: Sequence[str]) -> dict[str, float]:
@@ -199,6 +205,10 @@ def summary_text(result: SurfaceResult) -> str:
 
 
 # --------------------------------------------------------------------------- helpers of build_surface
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _check_args(res_m: float, block_size: int, scheduler: str, land: gpd.GeoDataFrame) -> int:

@@ -300,8 +300,12 @@ def _assemble(cand, breakdown, criteria, status, *, incomplete: bool, propose: i
     selection = {
         "status": "optimal", "proven_optimal": True, "objective": float(prop["score_total"].sum()),
         "selected": prop["application_id"].tolist(),
-        "alternatives": [{"selected": prop["application_id"].tolist()[:-1], "objective": 100.0}],
-        "backtest": {"designated_2025_selected": 1, "designated_2025_total": 2},
+        "alternatives": [{"rank": 2, "objective": 90.5, "delta": -2.3, "proven_optimal": True,
+                          "selected": prop["application_id"].tolist()[:-1],
+                          "differs_from_best": {"out": prop["application_id"].tolist()[-1:], "in": ["A3"]}}],
+        "backtest": {"designated": 2, "proposed": 2, "both": 1,
+                     "text": "The proposal picks 1 of the 2 applications designated in 2025.",
+                     "designated_not_proposed": [{"application_id": "A3", "text": "A3 designated, not proposed"}]},
         "rules": {"k_min": 2, "k_max": 11, "max_per_kommune": 1, "spacing_km": 25}, "infeasibility": None
     }
     layers = {

@@ -306,7 +306,7 @@ def test_zone_shares_and_landzone_flag(zonekort):
                              "landzone_ha": [62.0], "landzone_share": [0.62]},
                             index=pd.Index(["s1"], name="application_id"))
     pd.testing.assert_frame_equal(shares, expected, atol=1e-9)
-    rule = _rule("landzone", "zonekort", "flag", label_column="zone")
+    rule = _rule("landzone", "zonekort", "flag", label_column="zone", measure="zone_shares")
     result = _evaluate(sites, {"zonekort": zonekort}, [rule])
     assert result.summary.loc["s1", "flags"] == (
         "62 % landzone: needs planning permission (landzonetilladelse) — zonekort (Plandata.dk, 2025-01-01)")
@@ -316,7 +316,7 @@ def test_zone_shares_and_landzone_flag(zonekort):
 
 def test_site_wholly_in_byzone_is_not_flagged(zonekort):
     result = _evaluate(_sites(box(X0, Y0 + 200, X0 + 200, Y0 + 400)), {"zonekort": zonekort},
-                       [_rule("landzone", "zonekort", "flag")])
+                       [_rule("landzone", "zonekort", "flag", measure="zone_shares")])
     assert result.overlaps.empty and result.summary.loc["s1", "landzone_share"] == 0.0
 
 

@@ -102,6 +102,9 @@ def test_index_lists_ranking_proposal_and_existing_downloads(run_dir):
         assert f'href="cards/{aid}.html"' in html
     assert 'href="map.html"' in html
     assert "proven optimal" in html and "optimal" in html
+    assert "out: A1; in: A3" in html  # the alternative, as its difference from the proposal
+    assert "The proposal picks 1 of the 2 applications designated in 2025." in html
+    assert "<li>A3 designated, not proposed</li>" in html
     assert 'href="candidates.csv"' in html
     assert 'href="candidates.gpkg"' not in html  # not written in this folder, so not linked
     counts = dict(re.findall(r'id="count-(\w+)"[^>]*>(\d+)<', html))
@@ -263,3 +266,20 @@ def test_map_of_real_layers_stays_light(mirror_root, tmp_path):
     for layer_id in context:
         assert f"ctx-{layer_id}" in html, layer_id
     assert len(list((tmp_path / "cards").glob("*.html"))) == len(run["candidates"])
+
+
+def test_surface_overlay_is_an_optional_layer(tmp_path):
+    """A 2 x 2 PNG over a 10 km square (EPSG:25832 bounds) is embedded, off by default, with its name."""
+    import matplotlib.image
+
+    png = tmp_path / "surface.png"
+    matplotlib.image.imsave(png, [[0.0, 1.0], [1.0, 0.0]])
+    cand = synthetic_run()["candidates"]
+    cand = cand.assign(status=maps.candidate_status(cand))
+    page = {"run_id": "t", "banners": []}
+    path = maps.write_map(tmp_path / "map.html", cand, {}, context={}, env=report.template_env(), page=page,
+                          surface_overlay=(png, (X0, Y0, X0 + 10_000, Y0 + 10_000)))
+    html = path.read_text(encoding="utf-8")
+    assert "Suitability surface (raster, approximate placement)" in html
+    assert "data:image/png;base64," in html
+    assert re.search(r"L\.imageOverlay\(", html)

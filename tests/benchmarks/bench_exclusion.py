@@ -112,9 +112,10 @@ def build_case(mirror_root: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, d
     Land is the union of the mirrored kommuner. Protected: `N_PROTECTED` star-shaped 16-vertex polygons
     centred on land; 98 % of 0.5-20 ha and 2 % of 20-300 ha (log-uniform); half are placed as "children"
     offset 0.2-1.2 radii from another polygon, so clusters overlap; 5 % are multipart (a second part of
-    20-60 % of the area 20-300 m beyond the first). The real bird-area layer (125 multipolygons, large
-    and complex) is appended. Sites: `N_SITES` axis-aligned rectangles of 20-800 ha (log-uniform, aspect
-    1-2.5) centred on land; 10 % are split into two parts 100 m apart.
+    20-60 % of the area 20-300 m beyond the first, so such a feature reaches ~480 ha in all). The real
+    bird-area layer (125 multipolygons, large and complex) is appended. Sites: `N_SITES` axis-aligned
+    rectangles of 20-800 ha (log-uniform, aspect 1-2.5) centred on land; 10 % are split into two parts
+    100 m apart.
     """
     rng = np.random.default_rng(SEED)
     land = shapely.union_all(gpd.read_file(mirror_root / "boundaries" / "kommuner.gpkg").geometry.to_numpy())
@@ -146,9 +147,9 @@ def build_case(mirror_root: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, d
         "rule": "one cut rule (tolerance 0) over the whole protected layer",
     }
     case["summary"] = (f"{N_SITES:,} sites of 20-800 ha on land ({case['sites_multipart']} multipart) vs "
-                       f"{len(geoms):,} protected polygons ({len(protected):,} synthetic 0.5-300 ha, half in "
-                       f"overlapping clusters, {case['protected_multipart']:,} multipart + {len(bird)} real "
-                       f"bird areas; {case['protected_vertices']:,} vertices)")
+                       f"{len(geoms):,} protected polygons ({len(protected):,} synthetic, parts 0.5-300 ha, "
+                       f"half in overlapping clusters, {case['protected_multipart']:,} multipart + "
+                       f"{len(bird)} real bird areas; {case['protected_vertices']:,} vertices)")
     return sites, layer, case
 
 
