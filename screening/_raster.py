@@ -52,8 +52,8 @@ EXCLUSION_NODATA = 65535
 """Value of ``exclusion.tif`` outside land (bit 15 is never a rule)."""
 MAX_RULES = 15
 COG_BLOCK = 512
-COARSE = 8
-"""Edge, in cells, of the blocks whose centre selects candidate features for exact distances."""
+LEVELS = (4, 16, 64)
+"""Edges, in cells, of the nested blocks whose centres select candidate features for exact distances."""
 _EPS_M = 1e-3
 
 
@@ -217,7 +217,7 @@ def compute_tile(inputs: TileInputs, window: Window) -> Tile | None:
     total = np.zeros(rows.size)
     for k, crit in enumerate(inputs.criteria):  # a dozen criteria, each vectorised over the tile
         if isinstance(crit, Nearest):
-            raw = _nearest_m(crit, grid, window, land)[rows, cols] * crit.raw_per_m
+            raw = _nearest_m(crit, grid, window, land, rows, cols) * crit.raw_per_m
         else:
             raw = _reach_raw(crit, grid, window)[rows, cols]
         score = band_score(crit.band, raw)
@@ -256,57 +256,71 @@ def _near(a: np.ndarray, b: np.ndarray, bounds: tuple[float, float, float, float
             & (np.minimum(a[:, 1], b[:, 1]) <= maxy + halo_m) & (np.maximum(a[:, 1], b[:, 1]) >= miny - halo_m))
 
 
-def _nearest_m(crit: Nearest, grid: Grid, window: Window, land: np.ndarray) -> np.ndarray:
-    """Distance in metres from each cell centre of the window to the nearest feature, exact where it matters.
+def _nearest_m(crit: Nearest, grid: Grid, window: Window, land: np.ndarray, rows, cols) -> np.ndarray:
+    """Distance in metres from the centre of each land cell (`rows`, `cols` in the window) to the nearest
+    feature, exact where it matters.
 
-    Coarse to fine over blocks of ``COARSE x COARSE`` cells and super-blocks of ``COARSE x COARSE``
-    blocks. The distance f is 1-Lipschitz: if all points of a block lie within ``half`` of its centre Q,
-    the nearest feature of any of them lies within ``f(Q) + 2 half`` of Q. So f at the super-block
-    centres (against all features near the tile) keeps the candidates of each super-block, f at the
-    block centres (against those) keeps the candidates of each block, and each cell is measured
-    against its block's candidates only, with the exact point-to-segment formula in float64. Blocks
-    with ``f(Q) - half >= halo_m`` get inf and blocks with ``f(Q) + half <= flat_m`` get 0: the band is
-    flat there, so the score is exact although the distance is not computed. Elsewhere the distance is
-    the exact minimum, identical under any tiling. Sea-only blocks are skipped.
+    Coarse to fine over square blocks of ``LEVELS`` cells (4, 16, 64). The distance f is 1-Lipschitz:
+    if all points of a block lie within ``half`` of its centre Q, the nearest feature of any of them lies
+    within ``f(Q) + 2 half`` of Q. So f at the centres of the largest blocks (against all features
+    near the tile) keeps each block's candidates, f at the centres of its sub-blocks (against those)
+    keeps theirs, and so on down to the cells, which are measured against the candidates of their
+    4 x 4 block only, with the exact point-to-segment formula in float64. Blocks with
+    ``f(Q) - half >= halo_m`` get inf and blocks with ``f(Q) + half <= flat_m`` get 0: the band is flat
+    there, so the score is exact although the distance is not computed. Elsewhere the distance is the
+    exact minimum, identical under any tiling. Sea-only blocks are skipped.
     """
-    h, w, m, res = land.shape[0], land.shape[1], COARSE, grid.res_m
+    h, w, m, res = land.shape[0], land.shape[1], LEVELS[0], grid.res_m
     nbr, nbc = -(-h // m), -(-w // m)
     dist = np.full((nbr * nbc, m * m), np.inf)
     near = _near(crit.seg_a, crit.seg_b, grid.window_bounds(window), crit.halo_m)
-    padded = np.zeros((nbr * m, nbc * m), dtype=bool)
-    padded[:h, :w] = land
-    blocks = np.flatnonzero(padded.reshape(nbr, m, nbc, m).any(axis=(1, 3)))
+    blocks = np.unique((rows // m) * nbc + cols // m)
     if near.any() and blocks.size:
         seg = np.hstack([crit.seg_a[near], crit.seg_b[near]])  # (n, 4): ax, ay, bx, by
-        br, bc = np.divmod(blocks, nbc)
-        supers, owner = np.unique((br // m) * nbc + bc // m, return_inverse=True)
-        s_r, s_c = np.divmod(supers, nbc)
-        big = m * m
-        _, s_q, s_seg = _refine(*_centre(grid, window, s_r, s_c, big), np.zeros(supers.size, int),
-                                np.array([0, len(seg)]), np.arange(len(seg)), seg, (big - 1) * res / math.sqrt(2))
-        ptr = np.r_[0, np.cumsum(np.bincount(s_q, minlength=supers.size))]
-        half = (m - 1) * res / math.sqrt(2)
-        f_q, b_q, b_seg = _refine(*_centre(grid, window, br, bc, m), owner, ptr, s_seg, seg, half)
+        points = bool((seg[:, :2] == seg[:, 2:]).all())
+        chain = _block_chain(blocks, nbc)
+        ptr, cand = np.array([0, len(seg)]), np.arange(len(seg))
+        for k in range(len(LEVELS) - 1, -1, -1):  # from the largest blocks down to the 4 x 4 ones
+            r, c, owner = chain[k]
+            half = (LEVELS[k] - 1) * res / math.sqrt(2)
+            f_q, q, cand = _refine(*_centre(grid, window, r, c, LEVELS[k]), owner, ptr, cand, seg, half, points)
+            ptr = np.r_[0, np.cumsum(np.bincount(q, minlength=r.size))]
         dist[blocks[f_q + half <= crit.flat_m - _EPS_M]] = 0.0
         todo = (f_q - half < crit.halo_m + _EPS_M) & (f_q + half > crit.flat_m - _EPS_M)
-        pick = todo[b_q]
-        _fine(dist, blocks[b_q[pick]], b_seg[pick], seg, grid, window, nbc)
-    full = dist.reshape(nbr, nbc, m, m).transpose(0, 2, 1, 3).reshape(nbr * m, nbc * m)[:h, :w]
+        pick = todo[q]
+        _fine(dist, blocks[q[pick]], cand[pick], seg, grid, window, nbc, points)
+    out = dist.ravel()[((rows // m) * nbc + cols // m) * (m * m) + (rows % m) * m + cols % m]
     if crit.interior is not None:
-        full = np.where(_burn(crit.interior, window), 0.0, full)
-    return full
+        out[_burn(crit.interior, window)[rows, cols]] = 0.0
+    return out
+
+
+def _block_chain(blocks: np.ndarray, nbc: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per level of `LEVELS`: (block rows, block cols, index of each block's parent in the next level up;
+    0 for the top level, whose one parent is the whole tile).
+
+    `blocks` are flat ids (row * nbc + col) of the 4 x 4 blocks holding land, sorted.
+    """
+    r, c = np.divmod(blocks, nbc)
+    chain = []
+    for k in range(1, len(LEVELS)):  # three levels
+        ratio = LEVELS[k] // LEVELS[k - 1]
+        key, parent = np.unique((r // ratio) * nbc + c // ratio, return_inverse=True)
+        chain.append((r, c, parent.ravel()))
+        r, c = np.divmod(key, nbc)
+    chain.append((r, c, np.zeros(r.size, dtype=np.int64)))
+    return chain
 
 
 def _centre(grid: Grid, window: Window, row: np.ndarray, col: np.ndarray, size: int):
-    """Centres (x, y) in metres of square blocks of `size` cells whose upper-left cell is (row, col) in `window`
-    units of blocks of that size, i.e. row/col are block indices."""
+    """Centres (x, y), metres, of the blocks of `size` x `size` cells with block indices (row, col)."""
     return (grid.left + (window.col_off + col * size + size / 2) * grid.res_m,
             grid.top - (window.row_off + row * size + size / 2) * grid.res_m)
 
 
-def _refine(qx, qy, owner, ptr, cand, seg, half):
+def _refine(qx, qy, owner, ptr, cand, seg, half, points: bool):
     """Measure each query point against the candidates of its owner; return f (nearest distance among
-    them, m) and the (query, segment) pairs within ``f + 2 half`` that can be nearest inside its block.
+    them, m) and the (query, segment) pairs within ``f + 2 half``: those that can be nearest in its block.
 
     Candidates are in CSR form: owner k's candidates are ``cand[ptr[k]:ptr[k + 1]]``.
     """
@@ -314,22 +328,23 @@ def _refine(qx, qy, owner, ptr, cand, seg, half):
     first = np.cumsum(counts) - counts
     q = np.repeat(np.arange(qx.size), counts)
     s = cand[np.repeat(ptr[owner], counts) + np.arange(q.size) - np.repeat(first, counts)]
-    d = _segment_distance(qx[q], qy[q], seg[s])
+    d = _segment_distance(qx[q], qy[q], seg[s], points)
     f = np.full(qx.size, np.inf)
     has = counts > 0
-    f[has] = np.minimum.reduceat(d, first[has]) if q.size else f[has]
+    if q.size:
+        f[has] = np.minimum.reduceat(d, first[has])
     keep = d <= f[q] + 2 * half + _EPS_M
     return f, q[keep], s[keep]
 
 
 def _fine(dist: np.ndarray, block: np.ndarray, seg_i: np.ndarray, seg: np.ndarray, grid: Grid,
-          window: Window, nbc: int) -> None:
+          window: Window, nbc: int, points: bool) -> None:
     """Lower `dist[block]` to the exact distance from each of the block's cell centres to segment `seg_i`.
 
     Pairs arrive sorted by block; they are taken by rank within their block, so each pass touches a
     block at most once; passes are as many as the most candidates of one block.
     """
-    m, res = COARSE, grid.res_m
+    m, res = LEVELS[0], grid.res_m
     if not block.size:
         return
     first = np.r_[0, np.flatnonzero(np.diff(block)) + 1]
@@ -341,13 +356,15 @@ def _fine(dist: np.ndarray, block: np.ndarray, seg_i: np.ndarray, seg: np.ndarra
         br, bc = np.divmod(blk, nbc)
         x = grid.left + (window.col_off + bc[:, None] * m + off_c[None, :] + 0.5) * res
         y = grid.top - (window.row_off + br[:, None] * m + off_r[None, :] + 0.5) * res
-        dist[blk] = np.minimum(dist[blk], _segment_distance(x, y, seg[seg_i[pick]][:, None, :]))
+        dist[blk] = np.minimum(dist[blk], _segment_distance(x, y, seg[seg_i[pick]][:, None, :], points))
 
 
-def _segment_distance(x: np.ndarray, y: np.ndarray, seg: np.ndarray) -> np.ndarray:
+def _segment_distance(x: np.ndarray, y: np.ndarray, seg: np.ndarray, points: bool = False) -> np.ndarray:
     """Exact distance from points (x, y) to segments ``seg[..., :]`` = (ax, ay, bx, by), broadcast;
-    a segment with a == b is a point."""
+    a segment with a == b is a point (`points`: all are, the short formula)."""
     ax, ay = seg[..., 0], seg[..., 1]
+    if points:
+        return np.hypot(x - ax, y - ay)
     dx, dy = seg[..., 2] - ax, seg[..., 3] - ay
     length2 = dx * dx + dy * dy
     t = np.clip(((x - ax) * dx + (y - ay) * dy) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)

@@ -202,5 +202,39 @@ def screen(inputs, out_root, allow_missing, mirror, offline, repair, no_report) 
         sys.exit(3)
 
 
+# --------------------------------------------------------------------------- select
+
+
+@main.command("select")
+@click.argument("screening_gpkg", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for selection.json and candidates_selected.gpkg (created; must not hold them yet).")
+@click.option("--k-min", type=int, default=None, help="Fewest parks (default from criteria.yaml).")
+@click.option("--k-max", type=int, default=None, help="Most parks (default from criteria.yaml).")
+@click.option("--spacing-km", type=float, default=None, help="Minimum distance between chosen parks, km.")
+@click.option("--time-limit-s", type=float, default=None, help="Solver time limit, seconds.")
+@click.option("--mode", type=click.Choice(["score", "dispersion"]), default="score", show_default=True,
+              help="score: maximise total score; dispersion: maximise the minimum distance between parks.")
+@handle_errors
+def select_cmd(screening_gpkg, out_dir, k_min, k_max, spacing_km, time_limit_s, mode) -> None:
+    """Propose parks from a screening (SCREENING_GPKG, layer 'candidates') under the spread rules."""
+    import geopandas as gpd
+
+    from screening import pipeline, selection
+
+    settings, catalog, criteria = _context()
+    candidates = gpd.read_file(screening_gpkg, layer="candidates", engine="pyogrio")
+    breakdown = pipeline.read_breakdown(screening_gpkg.parent)
+    rules = selection.rules_with(criteria.selection, k_min=k_min, k_max=k_max, spacing_km=spacing_km,
+                                 time_limit_s=time_limit_s)
+    towns = catalog_mod.load_layer("towns", catalog=catalog, settings=settings) if rules.min_outside_urban else None
+    result = selection.select(candidates, rules, breakdown=breakdown, towns=towns, mode=mode)
+    paths = pipeline.write_selection(out_dir, candidates, result)
+    click.echo(result.summary_text())
+    click.echo(f"\nWrote {', '.join(str(p) for p in paths.values())}")
+    if result.status == "infeasible":
+        sys.exit(3)
+
+
 if __name__ == "__main__":
     main()

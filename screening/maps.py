@@ -136,7 +136,8 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     folium.map.CustomPane("land", z_index=350, pointer_events=False).add_to(fmap)
     legend_rows = []
     # a loop over the handful of context layers; each layer is handled with vectorised calls
-    for layer_id in sorted(context, key=lambda k: (_KIND_ORDER[_style(k, context[k]).kind], _ORDER.get(k, 99), k)):
+    order = sorted(context, key=lambda k: (_KIND_ORDER[_style(k, context[k]).kind], _ORDER.get(k, 99), k))
+    for layer_id in order:
         style = _style(layer_id, context[layer_id])
         name = _add_context(fmap, layer_id, context[layer_id], style)
         if name:

@@ -23,9 +23,10 @@ import pandas as pd
 from screening import catalog as catalog_mod
 from screening import exclusion, scoring, selection, sensitivity, submissions
 from screening.config import Catalog, Criteria, Settings, config_hash
+from screening.errors import ScreeningError
 
 __all__ = ["RunResult", "CONTEXT_LAYERS", "screen", "assess", "new_run_dir", "write_run", "explanations",
-           "summary_text"]
+           "summary_text", "read_breakdown", "write_selection"]
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,32 @@ def explanations(result: RunResult) -> dict:
     return out
 
 
+def read_breakdown(run_dir: Path) -> pd.DataFrame | None:
+    """The score breakdown of a run folder (from ``explanations.json``), or None when it has none."""
+    path = Path(run_dir) / "explanations.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return pd.DataFrame([row for entry in data.values() for row in entry.get("breakdown", [])])
+
+
+def write_selection(out_dir: Path, candidates: gpd.GeoDataFrame, result: selection.SelectionResult
+                    ) -> dict[str, Path]:
+    """Write ``selection.json`` and the candidates with the selection columns into `out_dir` (new files)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"selection": out_dir / "selection.json", "candidates": out_dir / "candidates_selected.gpkg"}
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing:
+        msg = f"{', '.join(existing)} already exist; choose a new --out folder (runs are never overwritten)"
+        raise ScreeningError(msg)
+    paths["selection"].write_text(json.dumps(result.to_dict(), indent=2, default=_json_default), encoding="utf-8")
+    table = selection.apply_selection(candidates.drop(
+        columns=[c for c in ("selected", "selection_reason", "proposal_rank") if c in candidates.columns]), result)
+    _flat_for_files(table).to_file(paths["candidates"], layer="candidates", driver="GPKG", engine="pyogrio")
+    return paths
+
+
 def summary_text(result: RunResult, *, limit: int = 40) -> str:
     """A short ranked summary for the terminal: status, score and region of each application."""
     cand = result.candidates
@@ -222,9 +249,7 @@ def summary_text(result: RunResult, *, limit: int = 40) -> str:
         lines.append(f"{rank:>4}  {row.application_id:<12} {status:<9} {row.score_total:5.1f}  "
                      f"{str(row.regionsnavn).removeprefix('Region '):<20} {str(row.site_name)[:50]}")
     if result.selection is not None:
-        sel = result.selection
-        proof = "proven optimal" if sel.proven_optimal else "NOT proven optimal"
-        lines.append(f"\nSelection: {sel.status}, {proof}, objective {sel.objective}")
+        lines.append("\n" + result.selection.summary_text())
     return "\n".join(lines)
 
 

@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 MIRROR_REFERENCE = Path("submissions") / "applications_2025_approx.gpkg"
 """The approximate 2025 applications, relative to the mirror root: the reference when no run exists."""
 
+_RANK_COLUMNS = ("rank", "rank_min", "rank_max", "top_k_probability", "of_overall", "rank_region",
+                 "of_region")
+"""The draft's rank among the reference (`rank_against`); replaces the rank `pipeline.assess` gives it."""
+
 _APP_COLUMNS = ("application_id", "site_name", "kommunekode", "kommunenavn", "regionsnavn", "area_ha",
                 "net_area_ha", "exclusion_reasons", "flags", "score_total", "bonus_points", "not_assessed")
 
@@ -81,7 +85,7 @@ class PreviewResult:
 
     ``candidates`` is the `pipeline.assess` table (EPSG:25832, one row per application);
     ``overlaps``/``breakdown`` are the exclusion and score explanations; ``ranks`` is indexed by
-    ``application_id`` (see `rank_against`; the same ranks are in ``candidates``); ``improvements``
+    ``application_id`` (see `rank_against`; the same columns are in ``candidates``); ``improvements``
     maps each id to `cards.improvements` (``text``, ``gain_points``), largest gain first.
     """
 
@@ -204,9 +208,8 @@ def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, cri
     tips = {aid: cards.improvements(rows, criteria)
             for aid, rows in breakdown.groupby("application_id", sort=False)}  # per application (a few)
     ranks = rank_against(run.candidates, reference.table, criteria)
-    cand = run.candidates.drop(columns=["rank", "rank_min", "rank_max", "top_k_probability"], errors="ignore")
-    cand = cand.merge(ranks[["rank", "rank_min", "rank_max", "top_k_probability"]], how="left",
-                      left_on="application_id", right_index=True)
+    cand = run.candidates.drop(columns=_RANK_COLUMNS, errors="ignore")
+    cand = cand.merge(ranks[list(_RANK_COLUMNS)], how="left", left_on="application_id", right_index=True)
     return PreviewResult(
         candidates=cand, overlaps=run.exclusion.overlaps, breakdown=breakdown,
         ranks=ranks, improvements=tips, reference=reference,

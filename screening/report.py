@@ -172,7 +172,7 @@ def page_values(manifest: Mapping, criteria: Criteria) -> dict:
 
 
 def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
-    """One ``{"layer", "text", "reason"}`` per missing exclusion layer when the manifest says incomplete.
+    """One ``{"layer", "text", "reason", "short"}`` per missing exclusion layer when the manifest says incomplete.
 
     An exclusion layer is one an ``exclude`` or ``cut`` rule rests on. When the manifest is marked
     incomplete but names no such layer, every missing layer gets a banner, so the mark is never lost.
@@ -181,8 +181,8 @@ def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
     --------
     >>> from screening.config import load_criteria
     >>> m = {"incomplete": True, "missing_layers": {"natura2000_habitat": "not in the mirror", "roads": "x"}}
-    >>> [b["text"] for b in incomplete_banners(m, load_criteria())]
-    ['incomplete: natura2000_habitat missing']
+    >>> [(b["text"], b["reason"]) for b in incomplete_banners(m, load_criteria())]
+    [('incomplete: natura2000_habitat missing', 'not in the mirror')]
     """
     if not manifest.get("incomplete"):
         return []
@@ -190,18 +190,18 @@ def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
     rule_layers = {r.layer for r in criteria.exclusions.rules if r.action in ("exclude", "cut")}
     ids = [k for k in missing if k in rule_layers] or list(missing)
     if not ids:
-        return [
-            {
-                "layer": "", "text": "incomplete: " + (manifest.get("incomplete_text") or "layers missing"),
-                "reason": ""
-            }
-        ]
-    return [
-        {"layer": k, "text": f"incomplete: {k} missing", "reason": str(missing.get(k) or "")} for k in ids
-    ]
+        text = "incomplete: " + (manifest.get("incomplete_text") or "layers missing")
+        return [{"layer": "", "text": text, "reason": "", "short": ""}]
+    return [{"layer": k, "text": f"incomplete: {k} missing", "reason": str(missing.get(k) or ""),
+             "short": _short_reason(k, str(missing.get(k) or ""))} for k in ids]
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _short_reason(layer_id: str, reason: str) -> str:
+    """The reason without its leading "layer '<id>' " (the banner names the layer already)."""
+    return reason.removeprefix(f"layer '{layer_id}' ").strip() or reason
 
 
 def _prepare(candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

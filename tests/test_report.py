@@ -72,7 +72,8 @@ def test_complete_run_has_no_banner(tmp_path):
     )
     assert len(_pages(tmp_path)) == 4
     for page in _pages(tmp_path):
-        assert "incomplete-banner" not in page.read_text(encoding="utf-8"), page.name
+        html = page.read_text(encoding="utf-8")
+        assert 'id="incomplete-banner"' not in html and "incomplete:" not in html, page.name
 
 
 def test_map_needs_no_network(run_dir):
