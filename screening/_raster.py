@@ -265,7 +265,7 @@ def _nearest_m(crit: Nearest, grid: Grid, window: Window, land: np.ndarray, rows
     within ``f(Q) + 2 half`` of Q. So f at the centres of the largest blocks (against all features
     near the tile) keeps each block's candidates, f at the centres of its sub-blocks (against those)
     keeps theirs, and so on down to the cells, which are measured against the candidates of their
-    4 x 4 block only, with the exact point-to-segment formula in float64. Blocks with
+    4 x 4 block only, with the exact point-to-segment formula in float64. Blocks (at any level) with
     ``f(Q) - half >= halo_m`` get inf and blocks with ``f(Q) + half <= flat_m`` get 0: the band is flat
     there, so the score is exact although the distance is not computed. Elsewhere the distance is the
     exact minimum, identical under any tiling. Sea-only blocks are skipped.
@@ -279,16 +279,17 @@ def _nearest_m(crit: Nearest, grid: Grid, window: Window, land: np.ndarray, rows
         seg = np.hstack([crit.seg_a[near], crit.seg_b[near]])  # (n, 4): ax, ay, bx, by
         points = bool((seg[:, :2] == seg[:, 2:]).all())
         chain = _block_chain(blocks, nbc)
-        ptr, cand = np.array([0, len(seg)]), np.arange(len(seg))
+        ptr, cand, flat = np.array([0, len(seg)]), np.arange(len(seg)), np.zeros(1, dtype=bool)
         for k in range(len(LEVELS) - 1, -1, -1):  # from the largest blocks down to the 4 x 4 ones
             r, c, owner = chain[k]
             half = (LEVELS[k] - 1) * res / math.sqrt(2)
             f_q, q, cand = _refine(*_centre(grid, window, r, c, LEVELS[k]), owner, ptr, cand, seg, half, points)
+            flat = flat[owner] | (f_q + half <= crit.flat_m - _EPS_M)
+            live = ~flat & (f_q - half < crit.halo_m + _EPS_M)  # the others need no exact distance
+            q, cand = q[live[q]], cand[live[q]]
             ptr = np.r_[0, np.cumsum(np.bincount(q, minlength=r.size))]
-        dist[blocks[f_q + half <= crit.flat_m - _EPS_M]] = 0.0
-        todo = (f_q - half < crit.halo_m + _EPS_M) & (f_q + half > crit.flat_m - _EPS_M)
-        pick = todo[q]
-        _fine(dist, blocks[q[pick]], cand[pick], seg, grid, window, nbc, points)
+        dist[blocks[flat]] = 0.0
+        _fine(dist, blocks[q], cand, seg, grid, window, nbc, points)
     out = dist.ravel()[((rows // m) * nbc + cols // m) * (m * m) + (rows % m) * m + cols % m]
     if crit.interior is not None:
         out[_burn(crit.interior, window)[rows, cols]] = 0.0

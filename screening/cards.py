@@ -83,11 +83,12 @@ def write_cards(
     template = env.get_template("card.html.j2")
     n_eligible = int((candidates["status"] != "excluded").sum())
     bd_ids, ov_ids = breakdown["application_id"].astype(str), overlaps["application_id"].astype(str)
+    geom = candidates.geometry.name
     out: dict[str, Path] = {}
     for aid, (_, cand) in zip(ids, candidates.iterrows(), strict=True):  # one card per application (tens)
         rows = breakdown.loc[bd_ids == aid]
         html = template.render(
-            page=page, root="../", c=cand.drop(labels="geometry").to_dict(), rows=rows.to_dict("records"),
+            page=page, root="../", c=cand.drop(labels=geom).to_dict(), rows=rows.to_dict("records"),
             overlaps=overlaps.loc[ov_ids == aid].to_dict("records"), raise_most=improvements(rows, criteria),
             groups=_group_scores(cand, criteria), n_eligible=n_eligible, sensitivity=criteria.sensitivity,
             sources=_sources(rows, overlaps.loc[ov_ids == aid], page.get("layers", {})),

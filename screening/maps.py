@@ -47,7 +47,8 @@ COORD_DECIMALS = 5
 class ContextStyle:
     """How a context layer is drawn: ``kind`` area/line/point, ``tolerance_m`` the display simplification
     (topology-preserving, in metres of EPSG:25832; 0 keeps the geometry), ``label`` the columns that name a
-    feature in its tooltip (first found is the name, the others are appended with their unit)."""
+    feature in its tooltip (the first present name column, then columns with a unit such as ``population``
+    or ``voltage_kv`` in brackets)."""
 
     title: str
     kind: Literal["area", "line", "point"]
@@ -84,7 +85,9 @@ CONTEXT_STYLES: dict[str, ContextStyle] = {
 }
 """Display style of the known context layers; other layer ids are drawn plainly by geometry type."""
 
-_LABEL_UNITS = {"population": "inhabitants", "voltage_kv": "kV", "max_voltage_kv": "kV", "iata": "IATA"}
+_LABEL_UNITS = {"population": "inhabitants", "voltage_kv": "kV", "max_voltage_kv": "kV", "iata": "IATA",
+                "site_nr": "no.", "n2000_nr": "no."}
+_PREFIX_UNITS = {"IATA", "no."}
 _KIND_ORDER = {"area": 0, "line": 1, "point": 2}
 _ORDER = {layer_id: i for i, layer_id in enumerate(CONTEXT_STYLES)}
 LAND_COLOUR = "#f7f6f0"
@@ -191,8 +194,9 @@ def display_frame(gdf: gpd.GeoDataFrame, *, tolerance_m: float, label: tuple[str
         Simplification tolerance in metres, applied in EPSG:25832 with ``preserve_topology=True`` before
         reprojecting; 0 keeps the geometry.
     label
-        Candidate columns for the feature label: the first present names the feature, later present ones
-        are appended in brackets with their unit ("Aarhus (285,000 inhabitants)").
+        Columns for the feature label: the first present name column names the feature; present columns
+        with a unit (``population``, ``voltage_kv``, ``iata``, ...) follow in brackets
+        ("Aarhus (285,000 inhabitants)"; "400 kV" for a line without a name).
 
     Returns
     -------
@@ -337,20 +341,20 @@ def _per_site(look: dict):
 
 
 def _labels(gdf: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
-    """Feature labels from the first present column, later present ones appended in brackets."""
-    present = [c for c in columns if c in gdf.columns]
-    if not present:
-        return pd.Series("", index=gdf.index)
+    """Feature labels: the first present name column, then the present unit columns in brackets."""
+    names = [c for c in columns if c in gdf.columns and c not in _LABEL_UNITS]
+    extras = [c for c in columns if c in gdf.columns and c in _LABEL_UNITS]
     # element-wise text formatting of a few hundred labels (no geometry work); columns are a handful
-    name = gdf[present[0]].map(_text)
+    name = gdf[names[0]].map(_text) if names else pd.Series("", index=gdf.index)
     extra = pd.Series("", index=gdf.index)
-    for col in present[1:]:
-        unit = _LABEL_UNITS.get(col, col)
+    for col in extras:
+        unit = _LABEL_UNITS[col]
         text = gdf[col].map(_text)
-        piece = (unit + " " + text) if unit == "IATA" else (text + " " + unit)
+        piece = (unit + " " + text) if unit in _PREFIX_UNITS else (text + " " + unit)
         piece = piece.where(text != "", "")
         extra = extra.where(piece == "", extra.where(extra == "", extra + ", ") + piece)
-    return name.where(extra == "", name + " (" + extra + ")")
+    both = name.where(extra == "", name + " (" + extra + ")")
+    return both.where(name != "", extra)
 
 
 def _text(value) -> str:

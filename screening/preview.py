@@ -61,11 +61,13 @@ class Reference:
     """Scored applications a draft is ranked against.
 
     ``table`` has `_REFERENCE_COLUMNS` and ``score_<group>`` per group (0–100); ``label`` says where
-    it came from; ``note`` warns when the reference was scored under another configuration.
+    it came from; ``config_hash`` is the configuration (catalog and criteria) drafts are screened and
+    ranked under; ``note`` warns when the reference was scored under another one.
     """
 
     table: pd.DataFrame
     label: str
+    config_hash: str = ""
     note: str = ""
 
 
@@ -146,6 +148,7 @@ def load_reference(run_dir: Path | None, *, layer_set: catalog_mod.LayerSet, cat
     ScreeningError
         When `run_dir` has no ``candidates.parquet``.
     """
+    config = config_hash(catalog, criteria)
     if run_dir is not None:
         path = Path(run_dir) / "candidates.parquet"
         if not path.is_file():
@@ -154,19 +157,20 @@ def load_reference(run_dir: Path | None, *, layer_set: catalog_mod.LayerSet, cat
         table = pd.read_parquet(path, columns=_reference_columns(criteria))
         manifest = _read_manifest(run_dir)
         note = ""
-        if manifest.get("config_hash") not in (None, config_hash(catalog, criteria)):
+        if manifest.get("config_hash") not in (None, config):
             note = (f"the reference run used another configuration (hash {manifest['config_hash']}, now "
-                    f"{config_hash(catalog, criteria)}): its scores may not be comparable")
-        return Reference(table, f"screening run {run_dir} ({len(table)} applications)", note)
+                    f"{config}): its scores may not be comparable")
+        return Reference(table, f"screening run {run_dir} ({len(table)} applications)", config, note)
     if settings.mirror_root is None or not (Path(settings.mirror_root) / MIRROR_REFERENCE).is_file():
         log.warning("no screening run and no %s in the mirror: previews are not ranked", MIRROR_REFERENCE)
-        return Reference(pd.DataFrame(columns=_reference_columns(criteria)), "no reference set available")
+        return Reference(pd.DataFrame(columns=_reference_columns(criteria)), "no reference set available",
+                         config)
     path = Path(settings.mirror_root) / MIRROR_REFERENCE
     cand = submissions.load_submissions([path], kommuner=layer_set.layers["kommuner"])
     run = pipeline.assess(cand, layer_set, criteria, settings=settings,
                           allow_missing=incomplete_layers(layer_set, criteria), select=False)
     label = f"approximate 2025 applications ({len(cand)}, mirror {MIRROR_REFERENCE}, screened now)"
-    return Reference(pd.DataFrame(run.candidates[_reference_columns(criteria)]), label)
+    return Reference(pd.DataFrame(run.candidates[_reference_columns(criteria)]), label, config)
 
 
 def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, criteria: Criteria,

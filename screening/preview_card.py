@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -51,7 +52,8 @@ def write_card(result: preview.PreviewResult, folder: Path, *, layer_set: catalo
     # country); its nearest features are searched in the point and line layers, kept whole
     context = context_layers(layer_set, result.candidates, distance_m=CARD_CONTEXT_M,
                              whole_points_lines=True)
-    page = page or page_values(layer_set, criteria, run_id=f"preview {folder.name}")
+    page = page or page_values(layer_set, criteria, run_id=folder.name,
+                               config_hash=result.reference.config_hash)
     written = cards.write_cards(folder / "cards", cand, result.breakdown, result.overlaps, context=context,
                                 criteria=criteria, env=report.template_env(), page=page)
     (folder / "preview.json").write_text(json.dumps(preview.to_dict(result), indent=2), encoding="utf-8")
@@ -59,13 +61,15 @@ def write_card(result: preview.PreviewResult, folder: Path, *, layer_set: catalo
     return {str(aid): written[f"card_{aid}"] for aid in cand["application_id"]}
 
 
-def page_values(layer_set: catalog_mod.LayerSet, criteria: Criteria, *, run_id: str,
+def page_values(layer_set: catalog_mod.LayerSet, criteria: Criteria, *, run_id: str, config_hash: str = "",
                 detail: bool = True) -> dict:
     """The reports' page values (`report.page_values`: banners, layer provenance) for a preview; ``preview``
-    is true so shared templates can word things for a draft. ``detail=False`` replaces the reasons a layer
-    is missing (which name server paths) by a short phrase, for the web page."""
+    is true so shared templates can word things for a draft. ``created`` is now (UTC). ``detail=False``
+    replaces the reasons a layer is missing (which name server paths) by a short phrase, for the web."""
     missing = dict(layer_set.missing) if detail else dict.fromkeys(layer_set.missing, "not on this server")
-    manifest = {"run_id": run_id, "incomplete": bool(preview.incomplete_layers(layer_set, criteria)),
+    manifest = {"run_id": run_id, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "config_hash": config_hash,
+                "incomplete": bool(preview.incomplete_layers(layer_set, criteria)),
                 "missing_layers": missing,
                 "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "source", "date")}
                            for lid, gdf in layer_set.layers.items()}}

@@ -108,31 +108,13 @@ def write_report(
     context = {k: v for k, v in context.items() if v is not None and len(v)}
     env = template_env()
     page = page_values(manifest, criteria)
-    out = cards.write_cards(
-        run_dir / "cards", cand, breakdown, overlaps, context=context, criteria=criteria, env=env, page=page
-    )
-    popup = env.get_template("popup.html.j2")
-    popups = {
-        str(row["application_id"]): popup.render(
-            c=row.drop(labels="geometry").to_dict(),
-            rows=breakdown.loc[breakdown["application_id"].astype(str) == str(row["application_id"])].to_dict(
-                "records"
-            ),
-            card=f"cards/{cards.card_filename(row['application_id'])}",
-            colours=maps.STATUS_COLOURS,
-            labels=maps.STATUS_LABELS,
-        )
-        for _, row in cand.iterrows()
-    }
-    out["map"] = maps.write_map(
-        run_dir / "map.html", cand, popups, context=context, env=env, page=page,
-        surface_overlay=surface_overlay
-    )
+    out = cards.write_cards(run_dir / "cards", cand, breakdown, overlaps, context=context, criteria=criteria,
+                            env=env, page=page)
+    out["map"] = maps.write_map(run_dir / "map.html", cand, _popups(cand, breakdown, env), context=context,
+                                env=env, page=page, surface_overlay=surface_overlay)
     out["index"] = _write_index(run_dir, cand, selection, manifest, env=env, page=page)
-    log.info(
-        "report written to %s: index, map and %d cards%s", run_dir, len(cand),
-        " (INCOMPLETE screening)" if page["banners"] else ""
-    )
+    log.info("report written to %s: index, map and %d cards%s", run_dir, len(cand),
+             " (INCOMPLETE screening)" if page["banners"] else "")
     return out
 
 
@@ -172,10 +154,12 @@ def page_values(manifest: Mapping, criteria: Criteria) -> dict:
 
 
 def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
-    """One ``{"layer", "text", "reason", "short"}`` per missing exclusion layer when the manifest says incomplete.
+    """The banners of an incomplete run: one per missing exclusion layer, none when complete.
 
-    An exclusion layer is one an ``exclude`` or ``cut`` rule rests on. When the manifest is marked
-    incomplete but names no such layer, every missing layer gets a banner, so the mark is never lost.
+    Each is ``{"layer", "text", "reason", "short"}``: ``text`` reads "incomplete: <id> missing", ``short``
+    is the reason without its leading "layer '<id>'". An exclusion layer is one an ``exclude`` or ``cut``
+    rule rests on. When the manifest is marked incomplete but names no such layer, every missing layer gets
+    a banner, so the mark is never lost.
 
     Examples
     --------
@@ -229,6 +213,20 @@ def _prepare(candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return cand
 
 
+def _popups(cand: gpd.GeoDataFrame, breakdown: pd.DataFrame, env: jinja2.Environment) -> dict[str, str]:
+    """application_id -> the map popup: verdict, reasons, the criterion breakdown and a link to the card."""
+    template = env.get_template("popup.html.j2")
+    ids = breakdown["application_id"].astype(str)
+    out = {}
+    for _, row in cand.iterrows():  # one popup per application (tens)
+        aid = str(row["application_id"])
+        out[aid] = template.render(c=row.drop(labels=cand.geometry.name).to_dict(),
+                                   rows=breakdown.loc[ids == aid].to_dict("records"),
+                                   card=f"cards/{cards.card_filename(aid)}", colours=maps.STATUS_COLOURS,
+                                   labels=maps.STATUS_LABELS)
+    return out
+
+
 def _with_columns(frame: pd.DataFrame | None, columns: tuple[str, ...]) -> pd.DataFrame:
     frame = pd.DataFrame(columns=list(columns)) if frame is None else frame.copy()
     for col in columns:
@@ -254,8 +252,8 @@ def _write_index(
     inputs = manifest.get("inputs") or []
     inputs = [{"path": k, "sha256": v} for k, v in inputs.items()] if isinstance(inputs, Mapping) else inputs
     html = env.get_template("index.html.j2").render(
-        page=page, root="", rows=order.drop(columns="geometry").to_dict("records"),
-        proposed=proposed.drop(columns="geometry").to_dict("records"), selection=selection or {},
+        page=page, root="", rows=order.drop(columns=cand.geometry.name).to_dict("records"),
+        proposed=proposed.drop(columns=cand.geometry.name).to_dict("records"), selection=selection or {},
         manifest=manifest, inputs=inputs, downloads=downloads, colours=maps.STATUS_COLOURS,
         labels=maps.STATUS_LABELS, card=cards.card_filename,
         counts={s: int((cand["status"] == s).sum()) for s in ("proposed", "eligible", "excluded")}

@@ -54,7 +54,6 @@ class _Service:
     reference: preview_mod.Reference
     max_vertices: int
     timeout_s: float
-    page: dict
     pool: concurrent.futures.ThreadPoolExecutor
     slots: threading.BoundedSemaphore
 
@@ -90,7 +89,6 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     app.jinja_env.autoescape = True  # the templates end in .j2, which Flask would not escape by default
     app.jinja_env.filters["b64"] = lambda text: base64.b64encode(text.encode()).decode()
     svc = _Service(layer_set, criteria, settings, reference, max_vertices, request_timeout_s,
-                   preview_card.page_values(layer_set, criteria, run_id="preview", detail=False),
                    concurrent.futures.ThreadPoolExecutor(workers, "preview"),
                    threading.BoundedSemaphore(8 * workers))
     page = {"incomplete": "; ".join(f"incomplete: {lid} missing"
@@ -202,11 +200,13 @@ def _work(svc: _Service, data: bytes, name: str, repair: bool, html: bool) -> tu
         body["warnings"] = [_clean(w, tmp, shown) for w in body["warnings"]]
         body["file"] = shown
         if html:
+            page = preview_card.page_values(svc.layer_set, svc.criteria, run_id="draft", detail=False,
+                                            config_hash=svc.reference.config_hash)
             card_files = preview_card.write_card(result, Path(tmp) / "card", layer_set=svc.layer_set,
-                                                 criteria=svc.criteria, page=svc.page)
+                                                 criteria=svc.criteria, page=page)
             for app in body["applications"]:  # a handful of applications
                 app["card_html"] = _self_contained(card_files[str(app["application_id"])])
-            body["map_html"] = _site_map(result, svc, Path(tmp))
+            body["map_html"] = _site_map(result, svc, Path(tmp), page)
     return 200, body
 
 
@@ -249,14 +249,14 @@ def _template_file(settings: Settings) -> Path | None:
     return None
 
 
-def _site_map(result: preview_mod.PreviewResult, svc: _Service, workdir: Path) -> str:
+def _site_map(result: preview_mod.PreviewResult, svc: _Service, workdir: Path, page: dict) -> str:
     """The reports' folium map (`maps.write_map`) of the draft and the context within `MAP_CONTEXT_M`."""
     sites = result.candidates
     context = preview_card.context_layers(svc.layer_set, sites, distance_m=MAP_CONTEXT_M)
     cand = sites.assign(status=maps.candidate_status(sites))
     popups = {str(a): f"<b>{html_escape(str(a))}</b>" for a in cand["application_id"]}
     path = maps.write_map(workdir / "map.html", cand, popups, context=context, env=report.template_env(),
-                          page=svc.page)
+                          page=page)
     return path.read_text(encoding="utf-8")
 
 

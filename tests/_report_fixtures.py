@@ -305,7 +305,8 @@ def _assemble(cand, breakdown, criteria, status, *, incomplete: bool, propose: i
                           "differs_from_best": {"out": prop["application_id"].tolist()[-1:], "in": ["A3"]}}],
         "backtest": {"designated": 2, "proposed": 2, "both": 1,
                      "text": "The proposal picks 1 of the 2 applications designated in 2025.",
-                     "designated_not_proposed": [{"application_id": "A3", "text": "A3 designated, not proposed"}]},
+                     "designated_not_proposed": [{"application_id": "A3",
+                                                  "text": "A3 designated, not proposed"}]},
         "rules": {"k_min": 2, "k_max": 11, "max_per_kommune": 1, "spacing_km": 25}, "infeasibility": None
     }
     layers = {

@@ -74,11 +74,12 @@ def _severe(browser) -> list[str]:
 
 
 def _wait(browser, css: str, count: int | None = None, timeout_s: float = 15.0):
+    """Wait until `count` (or any) elements matching `css` are displayed (fade-in animations done)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     def ready(driver):
-        found = driver.find_elements(By.CSS_SELECTOR, css)
+        found = [e for e in driver.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
         return found if (len(found) == count if count is not None else found) else False
 
     return WebDriverWait(browser, timeout_s).until(ready, message=f"waiting for {count or 'any'} {css}")

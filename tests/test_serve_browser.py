@@ -65,7 +65,7 @@ def _upload(driver, url: str, path: Path) -> None:
     WebDriverWait(driver, 90).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".score, #error")))
 
 
-def test_upload_through_the_form_shows_the_score(base_url, browser, tmp_path):
+def test_upload_through_the_form_shows_the_score(browser, base_url, tmp_path):
     from selenium.webdriver.common.by import By
 
     url, app = base_url
@@ -91,7 +91,7 @@ def test_upload_through_the_form_shows_the_score(base_url, browser, tmp_path):
     assert leaflet and sites
 
 
-def test_a_bad_file_shows_the_fix_in_the_browser(base_url, browser, tmp_path):
+def test_a_bad_file_shows_the_fix_in_the_browser(browser, base_url, tmp_path):
     from selenium.webdriver.common.by import By
 
     url, _ = base_url
