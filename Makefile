@@ -16,7 +16,7 @@ ifeq ($(strip $(SUBMISSIONS)),)
 SUBMISSIONS := $(MIRROR)/submissions/applications_2025_approx.gpkg
 endif
 
-.PHONY: screen test bench serve lint clean venv
+.PHONY: screen test bench preview serve lint clean venv
 
 venv: $(STAMP)
 
@@ -34,6 +34,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.run
+
+# make preview FILE=my_submission.geojson
+preview: $(STAMP)
+	$(BIN)/industripark preview $(FILE) $(foreach id,$(ALLOW_MISSING),--allow-missing $(id))
 
 serve: $(STAMP)
 	$(BIN)/industripark serve $(foreach id,$(ALLOW_MISSING),--allow-missing $(id))

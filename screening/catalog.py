@@ -87,16 +87,24 @@ def load_layers(layer_ids: Iterable[str], *, catalog: Catalog, settings: Setting
         raise LayerUnavailableError(msg)
     layers: dict[str, gpd.GeoDataFrame] = {}
     missing: dict[str, str] = {}
+    fatal: list[str] = []
     for layer_id in dict.fromkeys(layer_ids):  # a few dozen catalog ids, not features
         spec = catalog.get(layer_id)
         try:
             layers[layer_id] = load_layer(layer_id, catalog=catalog, settings=settings)
         except LayerUnavailableError as exc:
             if spec.role == "exclude" and layer_id not in allow:
-                raise
+                fatal.append(layer_id)
             missing[layer_id] = str(exc)
             level = logging.WARNING if spec.role == "exclude" else logging.INFO
             log.log(level, "layer %s missing (%s): %s", layer_id, spec.role, exc)
+    if fatal:
+        details = "\n".join(f"  - {missing[i]}" for i in fatal)
+        flags = " ".join(f"--allow-missing {i}" for i in fatal)
+        msg = (f"{len(fatal)} exclusion layer(s) unavailable: {', '.join(fatal)}. A missing exclusion layer "
+               f"is an error, not a skipped check. Provide them, or screen knowingly incomplete with "
+               f"{flags}.\n{details}")
+        raise LayerUnavailableError(msg)
     return LayerSet(layers=layers, missing=missing)
 
 

@@ -1,0 +1,110 @@
+"""The `industripark` CLI end to end through click's runner: exit codes, messages, the run-folder contract."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pytest
+from click.testing import CliRunner
+
+from screening.cli import main
+
+ALLOW = ["--allow-missing", "natura2000_habitat", "--allow-missing", "bes_naturtyper",
+         "--allow-missing", "naturnationalparker"]
+CONTRACT_COLUMNS = ["application_id", "kommunekode", "kommunenavn", "regionskode", "regionsnavn", "area_ha",
+                    "net_area_ha", "excluded", "exclusion_reasons", "score_total", "score_infrastructure",
+                    "score_transport", "score_labour", "score_commitment", "rank", "top_k_probability",
+                    "selected", "selection_reason", "proposal_rank"]
+
+
+@pytest.fixture(scope="module")
+def applications(mirror_root):
+    return mirror_root / "submissions" / "applications_2025_approx.gpkg"
+
+
+@pytest.fixture(scope="module")
+def run_dir(applications, tmp_path_factory):
+    """One real screening of the approximate 2025 applications (mirror), data files only."""
+    out = tmp_path_factory.mktemp("runs")
+    res = CliRunner().invoke(main, ["screen", str(applications), "--out", str(out), "--no-report", *ALLOW])
+    assert res.exit_code == 0, res.output
+    return out / "latest"
+
+
+def test_help_lists_the_pipeline_commands():
+    res = CliRunner().invoke(main, ["--help"])
+    assert res.exit_code == 0
+    for command in ("layers", "submissions", "screen", "select", "preview", "serve"):
+        assert f"  {command} " in res.output
+
+
+@pytest.mark.mirror
+def test_screen_writes_the_output_contract(run_dir, applications):
+    gpkg = gpd.read_file(run_dir / "screening.gpkg", layer="candidates")
+    assert gpkg.crs.to_epsg() == 25832 and len(gpkg) == 15
+    assert [c for c in CONTRACT_COLUMNS if c not in gpkg.columns] == []
+    for name in ("candidates.csv", "candidates.parquet", "explanations.json", "selection.json", "manifest.json"):
+        assert (run_dir / name).is_file(), name
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["incomplete"] is True
+    assert "incomplete: naturnationalparker missing" in manifest["incomplete_text"]
+    assert manifest["inputs"][0]["path"] == str(applications.resolve())
+    assert manifest["layers"]["natura2000_fuglebeskyttelse"]["origin"] in ("mirror", "cache")
+    expl = json.loads((run_dir / "explanations.json").read_text())
+    for aid, entry in expl.items():  # contributions add up to the total for every application
+        assert sum(r["contribution"] for r in entry["breakdown"]) == pytest.approx(entry["score_total"]), aid
+    assert gpkg["incomplete"].str.contains("natura2000_habitat missing").all()
+    selection = json.loads((run_dir / "selection.json").read_text())
+    assert selection["proven_optimal"] is True and 5 <= len(selection["selected"]) <= 11
+
+
+@pytest.mark.mirror
+def test_screen_without_allowing_missing_exclusion_layers_fails_clearly(applications, tmp_path):
+    res = CliRunner().invoke(main, ["screen", str(applications), "--out", str(tmp_path)])
+    assert res.exit_code == 1
+    assert "natura2000_habitat" in res.output and "--allow-missing" in res.output
+    assert "Traceback" not in res.output and not list(tmp_path.iterdir())
+
+
+@pytest.mark.mirror
+def test_select_with_other_spacing(run_dir, tmp_path):
+    res = CliRunner().invoke(main, ["select", str(run_dir / "screening.gpkg"), "--out", str(tmp_path),
+                                    "--spacing-km", "60", "--k-max", "8"])
+    assert res.exit_code == 0, res.output
+    sel = json.loads((tmp_path / "selection.json").read_text())
+    assert sel["rules"]["spacing_km"] == 60 and len(sel["selected"]) <= 8
+    assert "proven optimal" in res.output
+
+
+@pytest.mark.mirror
+def test_select_explains_infeasibility_and_exits_3(run_dir, tmp_path):
+    res = CliRunner().invoke(main, ["select", str(run_dir / "screening.gpkg"), "--out", str(tmp_path),
+                                    "--spacing-km", "150", "--k-min", "9"])
+    assert res.exit_code == 3, res.output
+    assert "infeasible" in res.output.lower() and "150" in res.output
+
+
+@pytest.mark.mirror
+def test_preview_ranks_a_draft_against_a_run(run_dir, tmp_path):
+    src = gpd.read_file(run_dir / "screening.gpkg", layer="candidates")
+    draft = src.loc[src["application_id"] == "VEJ-2025", ["application_id", "kommunekode", "site_name",
+                                                           "geometry"]].to_crs(4326)
+    draft["application_id"] = "VEJ-DRAFT"
+    path = tmp_path / "draft.geojson"
+    draft.to_file(path, driver="GeoJSON")
+    res = CliRunner().invoke(main, ["preview", str(path), "--reference", str(run_dir), "--out", str(tmp_path),
+                                    *ALLOW])
+    assert res.exit_code == 0, res.output
+    score = src.set_index("application_id").loc["VEJ-2025", "score_total"]
+    assert f"{score:.1f}" in res.output  # the same code scores the same site the same
+    assert list((tmp_path / "previews").glob("*/cards/VEJ-DRAFT.html"))
+
+
+@pytest.mark.parametrize("content", ['{"type":"FeatureCollection","features":[', "not a geo file"])
+def test_submissions_check_bad_file_exits_2_without_traceback(tmp_path, content, mirror_root):
+    path = tmp_path / "bad.geojson"
+    path.write_text(content)
+    res = CliRunner().invoke(main, ["submissions", "check", str(path)])
+    assert res.exit_code == 2
+    assert "bad.geojson" in res.output and "fix:" in res.output and "Traceback" not in res.output
