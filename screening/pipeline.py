@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -151,7 +151,7 @@ def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criter
 
 def new_run_dir(out_root: Path) -> Path:
     """Create and return a fresh ``<out_root>/<UTC timestamp>/`` folder (suffixed if it exists)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_root = Path(out_root)
     for n in range(100):
         run_dir = out_root / (stamp if n == 0 else f"{stamp}-{n}")
@@ -269,8 +269,8 @@ def _flat_for_files(cand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings, result) -> dict:
     excl_missing = {k: v for k, v in layer_set.missing.items() if catalog.get(k).role == "exclude"}
     return {
-        "run_id": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run_id": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs": [{"path": str(Path(p).resolve()), "sha256": _sha256(Path(p))} for p in inputs],
         "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "location", "source", "date", "version")}
                    | {"features": len(gdf)} for lid, gdf in layer_set.layers.items()},

@@ -146,7 +146,7 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     return app
 
 
-def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 5000) -> None:
+def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve `app` with werkzeug's threaded server until interrupted (local use; loopback by default)."""
     if not ipaddress.ip_address(host).is_loopback:
         log.warning("serving on %s: the preview is reachable from other machines", host)

@@ -456,10 +456,11 @@ def test_kommuner_in_another_crs_is_a_crs_error(tmp_path, kommuner):
 # --------------------------------------------------------------------------- schema, docs, template
 
 
-def test_schema_doc_is_generated_from_the_yaml():
-    doc = (PROJECT_ROOT / "docs" / "SUBMISSION_SCHEMA.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize("doc_path", ["docs/SUBMISSION_SCHEMA.md", "README.md"])
+def test_schema_doc_is_generated_from_the_yaml(doc_path):
+    doc = (PROJECT_ROOT / doc_path).read_text(encoding="utf-8")
     block = doc.split("<!-- schema:start -->\n", 1)[1].split("\n<!-- schema:end -->", 1)[0]
-    assert block == submissions.schema_markdown(), "run update_schema_doc('docs/SUBMISSION_SCHEMA.md')"
+    assert block == submissions.schema_markdown(), f"run update_schema_doc('{doc_path}')"
 
 
 def test_template_carries_every_field_asked_of_municipalities():
