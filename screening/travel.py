@@ -271,9 +271,28 @@ def nearest_distance(geoms, features) -> tuple[np.ndarray, np.ndarray]:
     ok = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     if feats.size == 0 or ok.size == 0:
         return dist, which
-    idx, d = shapely.STRtree(feats).query_nearest(geoms[ok], return_distance=True, all_matches=False)
-    dist[ok[idx[0]]], which[ok[idx[0]]] = d, idx[1]
+    tree_geoms, owner = _segments(feats)
+    idx, d = shapely.STRtree(tree_geoms).query_nearest(geoms[ok], return_distance=True, all_matches=False)
+    dist[ok[idx[0]]], which[ok[idx[0]]] = d, owner[idx[1]]
     return dist, which
+
+
+def _segments(feats: np.ndarray, *, min_vertices: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Split long linear features into two-point segments, so the tree can prune within a line.
+
+    The distance to a line is the smallest distance to its segments, so the answer is exact; the second
+    array maps each tree item back to its feature. Points, polygons and short lines are kept whole.
+    """
+    owner = np.arange(feats.size)
+    linear = np.isin(shapely.get_type_id(feats), (1, 5))  # LineString, MultiLineString
+    if not linear.any() or shapely.get_num_coordinates(feats[linear]).mean() < min_vertices:
+        return feats, owner
+    parts, part_of = shapely.get_parts(feats[linear], return_index=True)
+    coords, line_of = shapely.get_coordinates(parts, return_index=True)
+    inner = line_of[1:] == line_of[:-1]
+    segs = shapely.linestrings(np.stack([coords[:-1][inner], coords[1:][inner]], axis=1))
+    seg_owner = np.flatnonzero(linear)[part_of[line_of[:-1][inner]]]
+    return np.concatenate([feats[~linear], segs]), np.concatenate([owner[~linear], seg_owner])
 
 
 # --------------------------------------------------------------------------- helpers

@@ -199,3 +199,24 @@ def test_nearest_distance(site, features, expected_m, expected_pos):
     dist, pos = travel.nearest_distance([site], features)
     assert dist[0] == pytest.approx(expected_m, nan_ok=True)
     assert pos[0] == expected_pos
+
+
+def test_nearest_distance_to_long_lines_is_exact_and_names_the_line():
+    """Long lines are split into segments inside nearest_distance; the answer must equal GEOS's distance
+    to the whole line and name the right feature (EPSG:25832 metres)."""
+    import numpy as np
+    import shapely
+
+    from screening.travel import nearest_distance
+
+    zigzag = shapely.LineString([(i * 1000.0, (i % 2) * 1000.0) for i in range(40)])  # 40 vertices
+    far = shapely.MultiLineString([[(0, 9000), (39_000, 9000)], [(0, 9500), (5000, 9500)]])
+    point = shapely.Point(20_000, -3000)
+    sites = np.array([shapely.box(x, 2000, x + 500, 2500) for x in range(0, 40_000, 3700)]
+                     + [shapely.box(19_800, -3500, 20_100, -3400)])
+    feats = np.array([far, zigzag, point], dtype=object)
+    dist, which = nearest_distance(sites, feats)
+    naive = np.array([[s.distance(f) for f in feats] for s in sites])
+    np.testing.assert_allclose(dist, naive.min(axis=1), atol=1e-9)
+    assert (naive[np.arange(len(sites)), which] == naive.min(axis=1)).all()
+    assert which[-1] == 2 and dist[-1] == 400.0  # the point lies 400 m north of the last site
