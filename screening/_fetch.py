@@ -51,8 +51,23 @@ def fetch(spec: LayerSpec, *, settings: Settings) -> gpd.GeoDataFrame:
     except FetchError:
         raise
     except (OSError, ValueError, RuntimeError) as exc:  # requests/urllib/OWSLib errors subclass these
-        raise FetchError(f"{type(exc).__name__}: {exc}") from None
+        raise FetchError(_brief(exc, src.url)) from None
     raise FetchError(f"source kind {src.kind!r} cannot be fetched")
+
+
+def _brief(exc: Exception, url: str | None) -> str:
+    """One short line for a failed request: no network, timeout, HTTP status, or the error's first line."""
+    import requests
+
+    host = (url or "").split("/")[2] if url and "://" in url else url
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ReadTimeout):
+        return f"no answer from {host} in time"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"cannot connect to {host}: no network here, or the name does not resolve"
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        return f"{host} answered HTTP {exc.response.status_code}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:160]}"
 
 
 def fetch_wfs(url: str, typename: str, *, timeout_s: float = 60.0, page_size: int = WFS_PAGE_SIZE,
@@ -80,6 +95,7 @@ def fetch_download(url: str, *, member: str | None = None, cache_dir: Path) -> g
     the file to read inside a zip archive (its sidecar files are extracted with it)."""
     import pooch
 
+    pooch.get_logger().setLevel(log.getEffectiveLevel())  # pooch announces downloads at INFO; follow -v/-q
     processor = None
     if member:
         stem = Path(member).stem
@@ -87,7 +103,7 @@ def fetch_download(url: str, *, member: str | None = None, cache_dir: Path) -> g
     try:
         paths = pooch.retrieve(url, known_hash=None, path=cache_dir, processor=processor, progressbar=True)
     except Exception as exc:  # pooch re-raises requests' and its own errors; they share no base class
-        raise FetchError(f"download failed: {type(exc).__name__}: {exc}") from None
+        raise FetchError(f"download failed: {_brief(exc, url)}") from None
     if isinstance(paths, list):
         shp = [p for p in paths if p.endswith(Path(member).name)]
         if not shp:

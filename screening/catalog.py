@@ -37,6 +37,7 @@ __all__ = [
     "probe",
     "sources_markdown",
     "update_readme_sources",
+    "short_reason",
 ]
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def load_layers(layer_ids: Iterable[str], *, catalog: Catalog, settings: Setting
                 fatal.append(layer_id)
             missing[layer_id] = str(exc)
             level = logging.WARNING if spec.role == "exclude" else logging.INFO
-            log.log(level, "layer %s missing (%s): %s", layer_id, spec.role, exc)
+            log.log(level, "layer %s missing (%s): %s", layer_id, spec.role, short_reason(str(exc)))
     if fatal:
         details = "\n".join(f"  - {missing[i]}" for i in fatal)
         flags = " ".join(f"--allow-missing {i}" for i in fatal)
@@ -411,3 +412,8 @@ def update_readme_sources(readme: Path, catalog: Catalog) -> bool:
     if new != text:
         readme.write_text(new, encoding="utf-8")
     return new != text
+
+
+def short_reason(reason: str) -> str:
+    """What was tried for an unavailable layer, without the fix and the long service error text."""
+    return reason.split(". Fix:", 1)[0].split(" is unavailable: ", 1)[-1]

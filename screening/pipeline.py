@@ -119,7 +119,7 @@ def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criter
 
     t0 = time.perf_counter()
     scored = scoring.score(candidates, layers, criteria, catalog_meta={
-        lid: {"missing": _short_reason(reason)} for lid, reason in layer_set.missing.items()})
+        lid: {"missing": catalog_mod.short_reason(reason)} for lid, reason in layer_set.missing.items()})
     timings["scoring"] = time.perf_counter() - t0
 
     table = candidates.set_index("application_id", drop=False)
@@ -248,8 +248,14 @@ def summary_text(result: RunResult, *, limit: int = 40) -> str:
         rank = "" if row.excluded or pd.isna(row.rank) else f"{int(row.rank)}"
         lines.append(f"{rank:>4}  {row.application_id:<12} {status:<9} {row.score_total:5.1f}  "
                      f"{str(row.regionsnavn).removeprefix('Region '):<20} {str(row.site_name)[:50]}")
-    if result.selection is not None:
-        lines.append("\n" + result.selection.summary_text())
+    sel = result.selection
+    if sel is not None:
+        lines.append("\n" + sel.summary_text().splitlines()[0])
+        if sel.status == "infeasible":
+            lines += sel.summary_text().splitlines()[1:]
+        if sel.backtest:
+            lines.append("Back-test: " + sel.backtest["text"])
+        lines.append("Why each was chosen or not, alternatives: selection.json and index.html of the run")
     return "\n".join(lines)
 
 
@@ -287,11 +293,6 @@ def _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, tim
                    "excluded": int(result.candidates["excluded"].sum()),
                    "selected": int(result.candidates.get("selected", pd.Series(dtype=bool)).fillna(False).sum())},
     }
-
-
-def _short_reason(reason: str) -> str:
-    """The first clause of a LayerUnavailableError message: what was tried, without the fix."""
-    return reason.split(". Fix:", 1)[0].split(" is unavailable: ", 1)[-1]
 
 
 def _versions() -> dict[str, str]:

@@ -43,9 +43,11 @@ _PER_M = {"m": 1.0, "km": 1000.0}
 class SurfaceResult:
     """What `build_surface` wrote and how.
 
-    ``paths``: ``suitability`` (float32 score 0–100), ``exclusion`` (uint16 bits), ``criteria`` (float32
-    0–1 per criterion) COGs; ``rule_bits``: rule id -> bit value in ``exclusion.tif``; ``points``: criterion
-    -> effective weight in points of 100; ``not_assessed`` / ``missing_rules``: id -> reason.
+    ``paths``: name -> COG: ``suitability`` (float32 score 0–100, NaN off land), ``exclusion`` (uint16
+    bits, 65535 off land) and, with ``criterion_bands``, ``criteria/<id>`` (float32 band score 0–1);
+    ``grid``: the `screening._raster.Grid` (res_m, origin, size; EPSG:25832); ``rule_bits``: rule id -> bit
+    value in ``exclusion.tif``; ``points``: criterion -> effective weight in points of 100;
+    ``not_assessed`` / ``missing_rules``: id -> reason; ``seconds``: wall time of the build.
     """
 
     out_dir: Path
@@ -74,14 +76,17 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     """Write the suitability surface of `land` as COGs in `out_dir`, tile by tile.
 
     Grid: EPSG:25832, square cells of `res_m` metres, origin (left, top) = the bounds of `land` snapped
-    outward to multiples of `res_m`. A cell is land when its centre lies in `land`. Exclusion bit i is
-    set when rule i (``exclude`` and ``cut`` rules, in config order, buffered by ``buffer_m``) touches the
-    cell (``all_touched=True``: conservative at edges, exact for cells fully inside). Each criterion is
-    measured at the cell centre: straight-line distance (``distance``), straight line x detour factor at
-    the fallback speed (``travel_time``), the sum/count of features within that many minutes
-    (``reach_*``); then its band, the effective weights and the bonus as in `screening.scoring`.
-    Submission attributes cannot be measured on a raster: they, and criteria whose layer is missing, are
-    not assessed and their weight is redistributed exactly as the vector scoring does.
+    outward to multiples of `res_m`. A cell is land when its centre lies in `land` (``all_touched=False``).
+    Exclusion bit i is set when rule i (``exclude`` and ``cut`` rules in config order, features grown by
+    ``buffer_m``) touches the cell (``all_touched=True``: conservative at edges, exact for cells fully
+    inside; ``tolerance_ha`` has no meaning for a cell and is not applied). Each criterion is measured
+    at the cell centre: exact straight-line distance (``distance``); straight line x detour factor at
+    the fallback speed (``travel_time``, also when a road layer exists: the graph is vector-only); the
+    sum/count of features within that many minutes the same way (``reach_*``); then its band
+    (`screening.scoring.band_score`), the effective weights (`effective_points`) and the bonus, total
+    capped at 100. Submission attributes cannot be measured on a raster: they, and criteria whose layer
+    is missing, are not assessed and their weight is redistributed exactly as the vector scoring does.
+    The score is kept on excluded cells too; ``exclusion.tif`` says which are out.
 
     Parameters
     ----------
@@ -92,7 +97,7 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     res_m
         Cell size in metres (> 0).
     out_dir
-        Folder for ``suitability.tif``, ``exclusion.tif``, ``criteria.tif`` and ``surface.json``.
+        Folder for ``suitability.tif``, ``exclusion.tif``, ``criteria/<id>.tif`` and ``surface.json``.
     land
         (Multi)polygons of the land to cover, EPSG:25832 (e.g. the kommuner).
     allow_missing
@@ -102,8 +107,11 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     block_size
         Tile edge in cells (default ``criteria.surface.block_size``); the result does not depend on it.
     scheduler
-        ``single``: tiles one after another in this process; ``dask``: one ``dask.delayed`` task per
-        tile on dask's local threaded scheduler. Both give identical rasters.
+        ``single``: tiles computed in this process on one thread per core; ``dask``: one
+        ``dask.delayed`` task per tile on dask's local threaded scheduler. Both give identical rasters.
+    criterion_bands
+        Also write each criterion's 0–1 band score as ``criteria/<id>.tif`` (about 1 s per criterion
+        at 100 m, 10 s at 25 m).
 
     Returns
     -------
@@ -242,7 +250,7 @@ def _rules(layers, criteria: Criteria, grid: Grid, allow: set[str]):
         gdf = apply_filter(gdf, rule.filter, what=f"layer {rule.layer!r} (rule {rule.id})")
         geoms = gdf.geometry.to_numpy()
         if rule.buffer_m > 0:
-            geoms = shapely.buffer(geoms, rule.buffer_m)
+            geoms = shapely.buffer(geoms, rule.buffer_m, quad_segs=32)
         burns.append((rule.id, _raster.burn_shapes(geoms, grid, all_touched=True)))
     if len(burns) > _raster.MAX_RULES:
         raise ConfigError(f"{len(burns)} exclude/cut rules; exclusion.tif holds at most {_raster.MAX_RULES} bits")
@@ -396,7 +404,7 @@ def overlay_png(surface_path: Path, out_png: Path, *, max_px: int = 2000):
     from PIL import Image
 
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgba, mode="RGBA").save(out_png, optimize=True)
+    Image.fromarray(rgba).save(out_png, optimize=True)
     return Path(out_png), bounds
 
 

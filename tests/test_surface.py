@@ -18,6 +18,12 @@ from screening import exclusion, scoring, surface
 from screening.config import Criteria, load_criteria
 from screening.errors import ConfigError, CRSError, LayerUnavailableError
 
+# rasterio's MemoryDataset hides this warning with warnings.catch_warnings(), which is not thread-safe:
+# with tiles on two threads it sometimes leaks. The grids here always have a transform.
+# rasterio.warp still multiplies Affines with `*` (PendingDeprecationWarning), not our code.
+pytestmark = [pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning"),
+              pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")]
+
 X0, Y0 = 550_000, 6_200_000  # round EPSG:25832 coordinates (metres) inside Denmark
 RES = 100.0
 TRAVEL = {"speeds_kmh": {"motorway": 110}, "default_speed_kmh": 30, "detour_factor": 1.0,
@@ -140,6 +146,22 @@ def test_line_distance_is_exact_to_the_segment(tmp_path, point_and_line, y, line
     res = surface.build_surface(point_and_line, crit, res_m=RES, out_dir=tmp_path, land=_land(),
                                 criterion_bands=True)
     assert _read(res.paths["criteria/l"])[_cell(X0 + 7_777, y)] == pytest.approx(line_score, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "expected"),
+    [
+        (X0 + 2_450, Y0 + 2_450, 1.0),   # inside the polygon: distance 0
+        (X0 + 3_250, Y0 + 2_450, 0.75),  # 250 m east of its east edge
+        (X0 + 3_250, Y0 + 3_350, 1 - math.hypot(250, 350) / 1_000),  # nearest is the north-east corner
+    ],
+)
+def test_polygon_distance_is_zero_inside_and_to_the_edge_outside(tmp_path, x, y, expected):
+    poly = _frame([box(X0 + 2_000, Y0 + 2_000, X0 + 3_000, Y0 + 3_000)])
+    crit = _criteria([_dist("g", "poly", [[0, 1.0], [1_000, 0.0]])])
+    res = surface.build_surface({"poly": poly}, crit, res_m=RES, out_dir=tmp_path, land=_land(),
+                                criterion_bands=True)
+    assert _read(res.paths["criteria/g"])[_cell(x, y)] == pytest.approx(expected, abs=1e-6)
 
 
 def test_reach_sum_adds_points_within_the_radius(tmp_path):
@@ -276,8 +298,8 @@ def national_like():
     sites = gpd.GeoDataFrame(
         {"application_id": ["inside_bird", "west", "north", "east"]},
         geometry=[box(X0 + 13_000, Y0 + 3_000, X0 + 13_500, Y0 + 3_500), box(X0 + 1_000, Y0 + 2_000, X0 + 1_500,
-                  Y0 + 2_500), box(X0 + 4_000, Y0 + 9_000, X0 + 4_700, Y0 + 9_400),
-                  box(X0 + 17_000, Y0 + 1_000, X0 + 17_600, Y0 + 1_800)], crs=25832)
+                  Y0 + 2_500), box(X0 + 4_000, Y0 + 9_000, X0 + 4_500, Y0 + 9_500),
+                  box(X0 + 17_000, Y0 + 1_000, X0 + 17_500, Y0 + 1_500)], crs=25832)
     return load_criteria(), layers, sites
 
 
@@ -293,7 +315,7 @@ def test_raster_mean_agrees_with_vector_scoring(tmp_path, national_like):
     vec = scoring.score(sites, layers, crit).scores
     m_per_min = crit.travel.fallback_speed_kmh * 1000 / 60 / crit.travel.detour_factor
     radii = [c.within_min * m_per_min for c in crit.criteria if c.measure.startswith("reach")]
-    score, bits = _read(res.paths["suitability"]), _read(res.paths["exclusion"])
+    score = _read(res.paths["suitability"])
     with rasterio.open(res.paths["suitability"]) as ds:
         transform = ds.transform
     by_id = {c.id: c for c in crit.criteria}
@@ -304,7 +326,7 @@ def test_raster_mean_agrees_with_vector_scoring(tmp_path, national_like):
         assert gap.min() > diam  # reach counts are the same from every cell centre and from the site
         tolerance = sum(p * _slope_per_m(by_id[c], crit.travel) * diam
                         for c, p in res.points.items() if by_id[c].measure in ("distance", "travel_time"))
-        assert tolerance < 2.0  # points of 100: small sites, gentle bands
+        assert tolerance < 2.5  # points of 100 for these 25 ha squares (diam 707 m) under the real bands
         assert abs(score[inside].mean() - vec.loc[site.application_id, "score_total"]) <= tolerance
     assert sorted(res.not_assessed) == sorted(c for c in vec.loc["west", "not_assessed"].split(", ")
                                               if c != "energy_park_adjacency")
@@ -343,7 +365,8 @@ def test_better_land_nearby_finds_the_best_free_square(gradient_surface):
     site = box(X0 + 1_000, Y0 + 4_000, X0 + 1_500, Y0 + 4_500)  # 25 ha in the low-scoring west
     found = surface.better_land_nearby(site, gradient_surface, radius_m=10_000, min_area_ha=25)
     assert found["area_ha"] == 25.0 and found["bounds"][2] == X0 + 8_000  # flush against the excluded block
-    assert found["score_mean"] == pytest.approx(100 * (1 - (30_000 - 7_750) / 10_000) * 0 + 22.5, abs=1e-3)
+    # its cell centres lie 22,050-22,450 m from the line: mean band score (30,000 - 22,250) / 10,000
+    assert found["score_mean"] == pytest.approx(77.5, abs=1e-3)
     assert found["gain_points"] == pytest.approx(found["score_mean"] - found["site_score_mean"])
     assert 9.0 < found["centroid_lonlat"][0] < 10.0 and 55.0 < found["centroid_lonlat"][1] < 56.5
 
