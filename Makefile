@@ -16,7 +16,7 @@ ifeq ($(strip $(SUBMISSIONS)),)
 SUBMISSIONS := $(MIRROR)/submissions/applications_2025_approx.gpkg
 endif
 
-.PHONY: screen test bench preview serve lint clean venv
+.PHONY: screen surface test bench preview serve lint clean venv
 
 venv: $(STAMP)
 
@@ -26,8 +26,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+ALLOW := $(foreach id,$(ALLOW_MISSING),--allow-missing $(id))
+SURFACE := reports/surface/latest
+
+# The national 100 m surface is built once (about 10 s) and reused; `make surface` rebuilds it.
 screen: $(STAMP)
-	$(BIN)/industripark screen $(SUBMISSIONS) --out reports $(foreach id,$(ALLOW_MISSING),--allow-missing $(id))
+	test -e $(SURFACE)/suitability.tif || $(BIN)/industripark surface --out reports/surface $(ALLOW)
+	$(BIN)/industripark screen $(SUBMISSIONS) --out reports --surface $(SURFACE) $(ALLOW)
+
+surface: $(STAMP)
+	$(BIN)/industripark surface --out reports/surface $(ALLOW)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -37,10 +45,10 @@ bench: $(STAMP)
 
 # make preview FILE=my_submission.geojson
 preview: $(STAMP)
-	$(BIN)/industripark preview $(FILE) $(foreach id,$(ALLOW_MISSING),--allow-missing $(id))
+	$(BIN)/industripark preview $(FILE) $(ALLOW)
 
 serve: $(STAMP)
-	$(BIN)/industripark serve $(foreach id,$(ALLOW_MISSING),--allow-missing $(id))
+	$(BIN)/industripark serve $(ALLOW)
 
 lint: $(STAMP)
 	$(BIN)/ruff check screening tests

@@ -187,15 +187,18 @@ def submissions_check(files, repair, mirror, offline) -> None:
 @offline_opt
 @click.option("--repair", is_flag=True, help="Repair invalid submission geometries (make_valid) and report it.")
 @click.option("--no-report", is_flag=True, help="Write the data files only, no HTML report.")
+@click.option("--surface", "surface_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="A folder from 'industripark surface': map overlay and better-land notes.")
 @handle_errors
-def screen(inputs, out_root, allow_missing, mirror, offline, repair, no_report) -> None:
+def screen(inputs, out_root, allow_missing, mirror, offline, repair, no_report, surface_dir) -> None:
     """Screen submission files: exclude, score, rank, select and report into a new run folder."""
     from screening import pipeline
 
     settings, catalog, criteria = _context(mirror, offline)
     t0 = time.perf_counter()
     result = pipeline.screen(inputs, settings=settings, catalog=catalog, criteria=criteria, out_root=out_root,
-                             allow_missing=allow_missing, repair=repair, report=not no_report)
+                             allow_missing=allow_missing, repair=repair, report=not no_report,
+                             surface_dir=surface_dir)
     click.echo(pipeline.summary_text(result))
     click.echo(f"\nRun folder: {result.run_dir}  ({time.perf_counter() - t0:.1f} s)")
     if result.selection is not None and result.selection.status == "infeasible":
@@ -234,6 +237,41 @@ def select_cmd(screening_gpkg, out_dir, k_min, k_max, spacing_km, time_limit_s, 
     click.echo(f"\nWrote {', '.join(str(p) for p in paths.values())}")
     if result.status == "infeasible":
         sys.exit(3)
+
+
+# --------------------------------------------------------------------------- surface
+
+
+@main.command()
+@click.option("--res-m", type=float, default=None, help="Cell size in metres (default: surface.res_m, 100).")
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("reports/surface"), show_default=True,
+              help="A new <out>/<timestamp>/ folder receives the COGs; <out>/latest points to it.")
+@click.option("--block-size", type=int, default=None, help="Tile edge in cells (default: surface.block_size).")
+@click.option("--dask", "use_dask", is_flag=True, help="Tiles as dask.delayed tasks on dask's local scheduler.")
+@click.option("--criterion-bands", is_flag=True, help="Also write criteria/<id>.tif (each criterion's 0-1 score).")
+@allow_missing_opt
+@mirror_opt
+@offline_opt
+@handle_errors
+def surface(res_m, out_root, block_size, use_dask, criterion_bands, allow_missing, mirror, offline) -> None:
+    """Write the national suitability surface (COGs, EPSG:25832): same rules, bands and weights as screen."""
+    from screening import pipeline
+    from screening import surface as surface_mod
+
+    settings, catalog, criteria = _context(mirror, offline)
+    out_dir = pipeline.new_run_dir(out_root)
+    try:
+        result = surface_mod.surface_from_catalog(
+            settings=settings, catalog=catalog, criteria=criteria, out_dir=out_dir, res_m=res_m,
+            allow_missing=allow_missing, block_size=block_size, scheduler="dask" if use_dask else "single",
+            criterion_bands=criterion_bands)
+    except ScreeningError:
+        if not any(out_dir.iterdir()):
+            out_dir.rmdir()  # leave no empty run folder behind
+        raise
+    pipeline.point_latest(out_root, out_dir)
+    click.echo(surface_mod.summary_text(result))
 
 
 # --------------------------------------------------------------------------- preview and serve

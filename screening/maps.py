@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from folium.utilities import JsCode
-from pyproj import Transformer
 from xstatic.pkg import leaflet as xstatic_leaflet
 
 from screening._geo import require_crs
@@ -96,7 +95,7 @@ LAND_COLOUR = "#f7f6f0"
 
 def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str], *,
               context: Mapping[str, gpd.GeoDataFrame], env: jinja2.Environment, page: Mapping,
-              surface_overlay: tuple[Path, tuple[float, float, float, float]] | None = None) -> Path:
+              surface_overlay: tuple[Path, tuple] | None = None) -> Path:
     """Write the folium map of a run to `path` and return it.
 
     Parameters
@@ -115,8 +114,8 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     page
         Page values for the overlay template (``banners``, ``run_id``, ...).
     surface_overlay
-        Optional PNG of the suitability surface and its bounds (left, bottom, right, top) in EPSG:25832
-        metres; drawn as an optional layer, placed on the EPSG:4326 envelope of those bounds (approximate).
+        Optional ``(png, ((south, west), (north, east)))`` from `screening.surface.overlay_png`: the
+        suitability surface rendered in Web Mercator and its WGS84 bounds; drawn as an optional layer.
 
     Returns
     -------
@@ -272,13 +271,13 @@ def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: 
     return name
 
 
-def _add_surface(fmap: folium.Map, png: Path, bounds: tuple[float, float, float, float]) -> None:
-    left, bottom, right, top = bounds
-    to_wgs = Transformer.from_crs(25832, 4326, always_xy=True)
-    lon, lat = to_wgs.transform([left, left, right, right], [bottom, top, bottom, top])
+def _add_surface(fmap: folium.Map, png: Path, bounds) -> None:
+    """Add the suitability PNG (Web Mercator, from `surface.overlay_png`) at its WGS84 bounds
+    ``((south, west), (north, east))``; off by default, embedded in the page so it works offline."""
+    (south, west), (north, east) = bounds
     folium.raster_layers.ImageOverlay(
-        image=str(png), bounds=[[min(lat), min(lon)], [max(lat), max(lon)]], opacity=0.6, show=False,
-        name="Suitability surface (raster, approximate placement)", interactive=False).add_to(fmap)
+        image=str(png), bounds=[[south, west], [north, east]], opacity=0.65, show=False,
+        name="Suitability surface 0-100 (raster; excluded land dark grey)", interactive=False).add_to(fmap)
 
 
 _CANDIDATE_JS = JsCode("""

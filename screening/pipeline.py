@@ -25,7 +25,8 @@ from screening import exclusion, scoring, selection, sensitivity, submissions
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import ScreeningError
 
-__all__ = ["RunResult", "CONTEXT_LAYERS", "screen", "assess", "new_run_dir", "write_run", "explanations",
+__all__ = ["RunResult", "CONTEXT_LAYERS", "screen", "assess", "better_land_notes", "new_run_dir", "write_run",
+           "explanations", "point_latest",
            "summary_text", "read_breakdown", "write_selection"]
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class RunResult:
 
 def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, criteria: Criteria,
            out_root: Path | None, allow_missing: Iterable[str] = (), repair: bool = False,
-           report: bool = True, select: bool = True) -> RunResult:
+           report: bool = True, select: bool = True, surface_dir: Path | None = None) -> RunResult:
     """Screen submission files end to end and, when `out_root` is given, write a new run folder in it.
 
     Parameters
@@ -70,6 +71,9 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
         Folder under which ``<timestamp>/`` is created, with a ``latest`` link to it; None writes nothing.
     allow_missing
         Exclusion layer ids the run may proceed without; every output then says it is incomplete.
+    surface_dir
+        A folder written by ``industripark surface`` (``suitability.tif``, ``exclusion.tif``): adds the
+        surface overlay to the map and a "better land within 10 km" note to each card.
     """
     timings: dict[str, float] = {}
     allow_missing = tuple(allow_missing)
@@ -84,6 +88,11 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
 
     result = assess(candidates, layer_set, criteria, settings=settings, allow_missing=allow_missing,
                     timings=timings, select=select)
+    if surface_dir is not None:
+        t0 = time.perf_counter()
+        notes = better_land_notes(result.candidates, Path(surface_dir))
+        result = RunResult(**{**result.__dict__, "candidates": result.candidates.assign(better_land_nearby=notes)})
+        timings["better_land"] = time.perf_counter() - t0
     manifest = _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings, result)
     result = RunResult(**{**result.__dict__, "manifest": manifest})
     if out_root is None:
@@ -95,13 +104,18 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
         from screening import report as report_mod
 
         context = {k: v for k, v in layer_set.layers.items() if k in CONTEXT_LAYERS}
+        overlay = None
+        if surface_dir is not None:
+            from screening import surface
+
+            overlay = surface.overlay_png(Path(surface_dir), run_dir / "surface_overlay.png", max_px=1600)
         outputs.update(report_mod.write_report(
             run_dir, result.candidates, result.scores.breakdown, result.exclusion.overlaps,
             result.selection.to_dict() if result.selection else {}, manifest,
-            context=context, criteria=criteria))
+            context=context, criteria=criteria, surface_overlay=overlay))
         manifest["timings_s"]["report"] = round(time.perf_counter() - t0, 3)
         (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-    _point_latest(Path(out_root), run_dir)
+    point_latest(Path(out_root), run_dir)
     return RunResult(**{**result.__dict__, "run_dir": run_dir, "outputs": outputs})
 
 
@@ -147,6 +161,28 @@ def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criter
                   [c for c in table.columns if c not in CANDIDATE_COLUMNS]]
     return RunResult(candidates=table, exclusion=excl, scores=scored, selection=sel, layers=layer_set,
                      manifest={})
+
+
+def better_land_notes(candidates: gpd.GeoDataFrame, surface_dir: Path, *, radius_m: float = 10_000.0
+                      ) -> pd.Series:
+    """Per application, a sentence on the best free land of at least its size within `radius_m` on the
+    national surface (`screening.surface.better_land_nearby`), or that there is none."""
+    from screening import surface
+
+    notes = {}
+    for row in candidates.itertuples(index=False):  # one search per application (tens), each vectorised
+        found = surface.better_land_nearby(row.geometry, surface_dir, radius_m=radius_m, min_area_ha=row.area_ha)
+        if found is None:
+            notes[row.application_id] = (f"No free land of {row.area_ha:,.0f} ha or more within "
+                                         f"{radius_m / 1000:.0f} km scores better on the national surface.")
+            continue
+        lon, lat = found["centroid_lonlat"]
+        notes[row.application_id] = (
+            f"Free land of {found['area_ha']:,.0f} ha {found['distance_m'] / 1000:.1f} km away (around "
+            f"{lat:.4f} N, {lon:.4f} E) scores {found['score_mean']:.1f} on the national surface against "
+            f"{found['site_score_mean']:.1f} for this site (+{found['gain_points']:.1f} points; the surface "
+            "assesses only the map-based criteria, not the submission's own statements).")
+    return candidates["application_id"].map(notes)
 
 
 def new_run_dir(out_root: Path) -> Path:
@@ -315,7 +351,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _point_latest(out_root: Path, run_dir: Path) -> None:
+def point_latest(out_root: Path, run_dir: Path) -> None:
     latest = out_root / "latest"
     try:
         if latest.is_symlink() or latest.exists():

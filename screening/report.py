@@ -65,7 +65,7 @@ DOWNLOADS = (
 def write_report(
     run_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.DataFrame, overlaps: pd.DataFrame,
     selection: dict, manifest: dict, *, context: Mapping[str, gpd.GeoDataFrame], criteria: Criteria,
-    surface_overlay: tuple[Path, tuple[float, float, float, float]] | None = None
+    surface_overlay: tuple[Path, tuple] | None = None
 ) -> dict[str, Path]:
     """Write ``index.html``, ``map.html`` and ``cards/<application_id>.html`` (charts in ``cards/img/``).
 
@@ -87,7 +87,7 @@ def write_report(
     criteria
         The run's criteria (groups, bands, exclusion rules, sensitivity settings).
     surface_overlay
-        Optional PNG of the suitability surface and its bounds (left, bottom, right, top) in EPSG:25832.
+        Optional ``(png, ((south, west), (north, east)))`` from `screening.surface.overlay_png`.
 
     Returns
     -------

@@ -270,7 +270,7 @@ def test_map_of_real_layers_stays_light(mirror_root, tmp_path):
 
 
 def test_surface_overlay_is_an_optional_layer(tmp_path):
-    """A 2 x 2 PNG over a 10 km square (EPSG:25832 bounds) is embedded, off by default, with its name."""
+    """A 2 x 2 PNG with WGS84 bounds (as surface.overlay_png returns) is embedded, off by default, named."""
     import matplotlib.image
 
     png = tmp_path / "surface.png"
@@ -279,8 +279,9 @@ def test_surface_overlay_is_an_optional_layer(tmp_path):
     cand = cand.assign(status=maps.candidate_status(cand))
     page = {"run_id": "t", "banners": []}
     path = maps.write_map(tmp_path / "map.html", cand, {}, context={}, env=report.template_env(), page=page,
-                          surface_overlay=(png, (X0, Y0, X0 + 10_000, Y0 + 10_000)))
+                          surface_overlay=(png, ((55.8, 9.2), (55.9, 9.4))))
     html = path.read_text(encoding="utf-8")
-    assert "Suitability surface (raster, approximate placement)" in html
+    assert "Suitability surface 0-100" in html
+    assert "[[55.8, 9.2], [55.9, 9.4]]" in html
     assert "data:image/png;base64," in html
     assert re.search(r"L\.imageOverlay\(", html)
