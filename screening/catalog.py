@@ -38,6 +38,7 @@ __all__ = [
     "sources_markdown",
     "update_readme_sources",
     "short_reason",
+    "file_sha256",
 ]
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ def _candidate_sources(spec: LayerSpec, settings: Settings) -> list[tuple[str, s
     if settings.mirror_root is not None:
         path = Path(settings.mirror_root) / spec.mirror_path
         if path.is_file():
-            sources.insert(0, ("mirror", str(path), _key(spec, "mirror", _file_digest(path))))
+            sources.insert(0, ("mirror", str(path), _key(spec, "mirror", file_sha256(path))))
     online_cached = [s for s in sources if s[0] == "online" and (settings.cache_dir / f"{s[2]}.parquet").exists()]
     return online_cached + [s for s in sources if s not in online_cached]
 
@@ -261,7 +262,8 @@ def _key(spec: LayerSpec, origin: str, identity: str) -> str:
     return f"{spec.id}-{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
 
 
-def _file_digest(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

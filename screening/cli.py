@@ -28,6 +28,13 @@ allow_missing_opt = click.option(
 mirror_opt = click.option("--mirror", type=click.Path(file_okay=False, path_type=Path), default=None,
                           help="Mirror root of offline layers (default $INDUSTRIPARK_MIRROR or ../shared/dk-layers).")
 offline_opt = click.option("--offline", is_flag=True, help="Never try the official online sources.")
+repair_opt = click.option("--repair", is_flag=True,
+                          help="Repair invalid submission geometries (make_valid) and report the area change.")
+
+
+def layer_options(func):
+    """--allow-missing, --mirror and --offline: where a command's layers come from (declared once)."""
+    return allow_missing_opt(mirror_opt(offline_opt(func)))
 
 
 def handle_errors(func):
@@ -161,7 +168,7 @@ def submissions_group() -> None:
 
 @submissions_group.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--repair", is_flag=True, help="Repair invalid geometries (make_valid) and report the area change.")
+@repair_opt
 @mirror_opt
 @offline_opt
 @handle_errors
@@ -182,10 +189,8 @@ def submissions_check(files, repair, mirror, offline) -> None:
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Folder in which a new <timestamp>/ run folder is created.")
-@allow_missing_opt
-@mirror_opt
-@offline_opt
-@click.option("--repair", is_flag=True, help="Repair invalid submission geometries (make_valid) and report it.")
+@layer_options
+@repair_opt
 @click.option("--no-report", is_flag=True, help="Write the data files only, no HTML report.")
 @click.option("--surface", "surface_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="A folder from 'industripark surface': map overlay and better-land notes.")
@@ -250,9 +255,7 @@ def select_cmd(screening_gpkg, out_dir, k_min, k_max, spacing_km, time_limit_s, 
 @click.option("--block-size", type=int, default=None, help="Tile edge in cells (default: surface.block_size).")
 @click.option("--dask", "use_dask", is_flag=True, help="Tiles as dask.delayed tasks on dask's local scheduler.")
 @click.option("--criterion-bands", is_flag=True, help="Also write criteria/<id>.tif (each criterion's 0-1 score).")
-@allow_missing_opt
-@mirror_opt
-@offline_opt
+@layer_options
 @handle_errors
 def surface(res_m, out_root, block_size, use_dask, criterion_bands, allow_missing, mirror, offline) -> None:
     """Write the national suitability surface (COGs, EPSG:25832): same rules, bands and weights as screen."""
@@ -284,10 +287,8 @@ def surface(res_m, out_root, block_size, use_dask, criterion_bands, allow_missin
                                  "mirror's approximate 2025 applications, screened now).")
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="The score card goes to a new <out>/previews/<timestamp>/ folder.")
-@allow_missing_opt
-@mirror_opt
-@offline_opt
-@click.option("--repair", is_flag=True, help="Repair invalid geometries (make_valid) and report it.")
+@layer_options
+@repair_opt
 @handle_errors
 def preview(file, reference_dir, out_root, allow_missing, mirror, offline, repair) -> None:
     """Preview a draft submission: eligibility, scores, rank among the reference and what would raise it."""
@@ -313,9 +314,7 @@ def preview(file, reference_dir, out_root, allow_missing, mirror, offline, repai
 @click.option("--reference", "reference_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="Screening run folder to rank against (default as for 'preview').")
 @click.option("--max-upload-mb", default=20.0, show_default=True, type=float)
-@allow_missing_opt
-@mirror_opt
-@offline_opt
+@layer_options
 @handle_errors
 def serve(host, port, reference_dir, max_upload_mb, allow_missing, mirror, offline) -> None:
     """Serve the preview web page (upload form, result page, JSON API) on http://HOST:PORT/."""

@@ -42,6 +42,7 @@ __all__ = [
     "load_criteria",
     "settings_from_env",
     "config_hash",
+    "load_yaml_model",
 ]
 
 CRS = "EPSG:25832"
@@ -412,14 +413,14 @@ class Criteria(_Frozen):
 def load_catalog(path: str | Path | None = None, *, settings: Settings | None = None) -> Catalog:
     """Read and validate ``layers/catalog.yaml`` (or `path`)."""
     path = Path(path) if path else (settings or Settings()).layers_dir / "catalog.yaml"
-    return _load_model(Catalog, path)
+    return load_yaml_model(Catalog, path)
 
 
 def load_criteria(path: str | Path | None = None, *, settings: Settings | None = None,
                   catalog: Catalog | None = None) -> Criteria:
     """Read and validate ``layers/criteria.yaml`` (or `path`); with `catalog`, check its layer ids exist."""
     path = Path(path) if path else (settings or Settings()).layers_dir / "criteria.yaml"
-    criteria = _load_model(Criteria, path)
+    criteria = load_yaml_model(Criteria, path)
     if catalog is not None:
         unknown = sorted(criteria.layer_ids() - set(catalog.ids))
         if unknown:
@@ -434,11 +435,13 @@ def config_hash(*models: BaseModel) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _load_model(model: type[BaseModel], path: Path):
+def load_yaml_model(model: type[BaseModel], path: Path, *, what: str | None = None):
+    """Read YAML at `path` and validate it as `model`; every problem is a `ConfigError` naming the file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is ~20x faster
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except FileNotFoundError:
-        msg = f"{path}: configuration file not found; restore it from git or pass the right path"
+        msg = f"{path}: {what or 'configuration file'} not found; restore it from git or pass the right path"
         raise ConfigError(msg) from None
     except yaml.YAMLError as exc:
         msg = f"{path}: not valid YAML ({exc}); fix the syntax at the line shown"

@@ -6,7 +6,6 @@ notebook call it (or its steps) too, so no step's logic is written twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -313,7 +312,7 @@ def _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, tim
     return {
         "run_id": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "inputs": [{"path": str(Path(p).resolve()), "sha256": _sha256(Path(p))} for p in inputs],
+        "inputs": [{"path": str(Path(p).resolve()), "sha256": catalog_mod.file_sha256(Path(p))} for p in inputs],
         "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "location", "source", "date", "version")}
                    | {"features": len(gdf)} for lid, gdf in layer_set.layers.items()},
         "missing_layers": layer_set.missing,
@@ -341,14 +340,6 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def point_latest(out_root: Path, run_dir: Path) -> None:

@@ -21,12 +21,11 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pyogrio.errors
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from screening import _validate
 from screening._validate import Problem
-from screening.config import CRS, PROJECT_ROOT
+from screening.config import CRS, PROJECT_ROOT, load_yaml_model
 from screening.errors import ConfigError, SubmissionError
 
 __all__ = [
@@ -309,21 +308,7 @@ def load_schema(path: str | Path | None = None) -> SubmissionSchema:
 
 @functools.lru_cache(maxsize=8)
 def _load_schema(path: Path, mtime_ns: int) -> SubmissionSchema:
-    try:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is ~20x faster
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-    except FileNotFoundError:
-        msg = f"{path}: submission schema not found; restore layers/submission_schema.yaml from git"
-        raise ConfigError(msg) from None
-    except yaml.YAMLError as exc:
-        msg = f"{path}: not valid YAML ({exc}); fix the syntax at the line shown"
-        raise ConfigError(msg) from None
-    try:
-        return SubmissionSchema.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
-        msg = f"{path}: does not match the submission schema model: {problems}"
-        raise ConfigError(msg) from None
+    return load_yaml_model(SubmissionSchema, path, what="submission schema")
 
 
 def schema_markdown(schema: SubmissionSchema | None = None) -> str:
