@@ -22,7 +22,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from screening import _raster
+from screening import _raster, _raster_io
 from screening._geo import require_crs
 from screening._raster import Grid, Nearest, Reach, TileInputs
 from screening.catalog import apply_filter
@@ -143,10 +143,10 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
             "origin": f"{grid.left:.3f},{grid.top:.3f}", "cell_rule": "land: centre inside; rules: all_touched",
             "not_assessed": ", ".join(sorted(not_assessed)), "missing_rules": ", ".join(sorted(missing_rules))}
     tiles = _raster.run_tiles(inputs, windows, scheduler, workers=_cores())
-    paths, counts = _raster.write_surface(tiles, grid, Path(out_dir),
-                                          criteria_ids=[c.id for c in crits] if criterion_bands else [],
-                                          rule_ids=[r for r, _ in rules],
-                                          tags=tags)
+    paths, counts = _raster_io.write_surface(tiles, grid, Path(out_dir),
+                                             criteria_ids=[c.id for c in crits] if criterion_bands else [],
+                                             rule_ids=[r for r, _ in rules],
+                                             tags=tags)
     result = SurfaceResult(out_dir=Path(out_dir), paths=paths, grid=grid, land_cells=counts["land_cells"],
                            excluded_cells=counts["excluded_cells"],
                            rule_bits={r: 2 ** i for i, (r, _) in enumerate(rules)}, points=points,
@@ -371,7 +371,7 @@ def better_land_nearby(candidate_geom, surface_path: Path, *, radius_m: float = 
     """
     suit, excl = _surface_files(surface_path)
     site = shapely.make_valid(candidate_geom)
-    found = _raster.best_square(suit, excl, site, radius_m=radius_m, min_area_ha=min_area_ha)
+    found = _raster_io.best_square(suit, excl, site, radius_m=radius_m, min_area_ha=min_area_ha)
     if found is None:
         return None
     best, site_mean = found
@@ -400,7 +400,7 @@ def overlay_png(surface_path: Path, out_png: Path, *, max_px: int = 2000):
         the order ``folium.raster_layers.ImageOverlay(bounds=...)`` expects.
     """
     suit, excl = _surface_files(surface_path)
-    rgba, bounds = _raster.render_rgba(suit, excl, max_px=max_px)
+    rgba, bounds = _raster_io.render_rgba(suit, excl, max_px=max_px)
     from PIL import Image
 
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
