@@ -21,6 +21,7 @@ import pandas as pd
 
 from screening import catalog as catalog_mod
 from screening import exclusion, scoring, selection, sensitivity, submissions
+from screening._json import json_default, write_json
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import ScreeningError
 
@@ -113,7 +114,7 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
             result.selection.to_dict() if result.selection else {}, manifest,
             context=context, criteria=criteria, surface_overlay=overlay))
         manifest["timings_s"]["report"] = round(time.perf_counter() - t0, 3)
-        (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+        write_json(run_dir / "manifest.json", manifest)
     point_latest(Path(out_root), run_dir)
     return RunResult(**{**result.__dict__, "run_dir": run_dir, "outputs": outputs})
 
@@ -215,11 +216,9 @@ def write_run(run_dir: Path, result: RunResult) -> dict[str, Path]:
     flat.to_file(out["candidates_gpkg"], layer="candidates", driver="GPKG", engine="pyogrio")
     flat.to_parquet(out["candidates_parquet"])
     pd.DataFrame(flat.drop(columns=flat.geometry.name)).to_csv(out["candidates_csv"], index=False)
-    out["explanations"].write_text(json.dumps(explanations(result), indent=2, default=_json_default),
-                                   encoding="utf-8")
     sel = result.selection.to_dict() if result.selection else {"status": "not run"}
-    out["selection"].write_text(json.dumps(sel, indent=2, default=_json_default), encoding="utf-8")
-    out["manifest"].write_text(json.dumps(result.manifest, indent=2, default=_json_default), encoding="utf-8")
+    for key, content in (("explanations", explanations(result)), ("selection", sel), ("manifest", result.manifest)):
+        write_json(out[key], content)
     return out
 
 
@@ -262,7 +261,7 @@ def write_selection(out_dir: Path, candidates: gpd.GeoDataFrame, result: selecti
     if existing:
         msg = f"{', '.join(existing)} already exist; choose a new --out folder (runs are never overwritten)"
         raise ScreeningError(msg)
-    paths["selection"].write_text(json.dumps(result.to_dict(), indent=2, default=_json_default), encoding="utf-8")
+    write_json(paths["selection"], result.to_dict())
     table = selection.apply_selection(candidates.drop(
         columns=[c for c in ("selected", "selection_reason", "proposal_rank") if c in candidates.columns]), result)
     _flat_for_files(table).to_file(paths["candidates"], layer="candidates", driver="GPKG", engine="pyogrio")
@@ -303,7 +302,7 @@ def _flat_for_files(cand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for col in flat.columns:
         if col != flat.geometry.name and flat[col].dtype == object:
             flat[col] = flat[col].map(lambda v: v if v is None or isinstance(v, (str, int, float, bool))
-                                      else json.dumps(v, default=str))
+                                      else json.dumps(v, default=json_default))
     return flat
 
 
@@ -351,13 +350,3 @@ def point_latest(out_root: Path, run_dir: Path) -> None:
     except OSError as exc:  # e.g. a file system without symlinks: write the name instead
         log.info("cannot link %s (%s); writing its name to latest.txt", latest, exc)
         (out_root / "latest.txt").write_text(run_dir.name + "\n", encoding="utf-8")
-
-
-def _json_default(value):
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return str(value)

@@ -8,7 +8,6 @@ provenance) for a preview.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ import shapely
 
 from screening import cards, maps, pipeline, preview, report
 from screening import catalog as catalog_mod
+from screening._json import write_json
 from screening.config import Criteria
 
 __all__ = ["CARD_CONTEXT_M", "write_card", "context_layers", "page_values"]
@@ -56,7 +56,7 @@ def write_card(result: preview.PreviewResult, folder: Path, *, layer_set: catalo
                                config_hash=result.reference.config_hash)
     written = cards.write_cards(folder / "cards", cand, result.breakdown, result.overlaps, context=context,
                                 criteria=criteria, env=report.template_env(), page=page)
-    (folder / "preview.json").write_text(json.dumps(preview.to_dict(result), indent=2), encoding="utf-8")
+    write_json(folder / "preview.json", preview.to_dict(result))
     log.info("preview card(s) of %d application(s) written to %s", len(cand), folder)
     return {str(aid): written[f"card_{aid}"] for aid in cand["application_id"]}
 

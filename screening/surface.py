@@ -8,7 +8,6 @@ See docs/SURFACE.md for the method, its tolerances and how to run it partitioned
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -24,6 +23,7 @@ import shapely
 
 from screening import _raster, _raster_io
 from screening._geo import require_crs
+from screening._json import write_json
 from screening._raster import Grid, Nearest, Reach, TileInputs
 from screening.catalog import apply_filter
 from screening.config import CRS, Criteria, Criterion
@@ -152,7 +152,7 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
                            rule_bits={r: 2 ** i for i, (r, _) in enumerate(rules)}, points=points,
                            not_assessed=not_assessed, missing_rules=missing_rules, config_hash=config_hash,
                            seconds=round(time.perf_counter() - t0, 3))
-    (Path(out_dir) / "surface.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
+    write_json(Path(out_dir) / "surface.json", result.to_dict())
     log.info("surface: %s land cells, %s excluded, written to %s in %.1f s", f"{result.land_cells:,}",
              f"{result.excluded_cells:,}", out_dir, result.seconds)
     return result

@@ -51,6 +51,11 @@ def test_screen_writes_the_output_contract(run_dir, applications):
     assert "incomplete: naturnationalparker missing" in manifest["incomplete_text"]
     assert manifest["inputs"][0]["path"] == str(applications.resolve())
     assert manifest["layers"]["natura2000_fuglebeskyttelse"]["origin"] in ("mirror", "cache")
+    def no_nan(token):
+        raise AssertionError(f"bare {token} in JSON output: not valid RFC 8259 JSON")
+
+    for name in ("explanations.json", "selection.json", "manifest.json"):  # strict JSON, readable anywhere
+        json.loads((run_dir / name).read_text(), parse_constant=no_nan)
     expl = json.loads((run_dir / "explanations.json").read_text())
     for aid, entry in expl.items():  # contributions add up to the total for every application
         assert sum(r["contribution"] for r in entry["breakdown"]) == pytest.approx(entry["score_total"]), aid
