@@ -393,7 +393,8 @@ def _labels(feats: gpd.GeoDataFrame, crit: Criterion) -> np.ndarray:
         kv = pd.to_numeric(feats[kv_col], errors="coerce").reset_index(drop=True)
         kv_txt = kv.map(lambda v: "" if pd.isna(v) else f"{v:g} kV")
         both = np.where(base == "", kv_txt, base + " (" + kv_txt + ")")
-        base = pd.Series(np.where(kv_txt == "", base, both))
+        named = base.str.contains(r"\bkV\b", regex=True).to_numpy()  # "400/132 kV Ishøj" says it already
+        base = pd.Series(np.where((kv_txt == "") | named, base, both))
     return base.to_numpy(dtype=object)
 
 

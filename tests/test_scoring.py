@@ -100,6 +100,13 @@ def test_band_text():
 # --------------------------------------------------------------------------- distances
 
 
+@pytest.mark.parametrize(("name", "expected"), [("near", "near (400 kV)"), ("400/132 kV Ishøj", "400/132 kV Ishøj")])
+def test_nearest_label_adds_voltage_only_when_the_name_lacks_it(name, expected):
+    layer = _points([(X0 + 3_500, Y0 + 500)], name=[name], max_voltage_kv=[400.0])
+    crit = _criteria([_dist("sub", "a", "subs", 1, label_column="name")])
+    assert _rows(scoring.score(_sites(), {"subs": layer}, crit), "sub").iloc[0]["nearest"] == expected
+
+
 @pytest.mark.parametrize(
     ("xy", "expected_m"),
     [
