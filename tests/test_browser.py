@@ -88,6 +88,7 @@ def _wait(browser, css: str, count: int | None = None, timeout_s: float = 15.0):
 def test_map_shows_every_candidate_and_opens_a_popup(browser, run_dir):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     _open(browser, run_dir / "map.html")
     markers = _wait(browser, "path.candidate-marker", count=len(SITES))
@@ -107,8 +108,11 @@ def test_map_shows_every_candidate_and_opens_a_popup(browser, run_dir):
     ).click().perform()
     popup = _wait(browser, ".leaflet-popup.candidate-popup")[0]
     assert popup.is_displayed()
-    assert "Vestpark Nord" in popup.text and "Open the score card" in popup.text
-    assert "Distance to nearest high-voltage substation" in popup.text
+    # read the popup's DOM text once it is filled (visible-text reads can race the fade-in and auto-pan)
+    text = WebDriverWait(browser, 10).until(
+        lambda d: (t := popup.get_attribute("textContent")) and "Open the score card" in t and t,
+        message="waiting for the popup's content")
+    assert "Vestpark Nord" in text and "Distance to nearest high-voltage substation" in text
     browser.save_screenshot(str(run_dir / "screenshots" / "map_popup.png"))
     assert _severe(browser) == []
 
