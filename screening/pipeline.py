@@ -86,6 +86,8 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
     candidates = submissions.load_submissions(inputs, kommuner=layer_set.layers["kommuner"], repair=repair)
     timings["load_submissions"] = time.perf_counter() - t0
 
+    if surface_dir is not None:
+        surface_dir = _checked_surface(Path(surface_dir), config_hash(catalog, criteria))
     result = assess(candidates, layer_set, criteria, settings=settings, allow_missing=allow_missing,
                     timings=timings, select=select)
     if surface_dir is not None:
@@ -94,6 +96,7 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
         result = RunResult(**{**result.__dict__, "candidates": result.candidates.assign(better_land_nearby=notes)})
         timings["better_land"] = time.perf_counter() - t0
     manifest = _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings, result)
+    manifest["surface"] = str(surface_dir) if surface_dir is not None else None
     result = RunResult(**{**result.__dict__, "manifest": manifest})
     if out_root is None:
         return result
@@ -185,6 +188,27 @@ def better_land_notes(candidates: gpd.GeoDataFrame, surface_dir: Path, *, radius
     return candidates["application_id"].map(notes)
 
 
+def _checked_surface(surface_dir: Path, expected_hash: str) -> Path:
+    """Resolve a surface folder and refuse one made under another configuration (its COG tag
+    ``config_hash`` must equal this run's), so a map or card never shows a stale surface."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    path = surface_dir.resolve() / "suitability.tif"
+    try:
+        with rasterio.open(path) as ds:
+            made_with = ds.tags().get("config_hash", "")
+    except RasterioIOError as exc:
+        msg = f"{path}: cannot read the suitability surface ({exc}); run 'industripark surface' (or make surface)"
+        raise ScreeningError(msg) from None
+    if made_with != expected_hash:
+        msg = (f"{path}: the surface was made with configuration {made_with or '(none)'}, this run uses "
+               f"{expected_hash} (layers/*.yaml changed since); rebuild it with 'industripark surface' "
+               "(make surface) or run without --surface")
+        raise ScreeningError(msg)
+    return surface_dir.resolve()
+
+
 def new_run_dir(out_root: Path) -> Path:
     """Create and return a fresh ``<out_root>/<UTC timestamp>/`` folder (suffixed if it exists)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -224,8 +248,8 @@ def write_run(run_dir: Path, result: RunResult) -> dict[str, Path]:
 
 def explanations(result: RunResult) -> dict:
     """Per application: exclusion overlaps, score breakdown and selection reason, as plain JSON."""
-    overlaps = result.exclusion.overlaps
-    breakdown = result.scores.breakdown
+    overlaps = {k: g.to_dict("records") for k, g in result.exclusion.overlaps.groupby("application_id")}
+    breakdown = {k: g.to_dict("records") for k, g in result.scores.breakdown.groupby("application_id")}
     out = {}
     for row in result.candidates.itertuples(index=False):  # one row per application (tens), not features
         aid = row.application_id
@@ -236,8 +260,8 @@ def explanations(result: RunResult) -> dict:
             "score_total": row.score_total,
             "selection_reason": getattr(row, "selection_reason", None),
             "incomplete": row.incomplete,
-            "overlaps": overlaps.loc[overlaps["application_id"] == aid].to_dict("records"),
-            "breakdown": breakdown.loc[breakdown["application_id"] == aid].to_dict("records"),
+            "overlaps": overlaps.get(aid, []),
+            "breakdown": breakdown.get(aid, []),
         }
     return out
 

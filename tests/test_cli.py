@@ -113,3 +113,34 @@ def test_submissions_check_bad_file_exits_2_without_traceback(tmp_path, content,
     res = CliRunner().invoke(main, ["submissions", "check", str(path)])
     assert res.exit_code == 2
     assert "bad.geojson" in res.output and "fix:" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.mirror
+def test_screen_with_surface_refuses_one_made_under_other_rules(applications, tmp_path):
+    """A coarse 2 km surface built by the CLI is accepted (notes on every card row); the same surface with
+    another config hash in its tags is refused, naming both hashes and the fix."""
+    import shutil
+
+    import rasterio
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["surface", "--res-m", "2000", "--out", str(tmp_path / "surf"), *ALLOW])
+    assert res.exit_code == 0, res.output
+    surf = (tmp_path / "surf" / "latest").resolve()
+    res = runner.invoke(main, ["screen", str(applications), "--out", str(tmp_path / "runs"), "--no-report",
+                               "--surface", str(surf), *ALLOW])
+    assert res.exit_code == 0, res.output
+    run = (tmp_path / "runs" / "latest").resolve()
+    assert json.loads((run / "manifest.json").read_text())["surface"] == str(surf)
+    notes = gpd.read_file(run / "screening.gpkg", layer="candidates")["better_land_nearby"]
+    assert notes.str.len().gt(0).all()
+
+    stale = tmp_path / "stale"
+    shutil.copytree(surf, stale)
+    with rasterio.open(stale / "suitability.tif", "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:
+        ds.update_tags(config_hash="0000000000000000")
+    res = runner.invoke(main, ["screen", str(applications), "--out", str(tmp_path / "runs2"), "--no-report",
+                               "--surface", str(stale), *ALLOW])
+    assert res.exit_code == 1
+    assert "0000000000000000" in res.output and "industripark surface" in res.output
+    assert not (tmp_path / "runs2").exists()
