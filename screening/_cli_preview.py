@@ -1,0 +1,59 @@
+"""``industripark preview`` and ``serve``: a municipality's preview of a draft, on the terminal or the web."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from screening._cli_common import context, handle_errors, layer_options, repair_opt
+
+__all__ = ["preview", "serve"]
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--reference", "reference_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Screening run folder to rank against (default: reports/latest, else the "
+                                 "mirror's approximate 2025 applications, screened now).")
+@click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="The score card goes to a new <out>/previews/<timestamp>/ folder.")
+@layer_options
+@repair_opt
+@handle_errors
+def preview(file, reference_dir, out_root, allow_missing, mirror, offline, repair) -> None:
+    """Preview a draft submission: eligibility, scores, rank among the reference and what would raise it."""
+    from screening import pipeline, preview_card
+    from screening import preview as preview_mod
+
+    settings, catalog, criteria = context(mirror, offline)
+    ctx = preview_mod.preview_context(catalog=catalog, criteria=criteria, settings=settings,
+                                      reference_dir=reference_dir, reports_root=out_root,
+                                      allow_missing=allow_missing)
+    result = preview_mod.preview([file], layer_set=ctx.layer_set, criteria=criteria, settings=settings,
+                                 reference=ctx.reference, repair=repair)
+    click.echo(preview_mod.render_text(preview_mod.to_dict(result)))
+    folder = pipeline.new_run_dir(out_root / "previews")
+    cards = preview_card.write_card(result, folder, layer_set=ctx.layer_set, criteria=criteria)
+    click.echo("\nScore card(s): " + ", ".join(str(p) for p in cards.values()))
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on; keep 127.0.0.1 for local use.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--reference", "reference_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Screening run folder to rank against (default as for 'preview').")
+@click.option("--max-upload-mb", default=20.0, show_default=True, type=float)
+@layer_options
+@handle_errors
+def serve(host, port, reference_dir, max_upload_mb, allow_missing, mirror, offline) -> None:
+    """Serve the preview web page (upload form, result page, JSON API) on http://HOST:PORT/."""
+    from screening import preview as preview_mod
+    from screening import serve as serve_mod
+
+    settings, catalog, criteria = context(mirror, offline)
+    ctx = preview_mod.preview_context(catalog=catalog, criteria=criteria, settings=settings,
+                                      reference_dir=reference_dir, allow_missing=allow_missing)
+    app = serve_mod.create_app(layer_set=ctx.layer_set, criteria=criteria, settings=settings,
+                               reference=ctx.reference, max_upload_mb=max_upload_mb)
+    serve_mod.serve(app, host=host, port=port)
