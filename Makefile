@@ -16,7 +16,7 @@ ifeq ($(strip $(SUBMISSIONS)),)
 SUBMISSIONS := $(MIRROR)/submissions/applications_2025_approx.gpkg
 endif
 
-.PHONY: screen surface test bench preview serve lint clean venv
+.PHONY: screen surface test bench preview serve lint clean venv translations
 
 venv: $(STAMP)
 
@@ -52,6 +52,12 @@ preview: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/industripark serve $(ALLOW)
+
+# Re-extract the texts users read (babel.cfg) and update the Danish catalog; then translate the new entries.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --project industripark-screening \
+		-o screening/locale/messages.pot screening
+	$(BIN)/pybabel update -i screening/locale/messages.pot -d screening/locale -l da --no-fuzzy-matching --ignore-obsolete
 
 lint: $(STAMP)
 	$(BIN)/ruff check screening tests

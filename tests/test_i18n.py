@@ -1,0 +1,108 @@
+"""Languages: the Danish catalog is complete and up to date with the sources; Babel formats per locale."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from screening import i18n
+
+ROOT = Path(__file__).resolve().parents[1]
+PO_DA = ROOT / "screening" / "locale" / "da" / "LC_MESSAGES" / "messages.po"
+
+
+def _catalog():
+    with PO_DA.open("rb") as fh:
+        return read_po(fh, locale="da")
+
+
+def _source_msgids() -> set:
+    """Extract the texts from the sources now, exactly as `make translations` does (babel.cfg)."""
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as fh:
+        method_map, options_map = parse_mapping_cfg(fh)
+    ids = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT / "screening"), method_map, options_map, keywords={
+                "_": None, "gettext": None, "ngettext": (1, 2), "N_": None}):
+        ids.add(message if isinstance(message, str) else message[0])
+    return ids
+
+
+def test_every_text_has_a_danish_translation():
+    missing = [m.id for m in _catalog() if m.id and not (m.string if isinstance(m.string, str)
+                                                         else all(m.string))]
+    fuzzy = [m.id for m in _catalog() if m.id and m.fuzzy]
+    assert not missing, f"{len(missing)} text(s) lack Danish (run make translations, then translate): {missing[:20]}"
+    assert not fuzzy, f"fuzzy entries must be checked and unmarked: {fuzzy[:20]}"
+
+
+def test_catalog_is_up_to_date_with_the_sources():
+    in_catalog = {m.id if isinstance(m.id, str) else m.id[0] for m in _catalog() if m.id}
+    in_sources = _source_msgids()
+    new, stale = sorted(in_sources - in_catalog), sorted(in_catalog - in_sources)
+    assert not new, f"texts not in the Danish catalog (run make translations): {new[:20]}"
+    assert not stale, f"catalog entries no longer in the sources (run make translations): {stale[:20]}"
+
+
+@pytest.mark.parametrize(("lang", "value", "expected"), [
+    ("da", 1234.5, "1.234,5 ha"),
+    ("en", 1234.5, "1,234.5 ha"),
+    ("da", 0.04, "0,0 ha"),
+])
+def test_hectares(lang, value, expected):
+    with i18n.use(lang):
+        assert i18n.fmt_ha(value) == expected
+
+
+@pytest.mark.parametrize(("lang", "expected"), [("da", "6. december 2026"), ("en", "6 December 2026")])
+def test_dates_in_words(lang, expected):
+    with i18n.use(lang):
+        assert i18n.fmt_date(dt.date(2026, 12, 6)) == expected
+        assert i18n.fmt_date("2026-12-06T10:00:00+00:00") == expected
+
+
+@pytest.mark.parametrize(("lang", "decimals", "expected"), [
+    ("da", 0, "36\xa0%"), ("da", 1, "36,2\xa0%"), ("en", 0, "36%"), ("en", 1, "36.2%")])
+def test_percentages(lang, decimals, expected):
+    with i18n.use(lang):
+        assert i18n.fmt_percent(0.362, decimals) == expected
+
+
+def test_missing_values_are_a_dash_not_nan():
+    assert i18n.fmt_number(float("nan")) == i18n.fmt_ha(None).split()[0] == "–"
+
+
+@pytest.mark.parametrize(("header", "query", "expected"), [
+    (None, None, "da"),                      # nothing said: Danish
+    ("en-US,en;q=0.9", None, "en"),
+    ("en-US,en;q=0.9,da;q=0.5", None, "da"),  # Danish first whenever accepted at all
+    ("de-DE,fr", None, "da"),                # nothing we have: Danish
+    ("da", "en", "en"),                      # ?lang= wins
+    ("en", "xx", "en"),                      # an unknown ?lang= is ignored
+])
+def test_request_language(header, query, expected):
+    assert i18n.negotiate(header, query) == expected
+
+
+def test_unknown_language_names_the_choices():
+    with pytest.raises(ValueError, match="must be one of da, en"):
+        i18n.check_lang("de")
+
+
+def test_yaml_texts_follow_the_language():
+    value = {"da": "Afstand til nærmeste højspændingsstation", "en": "Distance to nearest HV substation"}
+    with i18n.use("en"):
+        assert i18n.text(value) == value["en"]
+    assert i18n.text(value) == value["da"]  # Danish by default
+    assert i18n.text("plain") == "plain"
+
+
+def test_the_language_does_not_leak_out_of_a_block():
+    with i18n.use("en"):
+        assert i18n.current() == "en"
+    assert i18n.current() == "da"
