@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from screening._geo import require_crs
 from screening.config import Bonus, Criteria, Criterion
 from screening.errors import ConfigError, LayerDataError, SubmissionError
 
-__all__ = ["ScoreResult", "BREAKDOWN_COLUMNS", "score", "band_score", "band_text"]
+__all__ = ["ScoreResult", "Measurements", "BREAKDOWN_COLUMNS", "score", "measure", "score_measured",
+           "measurement_key", "band_score", "band_text"]
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +78,102 @@ def score(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame], 
     ConfigError
         If a criterion's unit cannot be produced by its measure (distance: m/km, travel_time: min).
     """
+    return score_measured(measure(candidates, layers, criteria, catalog_meta=catalog_meta), criteria)
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Raw values of every layer-based criterion and bonus for a set of candidates, made by `measure`.
+
+    ``parts``: criterion id -> one row per candidate (positional) with ``raw_value``, ``assessed``,
+    ``method``, ``nearest``, ``note``, ``layer``, ``source``, ``date`` and no score; attribute criteria are
+    not stored (they are read from ``candidates`` again when scoring, a column lookup). ``bonus_rows``:
+    bonus id -> the bonus measured as if it were worth 1 point (``earned`` is 1 where it is earned).
+    ``keys``: criterion or bonus id -> `measurement_key`, so rescoring under other rules can tell
+    whether these raw values still apply.
+    """
+
+    candidates: gpd.GeoDataFrame
+    parts: Mapping[str, pd.DataFrame]
+    bonus_rows: Mapping[str, pd.DataFrame]
+    keys: Mapping[str, str]
+    meta: Mapping[str, Mapping[str, str]]
+
+
+def measure(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
+            catalog_meta: Mapping[str, Mapping[str, str]] | None = None) -> Measurements:
+    """Measure every criterion's raw value (metres, minutes, persons) and every bonus once, without scoring.
+
+    The expensive, rule-independent half of `score`: distances, the travel-time access, reach sums. The
+    result can be scored under any criteria that measure the same way (`score_measured`), e.g. policy
+    scenarios that change only weights, bands, mappings or bonus points. Parameters and errors as `score`.
+    """
     _check_inputs(candidates, criteria)
     meta = dict(catalog_meta or {})
     geoms = candidates.geometry.to_numpy()
     acc = _travel_access(geoms, candidates, layers, criteria)
+    parts = {}
+    for crit in criteria.criteria:  # a raw value per configured criterion (about 20), each vectorised
+        if crit.measure != "attribute":  # attributes are read when scoring (cheap column lookups)
+            parts[crit.id] = _measure(crit, candidates, geoms, layers, acc, criteria, meta)
+    bonus_rows = {b.id: _bonus(b.model_copy(update={"points": 1.0}), candidates, geoms, layers, meta)
+                  for b in criteria.bonus}  # a bonus or two
+    keys = {item.id: measurement_key(item, criteria) for item in (*criteria.criteria, *criteria.bonus)}
+    return Measurements(candidates, parts, bonus_rows, keys, meta)
+
+
+def score_measured(measured: Measurements, criteria: Criteria) -> ScoreResult:
+    """Score already measured candidates under `criteria`: bands, mappings, weights and bonus points.
+
+    ``score(c, layers, crit)`` equals ``score_measured(measure(c, layers, crit), crit)``. `criteria` may
+    differ from those measured in anything that does not change a raw value (weights, bands, mappings,
+    titles, bonus points, selection and sensitivity rules).
+
+    Raises
+    ------
+    ConfigError
+        If a criterion or bonus of `criteria` is not measured in `measured`, or is measured another way
+        (other layer, filter, unit, travel model, ``within_m``...): the message names it; measure again.
+    """
+    candidates = measured.candidates
+    _check_inputs(candidates, criteria)
+    _check_measured(measured, criteria)
+    geoms = candidates.geometry.to_numpy()
     parts = []
     for crit in criteria.criteria:  # a score per configured criterion (about 20), each vectorised
-        part = _measure(crit, candidates, geoms, layers, acc, criteria, meta)
+        part = (_measure(crit, candidates, geoms, {}, None, criteria, measured.meta)
+                if crit.measure == "attribute" else measured.parts[crit.id].copy())
         part["score"] = np.where(part["assessed"], _score_of(crit, part), np.nan)
         parts.append(part)
     weights, contrib, group_scores = _effective_weights(parts, criteria)
     base = contrib.sum(axis=1)
     base[np.isnan(group_scores).all(axis=1)] = np.nan
-    bonus_rows = [_bonus(b, candidates, geoms, layers, meta) for b in criteria.bonus]
+    bonus_rows = [measured.bonus_rows[b.id].assign(earned=measured.bonus_rows[b.id]["earned"] * b.points)
+                  for b in criteria.bonus]
     earned = np.sum([r["earned"].to_numpy() for r in bonus_rows] + [np.zeros(len(geoms))], axis=0)
     total = np.minimum(100.0, base + earned)
     return _assemble(candidates, criteria, parts, (weights, contrib, group_scores), bonus_rows,
                      base, earned, total)
+
+
+_RESCORABLE = {"weight", "band", "mapping", "title", "why", "group", "points"}
+"""Fields of a criterion or bonus that change its score but not its raw value."""
+
+
+def measurement_key(item: Criterion | Bonus, criteria: Criteria) -> str:
+    """A text key of everything that decides `item`'s raw value; equal keys mean the same measurement.
+
+    A travel criterion's key includes the travel model and the largest reach cutoff (one shared access
+    computation serves them all). Attribute criteria are read when scoring and have the key ``"attribute"``.
+    """
+    if isinstance(item, Criterion) and item.measure == "attribute":
+        return "attribute"
+    spec = item.model_dump(mode="json", exclude=_RESCORABLE)
+    if isinstance(item, Criterion) and item.measure in ("travel_time", "reach_sum", "reach_count"):
+        spec["_travel"] = criteria.travel.model_dump(mode="json")
+        spec["_cutoff_min"] = max((c.within_min or 0.0) for c in criteria.criteria
+                                  if c.measure in ("travel_time", "reach_sum", "reach_count"))
+    return json.dumps(spec, sort_keys=True)
 
 
 def band_score(points, raw) -> np.ndarray:
@@ -119,6 +200,17 @@ def band_text(crit: Criterion) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _check_measured(measured: Measurements, criteria: Criteria) -> None:
+    """ConfigError when `criteria` need a raw value that `measured` does not hold (as measured)."""
+    wrong = [item.id for item in (*criteria.criteria, *criteria.bonus)  # about 20 criteria and a bonus
+             if measured.keys.get(item.id) != measurement_key(item, criteria)]
+    if wrong:
+        raise ConfigError(f"criteria/bonus {wrong} are not measured, or are measured another way (layer, "
+                          "filter, unit, travel model, within_m...), in these measurements; only weights, "
+                          "bands, mappings and bonus points can change without measuring again: call "
+                          "scoring.measure with these criteria")
 
 
 def _check_inputs(candidates: gpd.GeoDataFrame, criteria: Criteria) -> None:
