@@ -1,4 +1,4 @@
-"""Score cards: one plain-language page per application (``cards/<application_id>.html``).
+"""Score cards: one plain-language page per application (``cards/<slug>-<hash>.html``, `card_filename`).
 
 A card says what happened to the site (proposed, eligible or excluded and why), how its score is made up
 (table and contribution chart), what would raise it most, how stable its rank is under other weights, where
@@ -8,9 +8,11 @@ which dates the verdict rests on.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pandas as pd
 from screening._figures import GROUP_COLOURS, contribution_charts, format_value, nominal_points
 from screening._sitemap import nearest_infrastructure, site_maps
 from screening.config import Criteria, Criterion
+from screening.errors import ScreeningError
 from screening.maps import STATUS_COLOURS
 
 __all__ = ["FIELD_PHRASES", "write_cards", "card_filename", "improvements", "format_value"]
@@ -38,6 +41,9 @@ FIELD_PHRASES = {
     "transport_motorway_km": "the road distance to the nearest motorway junction (transport_motorway_km)",
 }
 """Plain words for the submission fields a municipality can state to let a criterion count."""
+
+_SLUG_MAX = 60  # characters of the readable part of a card's file name
+_TRANSLIT = str.maketrans({"æ": "ae", "Æ": "Ae", "ø": "oe", "Ø": "Oe", "å": "aa", "Å": "Aa", "ß": "ss"})
 
 
 def write_cards(
@@ -72,6 +78,10 @@ def write_cards(
     img_dir.mkdir(parents=True, exist_ok=True)
     ids = candidates["application_id"].astype(str).tolist()
     stems = {aid: card_filename(aid).removesuffix(".html") for aid in ids}
+    if len(set(stems.values())) != len(stems):  # two ids whose 32-bit hashes collide: never silently merge
+        clash = pd.Series(list(stems)).groupby(list(stems.values())).agg(list)
+        msg = f"application ids {clash[clash.map(len) > 1].iloc[0]} get the same card file name; rename one"
+        raise ScreeningError(msg)
     charts = contribution_charts(
         breakdown, {a: img_dir / f"{s}_contributions.svg" for a, s in stems.items()}, criteria=criteria
     )
@@ -102,14 +112,27 @@ def write_cards(
 
 
 def card_filename(application_id: str) -> str:
-    """File name of an application's card: the id with characters unsafe in a URL or path replaced.
+    """File name of an application's card: a readable ASCII slug of the id plus a short hash of the exact id.
+
+    Injective in practice (two ids share a name only if their SHA-256 digests share 32 bits; `write_cards`
+    refuses that case), bounded (at most 60 + 14 characters, whatever the id's length), safe as a path and a
+    URL (letters, digits, ``_`` and ``-`` only: no separators, no ``..``) and distinct on case-insensitive
+    disks (the hash is lower-case hex, so ids differing only in case still differ). The same function names
+    the card everywhere: the card itself, the index, the map popups and the preview.
 
     Examples
     --------
-    >>> card_filename("VEJ-2026-01"), card_filename("Aarhus/Nord 1")
-    ('VEJ-2026-01.html', 'Aarhus_Nord_1.html')
+    >>> card_filename("VEJ-2026-01"), card_filename("A/1"), card_filename("A_1")
+    ('VEJ-2026-01-2ba73e60.html', 'A_1-a5b3d27a.html', 'A_1-47b34af5.html')
+    >>> card_filename("Århus Ø/2")
+    'Aarhus_Oe_2-477ced74.html'
     """
-    return re.sub(r"[^\w.-]", "_", str(application_id)) + ".html"
+    text = str(application_id)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    plain = unicodedata.normalize("NFKD", text[:_SLUG_MAX * 4].translate(_TRANSLIT))
+    plain = plain.encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9-]+", "_", plain)[:_SLUG_MAX].strip("_-") or "site"
+    return f"{slug}-{digest}.html"
 
 
 def improvements(rows: pd.DataFrame, criteria: Criteria, *, limit: int = 3) -> list[dict]:

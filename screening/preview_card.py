@@ -34,7 +34,7 @@ def write_card(result: preview.PreviewResult, folder: Path, *, layer_set: catalo
                criteria: Criteria, page: dict | None = None) -> dict[str, Path]:
     """Write each draft's score card with the reports' code and template (`cards.write_cards`).
 
-    ``folder/cards/<application_id>.html`` (images under ``cards/img/``) and ``folder/preview.json``
+    ``folder/cards/<slug>-<hash>.html`` (`cards.card_filename`; images under ``cards/img/``) and ``folder/preview.json``
     (`preview.to_dict`). The CLI writes into a new ``reports/previews/<UTC timestamp>/``
     (`pipeline.new_run_dir`), the web page into the request's temporary folder. `page` defaults to
     `page_values`.

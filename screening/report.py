@@ -67,7 +67,7 @@ def write_report(
     selection: dict, manifest: dict, *, context: Mapping[str, gpd.GeoDataFrame], criteria: Criteria,
     surface_overlay: tuple[Path, tuple] | None = None
 ) -> dict[str, Path]:
-    """Write ``index.html``, ``map.html`` and ``cards/<application_id>.html`` (charts in ``cards/img/``).
+    """Write ``index.html``, ``map.html`` and a card per application (``cards/`` + `cards.card_filename`).
 
     Parameters
     ----------

@@ -205,7 +205,8 @@ def _work(svc: _Service, data: bytes, name: str, repair: bool, html: bool) -> tu
             card_files = preview_card.write_card(result, Path(tmp) / "card", layer_set=svc.layer_set,
                                                  criteria=svc.criteria, page=page)
             for app in body["applications"]:  # a handful of applications
-                app["card_html"] = _self_contained(card_files[str(app["application_id"])])
+                card = card_files[str(app["application_id"])]
+                app["card_html"], app["card_file"] = _self_contained(card), card.name
             body["map_html"] = _site_map(result, svc, Path(tmp), page)
     return 200, body
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from screening import report
+from screening import cards, report
 from tests._report_fixtures import SITES, synthetic_context, synthetic_run
 
 pytestmark = pytest.mark.browser
@@ -118,7 +118,7 @@ def test_map_shows_every_candidate_and_opens_a_popup(browser, run_dir):
 
     popup.find_element(By.CSS_SELECTOR, "a.card-link").click()
     _wait(browser, "#verdict")
-    assert browser.current_url.endswith("/cards/A1.html")
+    assert browser.current_url.endswith("/cards/" + cards.card_filename("A1"))
 
 
 def test_index_page(browser, run_dir):
@@ -139,7 +139,7 @@ def test_index_page(browser, run_dir):
 def test_card_page(browser, run_dir):
     from selenium.webdriver.common.by import By
 
-    _open(browser, run_dir / "cards" / "A3.html")
+    _open(browser, run_dir / "cards" / cards.card_filename("A3"))
     _wait(browser, "#verdict")
     assert BANNER in browser.find_element(By.ID, "incomplete-banner").text
     images = browser.find_elements(By.CSS_SELECTOR, "main img")

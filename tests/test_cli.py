@@ -103,7 +103,7 @@ def test_preview_ranks_a_draft_against_a_run(run_dir, tmp_path):
     assert res.exit_code == 0, res.output
     score = src.set_index("application_id").loc["VEJ-2025", "score_total"]
     assert f"{score:.1f}" in res.output  # the same code scores the same site the same
-    assert list((tmp_path / "previews").glob("*/cards/VEJ-DRAFT.html"))
+    assert list((tmp_path / "previews").glob("*/cards/VEJ-DRAFT-*.html"))
 
 
 @pytest.mark.parametrize("content", ['{"type":"FeatureCollection","features":[', "not a geo file"])

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from screening import pipeline, preview, preview_card, submissions
+from screening import cards, pipeline, preview, preview_card, submissions
 from screening.config import load_criteria
 from screening.errors import SubmissionError
 from tests import _preview_fixtures as fx
@@ -181,7 +181,7 @@ def test_text_json_and_card(ctx, good_draft, tmp_path):
         assert expected in text
     folder = pipeline.new_run_dir(tmp_path / "reports" / "previews")
     written = preview_card.write_card(result, folder, layer_set=context.layer_set, criteria=criteria)
-    assert written == {"VEJ-2026-01": folder / "cards" / "VEJ-2026-01.html"}
+    assert written == {"VEJ-2026-01": folder / "cards" / cards.card_filename("VEJ-2026-01")}
     card = written["VEJ-2026-01"].read_text(encoding="utf-8")
     assert "Give Øst test site" in card and "incomplete: natura2000_habitat missing" in card
     assert "preview only" in card

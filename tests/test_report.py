@@ -44,9 +44,9 @@ def test_write_report_returns_every_page(run_dir):
     ids = [s[0] for s in SITES]
     assert paths["index"] == path / "index.html"
     assert paths["map"] == path / "map.html"
-    assert sorted(p.name for p in (path / "cards").glob("*.html")) == [f"{i}.html" for i in ids]
+    assert sorted(p.name for p in (path / "cards").glob("*.html")) == sorted(cards.card_filename(i) for i in ids)
     for aid in ids:
-        assert paths[f"card_{aid}"] == path / "cards" / f"{aid}.html"
+        assert paths[f"card_{aid}"] == path / "cards" / cards.card_filename(aid)
         assert paths[f"chart_{aid}"].suffix == ".svg" and paths[f"chart_{aid}"].stat().st_size > 1000
         assert paths[f"site_map_{aid}"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -94,13 +94,14 @@ def test_map_marks_each_candidate(run_dir):
     for aid, *_, status in SITES:
         assert f"candidate candidate-marker candidate-{status} cand-{aid}" in html
         assert f"candidate candidate-site candidate-{status} cand-{aid}" in html
-        assert f'href=\\"cards/{aid}.html\\"' in html or f'href="cards/{aid}.html"' in html
+        card = cards.card_filename(aid)
+        assert f'href=\\"cards/{card}\\"' in html or f'href="cards/{card}"' in html
 
 
 def test_index_lists_ranking_proposal_and_existing_downloads(run_dir):
     html = (run_dir[0] / "index.html").read_text(encoding="utf-8")
     for aid, *_ in SITES:
-        assert f'href="cards/{aid}.html"' in html
+        assert f'href="cards/{cards.card_filename(aid)}"' in html
     assert 'href="map.html"' in html
     assert "proven optimal" in html and "optimal" in html
     assert "out: A1; in: A3" in html  # the alternative, as its difference from the proposal
@@ -127,10 +128,11 @@ def test_index_lists_ranking_proposal_and_existing_downloads(run_dir):
     ],
 )
 def test_card_says_verdict_in_plain_words(run_dir, aid, words):
-    html = (run_dir[0] / "cards" / f"{aid}.html").read_text(encoding="utf-8")
+    stem = cards.card_filename(aid).removesuffix(".html")
+    html = (run_dir[0] / "cards" / f"{stem}.html").read_text(encoding="utf-8")
     for word in words:
         assert word in html, word
-    assert f'src="img/{aid}_contributions.svg"' in html and f'src="img/{aid}_site.png"' in html
+    assert f'src="img/{stem}_contributions.svg"' in html and f'src="img/{stem}_site.png"' in html
     assert 'id="sources"' in html and "Test source, CC0" in html
 
 
@@ -285,3 +287,46 @@ def test_surface_overlay_is_an_optional_layer(tmp_path):
     assert "[[55.8, 9.2], [55.9, 9.4]]" in html
     assert "data:image/png;base64," in html
     assert re.search(r"L\.imageOverlay\(", html)
+
+
+# --------------------------------------------------------------------------- card file names
+
+TRICKY_IDS = ["A/1", "A_1", "A 1", "a/1", "x" * 10_000, "..", "../etc/passwd", ".", "Århus-Ø 1",
+              "Aarhus-Oe 1", "A1", "a1", "CON", "-rf", "\u00a0", "日本-1", "VEJ-2026-01"]
+
+
+def test_card_filenames_are_injective_bounded_and_plain():
+    names = [cards.card_filename(aid) for aid in TRICKY_IDS]
+    assert len(set(names)) == len(TRICKY_IDS)
+    assert len({n.lower() for n in names}) == len(TRICKY_IDS)  # distinct on case-insensitive disks too
+    for aid, name in zip(TRICKY_IDS, names, strict=True):
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,59}-[0-9a-f]{8}\.html", name), (aid, name)
+        assert cards.card_filename(aid) == name  # stable
+    assert cards.card_filename("VEJ-2026-01").startswith("VEJ-2026-01-")  # readable
+    assert cards.card_filename("Århus-Ø 1").startswith("Aarhus-Oe_1-")
+
+
+@pytest.mark.parametrize("ids", [("A/1", "A_1"), ("x" * 10_000, "x" * 9_999 + "y"), ("..", "../x"),
+                                 ("Åby", "Aaby"), ("SITE-1", "site-1")])
+def test_each_id_gets_its_own_card_and_links(tmp_path, ids):
+    """Two applications whose ids differ only where a naive file name would not: two cards, each linked."""
+    run = synthetic_run()
+    keep = run["candidates"].iloc[[0, 4]].copy()
+    old = keep["application_id"].tolist()
+    keep["application_id"] = list(ids)
+    rename = dict(zip(old, ids, strict=True))
+    breakdown = run["breakdown"].loc[run["breakdown"]["application_id"].isin(old)].copy()
+    breakdown["application_id"] = breakdown["application_id"].map(rename)
+    overlaps = run["overlaps"].loc[run["overlaps"]["application_id"].isin(old)].copy()
+    overlaps["application_id"] = overlaps["application_id"].map(rename)
+    paths = _write(tmp_path, candidates=keep, breakdown=breakdown, overlaps=overlaps)
+    written = sorted((tmp_path / "cards").glob("*.html"))
+    assert len(written) == 2 and all(p.parent == tmp_path / "cards" for p in written)
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    site_map = (tmp_path / "map.html").read_text(encoding="utf-8")
+    for aid in ids:
+        card = paths[f"card_{aid}"]
+        assert card.parent == tmp_path / "cards" and card.name == cards.card_filename(aid)
+        assert f"<strong>{aid}</strong>" in card.read_text(encoding="utf-8").replace("&#39;", "'")
+        assert f'href="cards/{card.name}"' in index
+        assert f"cards/{card.name}" in site_map

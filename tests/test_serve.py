@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
+from screening import cards, serve
 from screening import preview as preview_mod
-from screening import serve
 from tests import _preview_fixtures as fx
 
 pytestmark = pytest.mark.mirror
@@ -66,6 +66,7 @@ def test_good_upload_json_and_page_agree(client):
     assert page.status_code == 200
     assert f'data-score="{app["score_total"]}"' in html and "Eligible" in html and "Would rank" in html
     assert 'id="card-1"' in html and 'id="map"' in html and "incomplete: natura2000_habitat missing" in html
+    assert f'download="{cards.card_filename("VEJ-2026-01")}"' in html
     assert "industripark-preview-" not in html and "industripark-preview-" not in api.get_data(as_text=True)
 
 
