@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from screening import _fetch
+from screening import _fetch, _nature_layers
 from screening._geo import to_metric
 from screening.config import Catalog, LayerFilter, LayerSpec, Settings
 from screening.errors import CRSError, LayerDataError, LayerUnavailableError
@@ -66,10 +66,12 @@ class Resolution:
 
 @dataclass(frozen=True)
 class LayerSet:
-    """Loaded layers by id, and the ids that did not resolve with the reason."""
+    """Loaded layers by id, the ids that did not resolve with the reason, and the ids allowed missing
+    (also where a loaded layer's copy covers only part of the country, see `screening.exclusion`)."""
 
     layers: dict[str, gpd.GeoDataFrame]
     missing: dict[str, str] = field(default_factory=dict)
+    allow_missing: tuple[str, ...] = ()
 
 
 def load_layers(layer_ids: Iterable[str], *, catalog: Catalog, settings: Settings,
@@ -107,7 +109,7 @@ def load_layers(layer_ids: Iterable[str], *, catalog: Catalog, settings: Setting
                f"is an error, not a skipped check. Provide them, or screen knowingly incomplete with "
                f"{flags}.\n{details}")
         raise LayerUnavailableError(msg)
-    return LayerSet(layers=layers, missing=missing)
+    return LayerSet(layers=layers, missing=missing, allow_missing=tuple(sorted(allow)))
 
 
 def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings) -> gpd.GeoDataFrame:
@@ -131,8 +133,13 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings) -> gpd.Ge
     for origin, location, key in sources:
         cached = _cache_read(settings.cache_dir, key)
         if cached is not None:
+            cached.attrs.update(_nature_layers.copy_attrs(spec, cached.attrs.get("origin", origin),
+                                                          settings.mirror_root))
             return cached
         if origin == "mirror":
+            if tried and spec.provisional:
+                log.warning("%s: using the provisional mirror copy (%s): %s", layer_id, spec.provisional_reason,
+                            "; ".join(tried))
             gdf = normalise(_read_file(Path(location), spec), spec, what=location)
         elif not settings.online:
             tried.append(f"official source {location} (not tried: offline, INDUSTRIPARK_OFFLINE is set)")
@@ -145,6 +152,7 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings) -> gpd.Ge
                 continue
             gdf = normalise(raw, spec, what=location)
         _stamp(gdf, spec, origin=origin, location=location, key=key)
+        gdf.attrs.update(_nature_layers.copy_attrs(spec, origin, settings.mirror_root))
         _cache_write(settings.cache_dir, key, gdf)
         return gdf
     if spec.source.kind == "none":
@@ -182,12 +190,17 @@ def apply_filter(gdf: gpd.GeoDataFrame, flt: LayerFilter, *, what: str = "layer"
     """
     keep = np.ones(len(gdf), dtype=bool)
     for column in (*flt.where, *flt.require):
-        if column not in gdf.columns:
+        if column not in gdf.columns and not (flt.keep_unset and column in flt.where):
             msg = f"{what}: filter column {column!r} not found; columns are {list(gdf.columns)}"
             raise LayerDataError(msg)
     for column, values in flt.where.items():
+        if column not in gdf.columns:  # keep_unset: a copy without the column keeps every row
+            continue
         wanted = {_as_text(v) for v in values}
-        keep &= gdf[column].map(_as_text).isin(wanted).to_numpy()
+        ok = gdf[column].map(_as_text).isin(wanted).to_numpy()
+        if flt.keep_unset:
+            ok = ok | (gdf[column].isna() | (gdf[column].astype(str).str.strip() == "")).to_numpy()
+        keep &= ok
     for column in flt.require:
         col = gdf[column]
         keep &= (col.notna() & (col.astype(str).str.strip() != "")).to_numpy()
@@ -238,6 +251,8 @@ def _candidate_sources(spec: LayerSpec, settings: Settings) -> list[tuple[str, s
         path = Path(settings.mirror_root) / spec.mirror_path
         if path.is_file():
             sources.insert(0, ("mirror", str(path), _key(spec, "mirror", file_sha256(path))))
+    if spec.provisional and settings.online:  # official sources are tried before a provisional copy
+        sources.sort(key=lambda s: s[0] == "mirror")
     online_cached = [s for s in sources if s[0] == "online" and (settings.cache_dir / f"{s[2]}.parquet").exists()]
     return online_cached + [s for s in sources if s not in online_cached]
 

@@ -138,6 +138,12 @@ class LayerSpec(_Frozen):
     ``mirror`` is a path relative to the mirror root; where null, the conventional path
     ``<theme>/<id>.gpkg`` is looked for (so an analyst can drop a file there). ``mirror_source`` says who
     made the mirrored copy and under which licence, when that differs from the official source.
+    ``provisional`` (with ``provisional_reason``) marks the mirror copy as unofficial or out of date: it
+    decides when nothing better resolves and every output says so; a fetched or imported official layer
+    replaces it (`screening.catalog` tries the official source before such a copy when online).
+    ``mirror_coverage``: a polygon file (relative to the mirror root) of where the mirror copy is complete,
+    described by ``mirror_coverage_note``; outside it the layer is missing, site by site (see
+    `screening.exclusion`).
     """
 
     @property
@@ -158,6 +164,20 @@ class LayerSpec(_Frozen):
     source: Source
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     caveat: str = ""
+    provisional: bool = False
+    provisional_reason: str = ""
+    mirror_coverage: str | None = None
+    mirror_coverage_note: str = ""
+
+    @model_validator(mode="after")
+    def _mirror_copy_declared(self) -> LayerSpec:
+        if self.provisional and not (self.provisional_reason.strip() and self.mirror):
+            raise ValueError(f"layer {self.id}: provisional: true needs a mirror file and a provisional_reason "
+                             "(why the copy is not the official layer)")
+        if self.mirror_coverage and not (self.mirror and self.mirror_coverage_note.strip()):
+            raise ValueError(f"layer {self.id}: mirror_coverage needs a mirror file and a mirror_coverage_note "
+                             "(where the copy covers, in words)")
+        return self
 
 
 class Catalog(_Frozen):
@@ -194,11 +214,14 @@ class LayerFilter(_Frozen):
     """Structured row filter: keep rows whose column value is in a list, and whose `require` columns are set.
 
     ``where: {typ: [substation, sub_station]}`` keeps substations; ``require: [iata]`` drops rows with an
-    empty ``iata``. Comparison is on the text of the value (case-sensitive).
+    empty ``iata``. Comparison is on the text of the value (case-sensitive). ``keep_unset: true`` keeps
+    rows whose ``where`` column is empty, and every row when the layer lacks the column (a copy without
+    that attribute); explanations then say the value was not stated.
     """
 
     where: dict[str, tuple[Any, ...]] = Field(default_factory=dict)
     require: tuple[str, ...] = ()
+    keep_unset: bool = False
 
 
 class ExclusionRule(_Frozen):
@@ -212,6 +235,9 @@ class ExclusionRule(_Frozen):
     ``measure``: ``overlap`` (default) or ``zone_shares`` (the byzone / sommerhus / landzone shares of the
     site from a zonekort layer; land without a polygon is landzone). ``label_column`` names the layer
     column whose values identify the touched features in explanations ("Natura 2000 F-område 'Vejlerne'").
+    ``labels`` instead lists label templates over layer columns, tried in order: the first whose fields
+    are all set names the feature ("Natura 2000 H-område {h_nr} '{objektnavn}'", then "... {h_nr}"), so a
+    copy with empty names is labelled by its numbers and nothing is invented (`screening._labels`).
     """
 
     id: str
@@ -223,6 +249,7 @@ class ExclusionRule(_Frozen):
     filter: LayerFilter = Field(default_factory=LayerFilter)
     label_column: str | None = None
     label_prefix: str = ""
+    labels: tuple[str, ...] = ()
     why: str
 
 

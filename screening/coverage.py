@@ -262,6 +262,7 @@ def prepared_layers(layers: Mapping[str, gpd.GeoDataFrame], exclusions: Exclusio
     ``build=False`` only cache hits are returned (a screening then evaluates the other rules on the
     layers themselves). A layer without ``attrs['version']`` is prepared but not cached.
     """
+    from screening import _labels  # _labels imports this module
     from screening.catalog import apply_filter  # catalog imports heavy I/O modules; keep them lazy
 
     out: dict[str, gpd.GeoDataFrame] = {}
@@ -271,12 +272,14 @@ def prepared_layers(layers: Mapping[str, gpd.GeoDataFrame], exclusions: Exclusio
         layer = layers[rule.layer]
         if rule.filter.where or rule.filter.require:
             layer = apply_filter(layer, rule.filter, what=f"rule {rule.id}: layer {rule.layer}")
-        key = prepared_key(layer, label_column=rule.label_column, tile_m=tile_m, layer_filter=rule.filter)
+        # the pieces carry the rule's full labels (templates, prefix, notes; see screening._labels)
+        layer, label_column = _labels.labelled(layer, rule, what=f"rule {rule.id}: layer {rule.layer}")
+        key = prepared_key(layer, label_column=label_column, tile_m=tile_m, layer_filter=rule.filter)
         cached = read_prepared(cache_dir, key) if key else None
         if cached is not None:
             out[rule.id] = cached
         elif build:
-            out[rule.id] = prepare_layer(layer, label_column=rule.label_column, tile_m=tile_m)
+            out[rule.id] = prepare_layer(layer, label_column=label_column, tile_m=tile_m)
             if key:
                 write_prepared(cache_dir, key, out[rule.id])
     return out

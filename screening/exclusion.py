@@ -3,6 +3,8 @@
 Each rule is one STRtree bulk query of the candidates against the rule's layer (or its prepared coverage,
 see `screening.coverage`), a vectorised clip, and a grouped union or sum per candidate; no Python loop
 runs over the features of a layer. All geometries are EPSG:25832 (metres); areas are hectares.
+A provisional copy of a layer decides like the official one, and every text it takes part in says so; a
+copy covering only part of the country makes the rule missing for the sites outside it (see `evaluate`).
 """
 
 from __future__ import annotations
@@ -16,21 +18,22 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from screening import coverage
+from screening import _labels, _nature_layers, coverage
 from screening._geo import M2_PER_HA, require_crs
 from screening.config import ExclusionRule, Exclusions
 from screening.coverage import prepare_layer, prepared_layers
 from screening.errors import LayerDataError, LayerUnavailableError, SubmissionError
 
-__all__ = ["ExclusionResult", "SUMMARY_COLUMNS", "OVERLAP_COLUMNS", "evaluate", "zone_shares",
+__all__ = ["ExclusionResult", "SUMMARY_COLUMNS", "OVERLAP_COLUMNS", "OUTSIDE_COLUMNS", "evaluate", "zone_shares",
            "prepare_layer", "prepared_layers"]
 
 log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ("excluded", "exclusion_reasons", "net_area_ha", "flags", "incomplete", "landzone_share")
 OVERLAP_COLUMNS = ("application_id", "rule_id", "layer", "action", "buffer_m", "overlap_ha", "overlap_share",
-                   "distance_m", "cut_ha", "features", "decisive", "source")
-MAX_LABELS = 12
+                   "distance_m", "cut_ha", "features", "decisive", "source", "provisional")
+OUTSIDE_COLUMNS = _nature_layers.OUTSIDE_COLUMNS
+MAX_LABELS = _labels.MAX_LABELS
 """At most this many feature labels are named per candidate and rule; the rest are counted."""
 _ZONES = {"landzone_ha": "landzone", "byzone_ha": "byzone", "sommerhus_ha": "sommerhusområde",
           "mixed_ha": "mixed zone codes 4-7"}
@@ -41,13 +44,18 @@ class ExclusionResult:
     """What `evaluate` found.
 
     ``summary``: DataFrame indexed by ``application_id`` with `SUMMARY_COLUMNS`. ``overlaps``: one row per
-    (candidate, rule) that overlaps or comes within the rule's buffer, with `OVERLAP_COLUMNS`.
-    ``missing``: rule id -> reason, for rules whose layer was not loaded.
+    (candidate, rule) that overlaps or comes within the rule's buffer, with `OVERLAP_COLUMNS`
+    (``provisional``: the note of a provisional copy, "" for an official layer). ``missing``: rule id ->
+    reason, for rules whose layer was not loaded. ``outside_coverage``: one row per (candidate, rule)
+    where the site lies wholly or partly outside the coverage of the rule's copy, with
+    `OUTSIDE_COLUMNS`. ``provisional``: layer id -> note, for the provisional copies the rules used.
     """
 
     summary: pd.DataFrame
     overlaps: pd.DataFrame
     missing: dict[str, str] = field(default_factory=dict)
+    outside_coverage: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(OUTSIDE_COLUMNS)))
+    provisional: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,16 @@ def evaluate(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame
     layer reports the zone shares instead (see `zone_shares`): "62 % landzone: needs planning permission
     (landzonetilladelse)".
 
+    A provisional copy (``attrs['provisional']``, see `screening._nature_layers`) decides like the
+    official layer; every reason, flag and overlap row it yields carries "provisional copy of <date>,
+    check against the official layer". A copy with a coverage (``attrs['coverage']``) is complete only
+    inside it. Its rule is evaluated on every feature the copy has (known nature is cut or excludes
+    wherever it lies), and a site wholly outside the coverage carries "incomplete: <layer> missing
+    (outside the coverage of the available copy)", a site partly outside "incomplete: <layer> missing
+    for 35 % of the site (4.2 ha outside the coverage of the available copy)" - never a silent "no
+    overlap". That per-site missing rule needs the layer (or rule) in `allow_missing`, like a missing
+    layer; a site wholly inside is complete for the rule. Flag rules are not made incomplete.
+
     Parameters
     ----------
     candidates
@@ -95,8 +113,9 @@ def evaluate(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame
         The rules and ``min_net_area_ha``.
     allow_missing
         Layer (or rule) ids an ``exclude``/``cut`` rule may lack: it is then recorded in ``missing`` and
-        every ``incomplete`` says "incomplete: <layer> missing". A ``flag`` rule's missing layer is recorded
-        in ``missing`` only; it does not make the screening incomplete.
+        every ``incomplete`` says "incomplete: <layer> missing"; for a copy with a coverage, the sites
+        outside it may then be screened without the rule (and say so). A ``flag`` rule's missing layer is
+        recorded in ``missing`` only; it does not make the screening incomplete.
     prepared
         Prepared coverages by rule id (`prepared_layers`); used when made from the loaded layer version,
         which gives the same areas without the per-candidate union.
@@ -110,18 +129,20 @@ def evaluate(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame
     CRSError
         If the candidates or a layer are not in EPSG:25832.
     LayerUnavailableError
-        If an ``exclude``/``cut`` rule's layer is absent and not allowed missing; names rule, layer and fix.
+        If an ``exclude``/``cut`` rule's layer is absent and not allowed missing, or a site lies outside the
+        coverage of its copy and the layer is not allowed missing; names rule, layer, sites and fix.
     LayerDataError
         If a rule's filter or label column names a column the layer lacks.
     SubmissionError
         If ``application_id`` is missing or repeated, or a geometry is not a valid polygon.
     """
     ids = _check_candidates(candidates)
-    missing, incomplete = _missing_rules(exclusions, layers, set(allow_missing))
+    allow = set(allow_missing)
+    missing, incomplete = _missing_rules(exclusions, layers, allow)
     sites = candidates.geometry.to_numpy()
     area_m2 = shapely.area(sites)
     prepared = prepared or {}
-    rows, cuts = [], []
+    rows, cuts, outside, provisional = [], [], [], {}
     landzone_share = np.full(len(sites), np.nan)
     for rule in exclusions.rules:  # a handful of declared rules, not features
         if rule.id in missing:
@@ -129,25 +150,35 @@ def evaluate(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame
         layer = layers[rule.layer]
         require_crs(layer, f"layer {rule.layer}")
         source = _source_text(rule.layer, layer)
+        note = _nature_layers.provisional_note(layer)
+        if note:
+            provisional[rule.layer] = note
+        if rule.action != "flag":
+            outside.append(_nature_layers.outside_rows(rule, ids, sites, area_m2, layer, allow))
         if rule.measure == "zone_shares" and rule.action == "flag":
             shares = zone_shares(candidates, layer)
             landzone_share = shares["landzone_share"].to_numpy()
-            rows.append(_zone_rows(rule, ids, shares, source))
+            rows.append(_zone_rows(rule, ids, shares, source, note))
             continue
         measure = _measure(rule, sites, layer, prepared.get(rule.id))
-        rows.append(_rule_rows(rule, ids, area_m2, measure, source))
+        rows.append(_rule_rows(rule, ids, area_m2, measure, source, note))
         if rule.action == "cut":
             cuts.append(measure)
     overlaps = pd.concat([r for r in rows if len(r)] or [pd.DataFrame(columns=[*OVERLAP_COLUMNS, "_text"])],
                          ignore_index=True)
+    outside_rows = pd.concat([o for o in outside if len(o)] or [pd.DataFrame(columns=[*OUTSIDE_COLUMNS, "_text"])],
+                             ignore_index=True)
     cut_ha = _cut_union_m2(cuts, len(sites)) / M2_PER_HA
-    summary = _summary(ids, area_m2 / M2_PER_HA, cut_ha, overlaps, exclusions.min_net_area_ha, incomplete,
-                       landzone_share)
-    log.info("excluded %d of %d candidates (%d overlap rows, %.1f ha overlap; %d rule(s) missing)",
-             int(summary["excluded"].sum()), len(summary), len(overlaps),
-             float(overlaps["overlap_ha"].sum()) if len(overlaps) else 0.0, len(missing))
+    summary = _summary(ids, area_m2 / M2_PER_HA, cut_ha, overlaps, exclusions.min_net_area_ha,
+                       _nature_layers.incomplete_per_site(ids, incomplete, outside_rows), landzone_share)
+    log.info("excluded %d of %d candidates (%d overlap rows, %.1f ha overlap; %d rule(s) missing, %d site(s) "
+             "outside a copy's coverage)", int(summary["excluded"].sum()), len(summary), len(overlaps),
+             float(overlaps["overlap_ha"].sum()) if len(overlaps) else 0.0, len(missing),
+             outside_rows["application_id"].nunique())
     return ExclusionResult(summary=summary, overlaps=overlaps.drop(columns="_text")[list(OVERLAP_COLUMNS)],
-                           missing=missing)
+                           missing=missing,
+                           outside_coverage=outside_rows.drop(columns="_text")[list(OUTSIDE_COLUMNS)],
+                           provisional=provisional)
 
 
 def zone_shares(candidates: gpd.GeoDataFrame, zonekort: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -254,8 +285,11 @@ def _measure(rule: ExclusionRule, sites: np.ndarray, layer: gpd.GeoDataFrame,
         from screening.catalog import apply_filter  # lazy: catalog pulls in the fetchers
 
         layer = apply_filter(layer, rule.filter, what=what)
-    labels = coverage.feature_labels(layer, rule.label_column, what=what)
+    labels = _labels.rule_labels(layer, rule, what=what)
     use_prepared = coverage.usable_prepared(prepared, layer, what=what)
+    if use_prepared and prepared.attrs.get("label_column") != _labels.label_column(rule):
+        log.warning("%s: prepared layer labels were made under other label rules; using the layer itself", what)
+        use_prepared = False
     geoms = (prepared if use_prepared else layer).geometry.to_numpy()
     n, buffered = len(sites), rule.buffer_m > 0
     keep_geometry = rule.action == "cut" and not buffered
@@ -275,56 +309,13 @@ def _measure(rule: ExclusionRule, sites: np.ndarray, layer: gpd.GeoDataFrame,
     cut_m2[has_cut] = shapely.area(cut_geometry[has_cut].astype(object))
     ignored = cut_m2 <= rule.tolerance_ha * M2_PER_HA
     cut_m2[ignored], cut_geometry[ignored] = 0.0, None
-    features = _site_features(rule, sites, layer, labels, prepared if use_prepared else None,
-                              pair_site, pair_feature)
+    features = _labels.site_labels(sites, layer, labels, prepared if use_prepared else None, pair_site,
+                                   pair_feature, rule.buffer_m)
     return _Measure(hits.overlap_m2, distance, cut_m2, cut_geometry, features)
 
 
-def _site_features(rule, sites, layer, labels, prepared, pair_site, pair_feature) -> np.ndarray:
-    """"; "-joined labels of the features each site meets (or comes within buffer_m of)."""
-    if prepared is None:
-        site_idx, names = pair_site, labels[pair_feature]
-    else:
-        piece_label = prepared["label"].to_numpy(dtype=object)[pair_feature]
-        single = piece_label != ""
-        site_idx, names = pair_site[single], piece_label[single]
-        if not single.all():  # pieces of several labelled features: test those features against the site
-            members = pd.Series(prepared["features"].to_numpy()[pair_feature[~single]],
-                                index=pair_site[~single]).explode().dropna()
-            key = np.unique(members.index.to_numpy(np.int64) * len(layer) + members.to_numpy(np.int64))
-            s, f = key // len(layer), key % len(layer)
-            g = layer.geometry.to_numpy()
-            if rule.buffer_m > 0:
-                ok = shapely.dwithin(sites[s], g[f], rule.buffer_m)
-            else:  # interiors meet: intersects (fast on prepared sites), then not merely touching
-                ok = shapely.intersects(sites[s], g[f])
-                ok[ok] = ~shapely.touches(sites[s[ok]], g[f[ok]])
-            site_idx, names = np.r_[site_idx, s[ok]], np.r_[names, labels[f[ok]]]
-    pairs = pd.DataFrame({"site": site_idx, "label": names}).drop_duplicates().sort_values(["site", "label"])
-    if rule.label_prefix:
-        pairs["label"] = f"{rule.label_prefix} '" + pairs["label"] + "'"
-    return _join_groups(pairs["site"].to_numpy(), pairs["label"].to_numpy(dtype=object), len(sites),
-                        limit=MAX_LABELS)
-
-
-def _join_groups(keys: np.ndarray, texts: np.ndarray, n: int, *, limit: int | None = None) -> np.ndarray:
-    """"; "-join `texts` per key in ``0..n-1``, keeping their order; beyond `limit`, "and N more"."""
-    out = np.full(n, "", dtype=object)
-    if len(keys) == 0:
-        return out
-    order = np.argsort(keys, kind="stable")
-    keys, texts = keys[order], texts[order].tolist()
-    starts = np.r_[0, np.flatnonzero(np.diff(keys)) + 1]
-    ends = np.r_[starts[1:], len(keys)]
-    limit = limit or len(texts)
-    out[keys[starts]] = [  # one string per candidate, not per feature
-        "; ".join(texts[s:min(e, s + limit)]) + (f"; and {e - s - limit} more" if e - s > limit else "")
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
-    return out
-
-
-def _rule_rows(rule: ExclusionRule, ids: np.ndarray, area_m2: np.ndarray, m: _Measure, source: str
-               ) -> pd.DataFrame:
+def _rule_rows(rule: ExclusionRule, ids: np.ndarray, area_m2: np.ndarray, m: _Measure, source: str,
+               note: str = "") -> pd.DataFrame:
     within = ~np.isnan(m.distance_m) & (m.distance_m <= rule.buffer_m)
     hit = (m.overlap_m2 > 0) | (within if rule.buffer_m > 0 else False) | (m.cut_m2 > 0)
     overlap_ha, cut_ha = m.overlap_m2 / M2_PER_HA, m.cut_m2 / M2_PER_HA
@@ -332,17 +323,18 @@ def _rule_rows(rule: ExclusionRule, ids: np.ndarray, area_m2: np.ndarray, m: _Me
     triggered = within if rule.buffer_m > 0 else overlap_ha > rule.tolerance_ha
     decisive = {"exclude": triggered, "cut": cut_ha > 0, "flag": np.zeros(len(ids), dtype=bool)}[rule.action]
     reported = cut_ha > 0 if rule.action == "cut" else triggered
-    text = [_text(rule, f, o, s, d, c, a) if r else ""  # one string per candidate, not per feature
+    text = [_text(rule, f, o, s, d, c, a) + (f" — {note}" if note else "") if r else ""  # one per candidate
             for f, o, s, d, c, a, r in zip(m.features, overlap_ha, share, m.distance_m, cut_ha,
                                            area_m2 / M2_PER_HA, reported, strict=True)]
-    return _rows(rule, ids, source, hit, overlap_ha=overlap_ha, overlap_share=share, distance_m=m.distance_m,
-                 cut_ha=cut_ha, features=m.features, decisive=decisive, _text=text)
+    return _rows(rule, ids, source, hit, note, overlap_ha=overlap_ha, overlap_share=share,
+                 distance_m=m.distance_m, cut_ha=cut_ha, features=m.features, decisive=decisive, _text=text)
 
 
-def _rows(rule: ExclusionRule, ids: np.ndarray, source: str, keep: np.ndarray, **columns) -> pd.DataFrame:
+def _rows(rule: ExclusionRule, ids: np.ndarray, source: str, keep: np.ndarray, note: str = "",
+          **columns) -> pd.DataFrame:
     head = {"application_id": ids, "rule_id": rule.id, "layer": rule.layer, "action": rule.action,
             "buffer_m": float(rule.buffer_m)}
-    rows = pd.DataFrame({**head, **columns, "source": source})
+    rows = pd.DataFrame({**head, **columns, "source": source, "provisional": note})
     return rows.loc[keep].reset_index(drop=True)
 
 
@@ -361,15 +353,17 @@ def _text(rule: ExclusionRule, features: str, overlap_ha: float, share: float, d
     return f"{names}: {what}"
 
 
-def _zone_rows(rule: ExclusionRule, ids: np.ndarray, shares: pd.DataFrame, source: str) -> pd.DataFrame:
+def _zone_rows(rule: ExclusionRule, ids: np.ndarray, shares: pd.DataFrame, source: str, note: str = ""
+               ) -> pd.DataFrame:
     ha = shares[list(_ZONES)].to_numpy()
     pct = 100 * ha / np.maximum(ha.sum(axis=1), 1e-12)[:, None]
     features = ["; ".join(f"{name} {p:.0f} %" for name, p in zip(_ZONES.values(), row, strict=True) if p > 0)
                 for row in pct]  # one string per candidate
     text = [f"{row[0]:.0f} % landzone: needs planning permission (landzonetilladelse)"
-            + (f", {row[3]:.0f} % mixed zone codes: check" if row[3] > 0 else "") for row in pct]
+            + (f", {row[3]:.0f} % mixed zone codes: check" if row[3] > 0 else "") + (f" — {note}" if note else "")
+            for row in pct]
     land = shares["landzone_ha"].to_numpy()
-    return _rows(rule, ids, source, land > rule.tolerance_ha, overlap_ha=land,
+    return _rows(rule, ids, source, land > rule.tolerance_ha, note, overlap_ha=land,
                  overlap_share=shares["landzone_share"].to_numpy(), distance_m=np.nan, cut_ha=0.0,
                  features=features, decisive=False, _text=text)
 
@@ -396,7 +390,7 @@ def _summary(ids, area_ha, cut_ha, overlaps, min_net_ha, incomplete, landzone_sh
     index = pd.Index(ids, name="application_id")
     reasons = overlaps.loc[overlaps["decisive"].astype(bool) & (overlaps["action"] == "exclude")]
     reported = overlaps.loc[(overlaps["action"] != "exclude") & (overlaps["_text"] != "")]
-    text, flags = (_join_groups(index.get_indexer(rows["application_id"]),
+    text, flags = (_labels.join_groups(index.get_indexer(rows["application_id"]),
                                 (rows["_text"] + " — " + rows["source"]).to_numpy(dtype=object), len(ids))
                    for rows in (reasons, reported))
     net_ha = area_ha - cut_ha
@@ -408,7 +402,7 @@ def _summary(ids, area_ha, cut_ha, overlaps, min_net_ha, incomplete, landzone_sh
     summary["exclusion_reasons"] = ["; ".join(x for x in pair if x) for pair in zip(text, small, strict=True)]
     summary["net_area_ha"] = net_ha
     summary["flags"] = flags
-    summary["incomplete"] = "; ".join(incomplete)
+    summary["incomplete"] = incomplete
     summary["landzone_share"] = landzone_share
     return summary[list(SUMMARY_COLUMNS)]
 

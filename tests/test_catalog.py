@@ -217,8 +217,9 @@ def test_layers_list_on_real_mirror(tmp_path, monkeypatch):
     lines = {line.split()[0]: line.split() for line in res.output.splitlines()[1:] if line.strip()}
     assert lines["natura2000_fuglebeskyttelse"][2:4] == ["mirror", "125"]
     assert lines["kommuner"][2:4] == ["mirror", "99"]
-    assert lines["naturnationalparker"][2] == "missing"
-    assert lines["bes_naturtyper"][2] == "missing"  # offline: the official WFS is not tried
+    assert lines["naturnationalparker"][2:4] == ["mirror", "15"]  # the provisional copy (offline)
+    assert lines["bes_naturtyper"][2:4] == ["mirror", "168"]  # the Vestegnen subset, partial coverage
+    assert lines["energiparker"][2] == "missing"
 
 
 def test_readme_sources_table_is_generated_from_the_catalog():
