@@ -151,7 +151,9 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings) -> gpd.Ge
                 tried.append(f"official source {location} ({exc})")
                 continue
             gdf = normalise(raw, spec, what=location)
+            gdf.attrs["fetched"] = raw.attrs.get("provenance", {})  # the source used, fetch facts
         _stamp(gdf, spec, origin=origin, location=location, key=key)
+        gdf.attrs.update(gdf.attrs.pop("fetched", {}))
         gdf.attrs.update(_nature_layers.copy_attrs(spec, origin, settings.mirror_root))
         _cache_write(settings.cache_dir, key, gdf)
         return gdf
@@ -169,6 +171,8 @@ def resolve(layer_id: str, *, catalog: Catalog, settings: Settings) -> Resolutio
     spec = catalog.get(layer_id)
     sources = _candidate_sources(spec, settings)
     for origin, location, key in sources:
+        if origin == "imported":
+            return Resolution(layer_id, "imported", location, "official file imported with 'layers import'")
         if (settings.cache_dir / f"{key}.parquet").exists():
             return Resolution(layer_id, "cache", str(settings.cache_dir / f"{key}.parquet"), f"from {origin}")
         if origin == "mirror":
@@ -254,7 +258,23 @@ def _candidate_sources(spec: LayerSpec, settings: Settings) -> list[tuple[str, s
     if spec.provisional and settings.online:  # official sources are tried before a provisional copy
         sources.sort(key=lambda s: s[0] == "mirror")
     online_cached = [s for s in sources if s[0] == "online" and (settings.cache_dir / f"{s[2]}.parquet").exists()]
-    return online_cached + [s for s in sources if s not in online_cached]
+    imported = _imported_source(spec, settings)  # an official file the user imported beats everything
+    return imported + online_cached + [s for s in sources if s not in online_cached]
+
+
+def _imported_source(spec: LayerSpec, settings: Settings) -> list[tuple[str, str, str]]:
+    """[("imported", file, cache key)] when ``industripark layers import`` stored this layer, else []."""
+    pointer = Path(settings.cache_dir) / "imported" / f"{spec.id}.json"
+    try:
+        entry = json.loads(pointer.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    key = _key(spec, "imported", entry.get("sha256", ""))
+    if not all((Path(settings.cache_dir) / f"{key}{ext}").exists() for ext in (".parquet", ".json")):
+        log.warning("%s: the imported file %s was stored under another catalog entry; import it again",
+                    spec.id, entry.get("file"))
+        return []
+    return [("imported", entry.get("file", ""), key)]
 
 
 def _not_tried(spec: LayerSpec, settings: Settings) -> list[str]:

@@ -22,6 +22,7 @@ __all__ = [
     "PROJECT_ROOT",
     "Settings",
     "Source",
+    "FetchPlan",
     "ColumnSpec",
     "LayerSpec",
     "Catalog",
@@ -93,10 +94,41 @@ def settings_from_env(env: dict[str, str] | None = None, **overrides: Any) -> Se
 # --------------------------------------------------------------------------- catalog
 
 
+class FetchPlan(_Frozen):
+    """How a WFS source is fetched completely (see docs/LAYERS.md).
+
+    ``strategy``: ``single`` (one GetFeature), ``paged`` (``startIndex``/``count`` pages sorted by ``key``)
+    or ``chunks`` (one request per municipality bounding box or per ``tile_km`` tile, ``workers`` in
+    parallel, de-duplicated by ``key``). Every strategy first asks ``resultType=hits`` and checks the
+    fetched count against ``numberMatched``. ``key`` is a stable unique feature key: the ``sortBy``
+    property of pages, the de-duplication id of chunks (``id`` is GeoServer's feature id, e.g.
+    ``ais_par3.134931``). ``sort_by`` orders pages inside a chunk larger than ``page_size``; without it
+    such a chunk is split into quadrants. ``extent`` (EPSG:25832 metres) bounds the tiles; default Denmark.
+    ``timeout_s`` overrides the settings' timeout for this source.
+    """
+
+    strategy: Literal["single", "paged", "chunks"] = "single"
+    key: str | None = None
+    sort_by: str | None = None
+    page_size: int = Field(2000, ge=1)
+    chunks: Literal["kommuner", "tiles"] = "kommuner"
+    tile_km: float = Field(20.0, gt=0)
+    extent: tuple[float, float, float, float] | None = None
+    workers: int = Field(4, ge=1, le=16)
+    timeout_s: float | None = Field(None, gt=0)
+    retries: int = Field(4, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _key_needed(self) -> FetchPlan:
+        if self.strategy in ("paged", "chunks") and not self.key:
+            raise ValueError(f"fetch strategy {self.strategy!r} needs a stable feature 'key'")
+        return self
+
+
 class Source(_Frozen):
     """The official source of a layer.
 
-    ``kind``: ``wfs`` (OGC WFS 2.0, paged), ``download`` (a file fetched with pooch; ``member`` names the
+    ``kind``: ``wfs`` (OGC WFS 2.0, fetched as ``fetch`` declares), ``download`` (a file fetched with pooch; ``member`` names the
     file inside an archive), ``rest`` (ArcGIS REST query, paged), ``none`` (no public service known).
     ``evidence`` follows OFFICIAL_SOURCES.md: V stated by the publisher, C seen in public code, I inferred,
     ? unknown.
@@ -112,6 +144,7 @@ class Source(_Frozen):
     licence: str
     evidence: Literal["V", "C", "I", "?"] = "?"
     note: str = ""
+    fetch: FetchPlan = Field(default_factory=FetchPlan)
 
     @model_validator(mode="after")
     def _url_needed(self) -> Source:
@@ -138,6 +171,7 @@ class LayerSpec(_Frozen):
     ``mirror`` is a path relative to the mirror root; where null, the conventional path
     ``<theme>/<id>.gpkg`` is looked for (so an analyst can drop a file there). ``mirror_source`` says who
     made the mirrored copy and under which licence, when that differs from the official source.
+    ``alternatives`` are further official sources in order of preference, tried when ``source`` fails.
     ``provisional`` (with ``provisional_reason``) marks the mirror copy as unofficial or out of date: it
     decides when nothing better resolves and every output says so; a fetched or imported official layer
     replaces it (`screening.catalog` tries the official source before such a copy when online).
@@ -162,6 +196,7 @@ class LayerSpec(_Frozen):
     mirror_date: str | None = None
     mirror_source: str | None = None
     source: Source
+    alternatives: tuple[Source, ...] = ()
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     caveat: str = ""
     provisional: bool = False

@@ -3,11 +3,16 @@
 Leaflet's JavaScript and CSS are inlined from the ``xstatic-leaflet`` package, so the page needs no CDN;
 the OpenStreetMap basemap is an optional layer, off by default, and every drawn layer renders on a plain
 background without it.
+
+Every value that Leaflet sets as HTML (tooltips, layer names; popups are rendered by the caller's
+autoescaping templates) is escaped here, and the page carries a Content-Security-Policy that allows
+exactly its own inline scripts (by SHA-256), so an injected ``onerror=`` handler could not run either.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -18,6 +23,7 @@ from typing import Literal
 import folium
 import geopandas as gpd
 import jinja2
+import markupsafe
 import numpy as np
 import pandas as pd
 import shapely
@@ -28,7 +34,7 @@ from screening._geo import require_crs
 
 __all__ = [
     "STATUS_COLOURS", "STATUS_LABELS", "COORD_DECIMALS", "ContextStyle", "CONTEXT_STYLES", "write_map",
-    "candidate_status", "display_frame"
+    "candidate_status", "display_frame", "with_script_policy"
 ]
 
 log = logging.getLogger(__name__)
@@ -88,6 +94,7 @@ _LABEL_UNITS = {"population": "inhabitants", "voltage_kv": "kV", "max_voltage_kv
                 "site_nr": "no.", "n2000_nr": "no."}
 _PREFIX_UNITS = {"IATA", "no."}
 _KIND_ORDER = {"area": 0, "line": 1, "point": 2}
+_INLINE_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", flags=re.S | re.I)
 _ORDER = {layer_id: i for i, layer_id in enumerate(CONTEXT_STYLES)}
 LAND_COLOUR = "#f7f6f0"
 """Fill of land (the regions layer) on the plain sea-coloured background of the offline map."""
@@ -131,7 +138,7 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     for layer_id, gdf in context.items():
         require_crs(gdf, f"context layer {layer_id!r}")
     fmap = folium.Map(tiles=None, control_scale=True, zoom_snap=0.5)
-    fmap.get_root().title = f"Industripark screening {page.get('run_id', '')}: map"
+    fmap.get_root().title = _html(f"Industripark screening {page.get('run_id', '')}: map")
     _inline_leaflet(fmap)
     folium.TileLayer("OpenStreetMap", name="Basemap: OpenStreetMap (needs internet)", overlay=True,
                      show=False, control=True).add_to(fmap)
@@ -155,10 +162,28 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     fmap.fit_bounds(_bounds_4326(context.get("regioner"), candidates), padding_top_left=(20, 60),
                     padding_bottom_right=(300, 20))  # keep the country clear of the legend
     path = Path(path)
-    fmap.save(str(path))
+    path.write_text(with_script_policy(fmap.get_root().render()), encoding="utf-8")
     log.info("wrote %s (%.1f MB, %d candidates, %d context layers)", path, path.stat().st_size / 1e6,
              len(candidates), len(legend_rows))
     return path
+
+
+def with_script_policy(html: str) -> str:
+    """`html` with a ``<meta>`` Content-Security-Policy right after ``<head>`` that allows exactly its own
+    inline scripts (by SHA-256), no inline event handlers, no plugins and no ``<base>``.
+
+    A script added later, or an ``onerror=`` attribute smuggled into the page, does not run. Styles and
+    images stay open (Leaflet sets inline styles; the basemap's tiles come from its server).
+    """
+    hashes = sorted({base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
+                     for body in _INLINE_SCRIPT.findall(html)})
+    policy = ("script-src " + (" ".join(f"'sha256-{h}'" for h in hashes) or "'none'")
+              + "; object-src 'none'; base-uri 'none'; form-action 'none'")
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
+    head = re.search(r"<head\b[^>]*>", html, flags=re.I)
+    if head is None:
+        return meta + html
+    return html[:head.end()] + "\n" + meta + html[head.end():]
 
 
 def candidate_status(candidates: pd.DataFrame) -> pd.Series:
@@ -249,7 +274,7 @@ def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: 
     if frame.empty:
         log.info("context layer %s is empty; not drawn", layer_id)
         return None
-    name = style.title + (f" (simplified {style.tolerance_m:g} m)" if style.tolerance_m else "")
+    name = _html(style.title + (f" (simplified {style.tolerance_m:g} m)" if style.tolerance_m else ""))
     css = f"context ctx-{layer_id}"
     look = {"color": style.colour, "weight": style.weight, "opacity": 0.9, "className": css,
             "fill": style.kind != "line", "fillColor": style.colour,
@@ -264,6 +289,7 @@ def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: 
         options = {"pane": "land", "interactive": False}
     tooltip = None
     if frame["label"].str.len().gt(0).any() and not style.land:
+        frame["label"] = frame["label"].map(_html)  # folium's GeoJsonTooltip sets it as HTML
         tooltip = folium.GeoJsonTooltip(fields=["label"], labels=False, sticky=True)
     folium.GeoJson(frame, name=name, show=style.show, style_function=lambda _f, look=look: look,
                    marker=folium.CircleMarker(radius=style.radius) if style.kind == "point" else None,
@@ -302,7 +328,7 @@ def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapp
     props = pd.DataFrame({
         "application_id": cand["application_id"].astype(str), "status": cand["status"].astype(str),
         "tooltip": (cand["site_name"].astype(str) + " (" + cand["kommunenavn"].astype(str) + ") – "
-                    + cand["status"].map(STATUS_LABELS).str.lower() + ", score " + score)})
+                    + cand["status"].map(STATUS_LABELS).str.lower() + ", score " + score).map(_html)})
     props["popup"] = props["application_id"].map(lambda a: popups.get(a, ""))
     sites = gpd.GeoDataFrame(props, geometry=cand.geometry.to_numpy(), crs=cand.crs).to_crs(4326)
     markers = gpd.GeoDataFrame(props, geometry=cand.geometry.representative_point().to_numpy(),
@@ -327,6 +353,11 @@ def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapp
                        on_each_feature=_CANDIDATE_JS, pane="candidates").add_to(group)
         group.add_to(fmap)
     return counts
+
+
+def _html(text) -> str:
+    """Plain text as HTML text: ``<``, ``>``, ``&`` and quotes escaped (Leaflet sets tooltips as HTML)."""
+    return str(markupsafe.escape(str(text)))
 
 
 def _per_site(look: dict):

@@ -159,3 +159,33 @@ def _full_page_screenshot(browser, path: Path) -> None:
     browser.set_window_size(1400, min(int(height) + 20, 5000))
     browser.save_screenshot(str(path))
     browser.set_window_size(1400, 950)
+
+
+def test_injected_names_do_not_run_in_the_map(browser, tmp_path):
+    """A site, a municipality and a line named ``<img src=x onerror=...>``: hovering and clicking them shows
+    the text as typed, runs nothing, and the page's own scripts run under its policy (no console errors)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from tests.test_report import PAYLOAD, injected_run
+
+    run_dir = injected_run(tmp_path)
+    _open(browser, run_dir / "map.html")
+    title = browser.title
+    _wait(browser, "path.candidate-marker", count=len(SITES))
+    actions = ActionChains(browser)
+    actions.move_to_element(browser.find_element(By.CSS_SELECTOR, "path.candidate-site.cand-A1")).perform()
+    tip = _wait(browser, ".leaflet-tooltip")[0]
+    assert PAYLOAD in tip.get_attribute("textContent")  # shown as text, not made into an element
+    assert not tip.find_elements(By.TAG_NAME, "img")
+    for css in ("path.ctx-kommuner", "path.ctx-hv_lines", "path.candidate-marker.cand-A3",
+                "path.candidate-marker.cand-A1"):  # the last click leaves the injected site's popup open
+        target = browser.find_element(By.CSS_SELECTOR, css)
+        actions.move_to_element(target).perform()
+        actions.move_to_element(target).click().perform()
+    _wait(browser, ".leaflet-popup.candidate-popup")
+    assert browser.execute_script("return window.__pwned === undefined")
+    assert browser.title == title != "pwned"
+    assert not browser.find_elements(By.CSS_SELECTOR, ".leaflet-pane img[src='x']")
+    browser.save_screenshot(str(tmp_path / "injected_map.png"))
+    assert _severe(browser) == []

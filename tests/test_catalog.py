@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
-
 import geopandas as gpd
 import pytest
 from click.testing import CliRunner
@@ -161,35 +158,6 @@ def test_apply_filter_unknown_column():
     gdf = gpd.GeoDataFrame({"name": ["a"]}, geometry=[Point(0, 0)], crs=25832)
     with pytest.raises(LayerDataError, match="filter column 'typ' not found"):
         catalog.apply_filter(gdf, LayerFilter(where={"typ": ("substation",)}))
-
-
-class _FakeWFS:
-    """Stands in for OWSLib's WebFeatureService: serves DAI-shaped GeoJSON in pages of `count`."""
-
-    features = [{"type": "Feature", "properties": {"Objektnavn": f"site {i}", "Site_nr": i},
-                 "geometry": {"type": "Polygon", "coordinates": [[[X0 + i * 10, Y0], [X0 + i * 10 + 5, Y0],
-                                                                  [X0 + i * 10 + 5, Y0 + 5], [X0 + i * 10, Y0]]]}}
-                for i in range(7)]
-    requests: list = []
-
-    def __init__(self, url, version, timeout):
-        assert version == "2.0.0"
-
-    def getfeature(self, *, typename, maxfeatures, startindex, outputFormat, srsname):
-        self.requests.append((startindex, maxfeatures, srsname))
-        page = self.features[startindex:startindex + maxfeatures]
-        return io.BytesIO(json.dumps({"type": "FeatureCollection", "features": page}).encode())
-
-
-def test_fetch_wfs_pages_until_short_page(monkeypatch):
-    import owslib.wfs
-
-    _FakeWFS.requests = []
-    monkeypatch.setattr(owslib.wfs, "WebFeatureService", _FakeWFS)
-    raw = _fetch.fetch_wfs("https://example.invalid/wfs", "dai:habitat_omr", page_size=3)
-    assert [r[0] for r in _FakeWFS.requests] == [0, 3, 6] and all(r[2] == "EPSG:25832" for r in _FakeWFS.requests)
-    out = catalog.normalise(raw, _spec(), what="wfs")
-    assert len(out) == 7 and out["objektnavn"].tolist()[-1] == "site 6" and out.crs.to_epsg() == 25832
 
 
 def test_fetch_rejects_non_geojson_answer():

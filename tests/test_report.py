@@ -330,3 +330,64 @@ def test_each_id_gets_its_own_card_and_links(tmp_path, ids):
         assert f"<strong>{aid}</strong>" in card.read_text(encoding="utf-8").replace("&#39;", "'")
         assert f'href="cards/{card.name}"' in index
         assert f"cards/{card.name}" in site_map
+
+
+# --------------------------------------------------------------------------- script injection
+
+PAYLOAD = "<img src=x onerror=\"window.__pwned=1;document.title='pwned'\">"
+
+
+def injected_run(run_dir):
+    """The synthetic run with the payload as a site name, a municipality name and a layer feature name."""
+    run = synthetic_run()
+    cand = run["candidates"].copy()
+    cand.loc[cand["application_id"] == "A1", "site_name"] = PAYLOAD
+    cand.loc[cand["application_id"] == "A3", "kommunenavn"] = PAYLOAD
+    context = synthetic_context()
+    context["kommuner"] = context["kommuner"].assign(kommunenavn=PAYLOAD)
+    context["hv_lines"] = context["hv_lines"].assign(name=PAYLOAD)
+    report.write_report(run_dir, cand, run["breakdown"], run["overlaps"], run["selection"],
+                        run["manifest"] | {"run_id": PAYLOAD}, context=context, criteria=run["criteria"])
+    return run_dir
+
+
+def test_no_value_reaches_html_unescaped(tmp_path):
+    """The payload appears only as text: never as a tag in the HTML, nor as a tag hidden in the map's data."""
+    injected_run(tmp_path)
+    for page in _pages(tmp_path):
+        html = page.read_text(encoding="utf-8")
+        assert "<img src=x" not in html, page.name
+        assert "\\u003cimg src=x" not in html, page.name  # inside JSON, decoded and set as innerHTML
+    site_map = (tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "\\u0026lt;img src=x" in site_map  # there, escaped once: the tooltip shows the text as typed
+
+
+def test_report_templates_escape():
+    env = report.template_env()
+    assert env.from_string("{{ x }}").render(x=PAYLOAD).startswith("&lt;img")
+    assert env.get_template("popup.html.j2").render(c={"site_name": PAYLOAD}, rows=[], card="", colours={},
+                                                    labels={}).count("&lt;img") == 1
+
+
+def _inline_scripts(html: str) -> list[str]:
+    return re.findall(r"<script\b[^>]*>(.*?)</script>", html, flags=re.S | re.I)
+
+
+def test_static_pages_carry_a_content_security_policy(run_dir):
+    """map.html allows exactly its own inline scripts (by SHA-256); cards and index allow no script."""
+    import base64
+    import hashlib
+
+    path, _ = run_dir
+    site_map = (path / "map.html").read_text(encoding="utf-8")
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)"', site_map)
+    assert policy and site_map.index(policy.group(0)) < site_map.index("<script")
+    directives = dict(d.strip().split(" ", 1) for d in policy.group(1).split(";") if d.strip())
+    scripts = _inline_scripts(site_map)
+    assert len(scripts) >= 2  # inlined Leaflet and the map
+    hashes = {f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts}
+    assert set(directives["script-src"].split()) == hashes  # no 'unsafe-inline': handlers like onerror are blocked
+    assert directives["object-src"] == "'none'" and directives["base-uri"] == "'none'"
+    for page in [path / "index.html", *sorted((path / "cards").glob("*.html"))]:
+        html = page.read_text(encoding="utf-8")
+        assert "script-src 'none'" in html and not _inline_scripts(html), page.name
