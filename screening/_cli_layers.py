@@ -1,4 +1,5 @@
-"""``industripark layers ...``: where each catalog layer comes from, fetching it, the sources table."""
+"""``industripark layers ...``: where each catalog layer comes from, fetching it, checking the official
+sources, importing an official file, the sources table."""
 
 from __future__ import annotations
 
@@ -10,9 +11,23 @@ import click
 
 from screening import catalog as catalog_mod
 from screening._cli_common import context, handle_errors, mirror_opt, offline_opt
+from screening.config import load_catalog, settings_from_env
 from screening.errors import ScreeningError
 
 __all__ = ["layers"]
+
+MESSAGES = {
+    "offline": ("Cannot check the official sources: offline (INDUSTRIPARK_OFFLINE is set or --offline was given). "
+                "Nothing was checked; run 'industripark layers verify' on a connected machine."),
+    "no_network": ("Cannot check the official sources: no network here (none of the {n} source hosts' names "
+                   "resolve). Nothing was checked; run 'industripark layers verify' on a connected machine."),
+    "problem": "{layer} ({source}): {problem}",
+    "no_source": "Not checked (no official source known): {ids}",
+    "failing": ("{n} exclusion layer(s) have no official source that passes every check: {ids}. Fix the catalog "
+                "entry (typename, columns, fetch key) or screen with the mirror copy knowingly."),
+    "all_ok": "{n} source(s) checked; every exclusion layer has a source that passes.",
+}
+"""User-facing lines of the verify and import commands, in one place for translation."""
 
 @click.group()
 def layers() -> None:
@@ -41,10 +56,7 @@ def layers_list(mirror: Path | None, offline: bool, probe: bool) -> None:
             else spec.source.licence
         date = spec.mirror_date or ""
         rows.append((spec.id, spec.role, res.origin, "" if count is None else f"{count:,}", licence[:38], date))
-    header = ("id", "role", "resolves", "features", "licence", "date")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    _echo_table([("id", "role", "resolves", "features", "licence", "date"), *rows])
     missing = [r[0] for r in rows if r[2] == "missing"]
     if missing:
         click.echo(f"\n{len(missing)} layer(s) resolve nowhere on this machine: {', '.join(missing)}", err=True)
@@ -96,3 +108,51 @@ def layers_sources(readme: Path | None) -> None:
         click.echo(f"{readme}: {'updated' if changed else 'already up to date'}")
 
 
+@layers.command("verify")
+@click.argument("layer_ids", nargs=-1)
+@offline_opt
+@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for each answer.")
+@handle_errors
+def layers_verify(layer_ids: tuple[str, ...], offline: bool, timeout_s: float) -> None:
+    """Check the official sources from this machine (all layers, or the ids given).
+
+    For each source: it answers, GetCapabilities lists the typename, EPSG:25832 is offered, the columns
+    the catalog maps (and the fetch key) exist, and the service counts the features. Exits 1 when an
+    exclusion layer has no source that passes; offline it says it cannot check and exits 0.
+    """
+    from screening import _verify
+
+    settings = settings_from_env(**({"online": False} if offline else {}))
+    catalog = load_catalog(settings=settings)
+    for layer_id in layer_ids:
+        catalog.get(layer_id)  # an unknown id is a ConfigError listing the known ones
+    specs = [s for s in catalog.layers if not layer_ids or s.id in layer_ids]
+    if not settings.online:
+        click.echo(MESSAGES["offline"])
+        return
+    if not _verify.network_available(catalog, layer_ids=layer_ids or None):
+        hosts = {src.url.split("/")[2] for s in specs for src in (s.source, *s.alternatives) if src.url}
+        click.echo(MESSAGES["no_network"].format(n=len(hosts)))
+        return
+    checks = _verify.verify(catalog, layer_ids=layer_ids or None, timeout_s=timeout_s)
+    _echo_table(_verify.table(checks))
+    for check in checks:
+        if check.problem:
+            click.echo(MESSAGES["problem"].format(layer=check.layer_id, source=check.source, problem=check.problem),
+                       err=True)
+    unchecked = [s.id for s in specs if all(src.kind == "none" for src in (s.source, *s.alternatives))]
+    if unchecked:
+        click.echo(MESSAGES["no_source"].format(ids=", ".join(unchecked)))
+    failing = _verify.failing_exclusions(checks)
+    if failing:
+        click.echo(MESSAGES["failing"].format(n=len(failing), ids=", ".join(failing)), err=True)
+        sys.exit(1)
+    click.echo(MESSAGES["all_ok"].format(n=len(checks)))
+
+
+def _echo_table(rows: list[tuple]) -> None:
+    """Print rows (the first is the header) as aligned columns."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

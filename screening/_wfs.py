@@ -26,7 +26,7 @@ from screening._partial import PartStore
 from screening.config import CRS
 
 __all__ = ["Layer", "Chunk", "count", "page", "fetch_single", "fetch_paged", "fetch_chunks",
-           "geojson_frame", "kommune_chunks", "tile_chunks", "DK_EXTENT"]
+           "geojson_frame", "kommune_chunks", "tile_chunks", "kvp", "parse_hits", "DK_EXTENT"]
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ class Chunk(NamedTuple):
 def count(sess: requests.Session, layer: Layer, *, bbox: Sequence[float] | None = None) -> int | None:
     """``numberMatched`` of a ``resultType=hits`` request (within `bbox`); None when the service says
     ``unknown``."""
-    params = _base(layer, bbox) | {"resultType": "hits"}
-    return get(sess, layer.url, params, policy=layer.policy, what=f"{layer.what} hits", parse=_parse_hits)
+    params = kvp(layer, bbox) | {"resultType": "hits"}
+    return get(sess, layer.url, params, policy=layer.policy, what=f"{layer.what} hits", parse=parse_hits)
 
 
 def page(sess: requests.Session, layer: Layer, *, start: int | None = None, limit: int | None = None,
@@ -69,7 +69,7 @@ def page(sess: requests.Session, layer: Layer, *, start: int | None = None, limi
     A document whose ``numberReturned`` disagrees with its features, or that does not parse, is asked
     for again (it was cut off); `key` ``id`` is GeoServer's feature id when no property has that name.
     """
-    params = _base(layer, bbox) | {"outputFormat": "application/json"}
+    params = kvp(layer, bbox) | {"outputFormat": "application/json"}
     if start is not None:
         params["startIndex"] = str(start)
     if limit is not None:
@@ -225,7 +225,8 @@ def geojson_frame(payload: bytes, what: str) -> gpd.GeoDataFrame:
 # --------------------------------------------------------------------------- helpers
 
 
-def _base(layer: Layer, bbox: Sequence[float] | None) -> dict[str, str]:
+def kvp(layer: Layer, bbox: Sequence[float] | None) -> dict[str, str]:
+    """The GetFeature KVP parameters common to every request (typename, EPSG:25832, `bbox` if given)."""
     params = {"service": "WFS", "version": "2.0.0", "request": "GetFeature", "typeNames": layer.typename,
               "srsName": CRS, **layer.params}
     if bbox is not None:
@@ -240,7 +241,8 @@ def _bbox_text(bbox: Sequence[float]) -> str:
 _MATCHED = re.compile(rb'numberMatched="([^"]*)"')
 
 
-def _parse_hits(response: requests.Response) -> int | None:
+def parse_hits(response: requests.Response) -> int | None:
+    """``numberMatched`` from a hits answer (XML or JSON); None for ``unknown``."""
     body = response.content
     match = _MATCHED.search(body[:4000])
     if match is None and body.lstrip()[:1] == b"{":

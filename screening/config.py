@@ -128,10 +128,10 @@ class FetchPlan(_Frozen):
 class Source(_Frozen):
     """The official source of a layer.
 
-    ``kind``: ``wfs`` (OGC WFS 2.0, fetched as ``fetch`` declares), ``download`` (a file fetched with pooch; ``member`` names the
-    file inside an archive), ``rest`` (ArcGIS REST query, paged), ``none`` (no public service known).
-    ``evidence`` follows OFFICIAL_SOURCES.md: V stated by the publisher, C seen in public code, I inferred,
-    ? unknown.
+    ``kind``: ``wfs`` (OGC WFS 2.0, fetched as ``fetch`` declares), ``download`` (a file fetched with pooch;
+    ``member`` names the file inside an archive), ``rest`` (ArcGIS REST query, paged), ``none`` (no public
+    service known). ``evidence`` follows OFFICIAL_SOURCES.md: V stated by the publisher, C seen in public
+    code, I inferred, ? unknown.
     """
 
     kind: Literal["wfs", "download", "rest", "none"]
