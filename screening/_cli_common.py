@@ -15,12 +15,16 @@ import click
 from screening.config import load_catalog, load_criteria, settings_from_env
 from screening.errors import ScreeningError
 
-__all__ = ["allow_missing_opt", "mirror_opt", "offline_opt", "repair_opt", "layer_options", "handle_errors",
+__all__ = ["allow_missing_opt", "allow_damaged_opt", "mirror_opt", "offline_opt", "repair_opt", "layer_options", "handle_errors",
            "context"]
 
 allow_missing_opt = click.option(
     "--allow-missing", "allow_missing", multiple=True, metavar="LAYER_ID",
     help="Continue without this exclusion layer; every output then says 'incomplete: LAYER_ID missing'.")
+allow_damaged_opt = click.option(
+    "--allow-damaged", "allow_damaged", multiple=True, metavar="LAYER_ID",
+    help="Continue when features of this score, flag or context layer cannot be read, leaving them out; every "
+         "output then says so. Never for exclusion or boundary layers.")
 mirror_opt = click.option("--mirror", type=click.Path(file_okay=False, path_type=Path), default=None,
                           help="Mirror root of offline layers (default $INDUSTRIPARK_MIRROR or ../shared/dk-layers).")
 offline_opt = click.option("--offline", is_flag=True, help="Never try the official online sources.")

@@ -9,7 +9,15 @@ from pathlib import Path
 import click
 
 from screening import catalog as catalog_mod
-from screening._cli_common import context, handle_errors, layer_options, mirror_opt, offline_opt, repair_opt
+from screening._cli_common import (
+    allow_damaged_opt,
+    context,
+    handle_errors,
+    layer_options,
+    mirror_opt,
+    offline_opt,
+    repair_opt,
+)
 from screening.errors import ScreeningError
 
 __all__ = ["submissions_group", "screen", "select_cmd", "surface"]
@@ -43,19 +51,21 @@ def submissions_check(files, repair, mirror, offline) -> None:
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Folder in which a new <timestamp>/ run folder is created.")
 @layer_options
+@allow_damaged_opt
 @repair_opt
 @click.option("--no-report", is_flag=True, help="Write the data files only, no HTML report.")
 @click.option("--surface", "surface_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="A folder from 'industripark surface': map overlay and better-land notes.")
 @handle_errors
-def screen(inputs, out_root, allow_missing, mirror, offline, repair, no_report, surface_dir) -> None:
+def screen(inputs, out_root, allow_missing, allow_damaged, mirror, offline, repair, no_report, surface_dir) -> None:
     """Screen submission files: exclude, score, rank, select and report into a new run folder."""
     from screening import pipeline
 
     settings, catalog, criteria = context(mirror, offline)
     t0 = time.perf_counter()
     result = pipeline.screen(inputs, settings=settings, catalog=catalog, criteria=criteria, out_root=out_root,
-                             allow_missing=allow_missing, repair=repair, report=not no_report,
+                             allow_missing=allow_missing, allow_damaged=allow_damaged, repair=repair,
+                             report=not no_report,
                              surface_dir=surface_dir)
     click.echo(pipeline.summary_text(result))
     click.echo(f"\nRun folder: {result.run_dir}  ({time.perf_counter() - t0:.1f} s)")

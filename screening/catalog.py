@@ -2,14 +2,17 @@
 
 Every layer that leaves this module is in EPSG:25832, has valid non-empty geometries of its catalog
 geometry family, columns renamed to the catalog's names, and its provenance in ``gdf.attrs``
-(``layer_id, title, origin, location, source, date, version``).
+(``layer_id, title, origin, location, source, date, version``) with its row accounting and checksums
+(`screening._layer_integrity`: no feature is ever dropped silently). The cache is `screening._layer_cache`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,10 +23,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from screening import _fetch, _nature_layers
+from screening import _fetch, _layer_cache, _nature_layers
+from screening import _layer_integrity as integrity
 from screening._geo import to_metric
+from screening._layer_cache import file_sha256
 from screening.config import Catalog, LayerFilter, LayerSpec, Settings
-from screening.errors import CRSError, LayerDataError, LayerUnavailableError
+from screening.errors import CRSError, LayerDamagedError, LayerDataError, LayerUnavailableError
 
 __all__ = [
     "LayerSet",
@@ -43,7 +48,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NORMALISE_VERSION = 1
+NORMALISE_VERSION = 2
 """Bump when `normalise` changes what it writes, so old cache entries are not reused."""
 
 _FAMILY = {"Point": ("Point", "MultiPoint"), "LineString": ("LineString", "MultiLineString"),
@@ -72,36 +77,68 @@ class LayerSet:
     layers: dict[str, gpd.GeoDataFrame]
     missing: dict[str, str] = field(default_factory=dict)
     allow_missing: tuple[str, ...] = ()
+    damaged: dict[str, str] = field(default_factory=dict)
+    """Layers loaded with damaged features left out (``--allow-damaged``): id -> what was left out."""
+    allow_damaged: tuple[str, ...] = ()
 
 
 def load_layers(layer_ids: Iterable[str], *, catalog: Catalog, settings: Settings,
-                allow_missing: Iterable[str] = ()) -> LayerSet:
+                allow_missing: Iterable[str] = (), allow_damaged: Iterable[str] = ()) -> LayerSet:
     """Load several layers; a missing ``exclude`` layer is an error unless its id is in `allow_missing`.
+
+    A missing ``boundary`` layer is always an error (every site is placed in its municipality with it), and
+    so is a layer with damaged features, unless its id is in `allow_damaged` and its role is not
+    ``exclude`` or ``boundary`` (see `screening._layer_integrity`); such layers are listed in
+    ``LayerSet.damaged``.
 
     Raises
     ------
     LayerUnavailableError
-        For a layer of role ``exclude`` that resolves nowhere and is not allowed missing; the message
-        names the layer, every source tried and the fix.
+        For a layer of role ``exclude`` that resolves nowhere and is not allowed missing, or a missing
+        ``boundary`` layer; the message names the layer, every source tried and the fix.
+    LayerDamagedError
+        For layers with unreadable features or fewer features than known (all named at once).
     """
     allow = set(allow_missing)
-    unknown = allow - set(catalog.ids)
+    damaged_ok = set(allow_damaged)
+    unknown = (allow | damaged_ok) - set(catalog.ids)
     if unknown:
-        msg = f"--allow-missing names unknown layer ids {sorted(unknown)}; known: {', '.join(catalog.ids)}"
+        msg = (f"--allow-missing/--allow-damaged name unknown layer ids {sorted(unknown)}; known: "
+               f"{', '.join(catalog.ids)}")
         raise LayerUnavailableError(msg)
+    for layer_id in sorted(damaged_ok):  # a handful of ids given on the command line
+        integrity.check_allowable(catalog.get(layer_id))
     layers: dict[str, gpd.GeoDataFrame] = {}
     missing: dict[str, str] = {}
+    damaged: dict[str, str] = {}
+    broken: dict[str, str] = {}
     fatal: list[str] = []
     for layer_id in dict.fromkeys(layer_ids):  # a few dozen catalog ids, not features
         spec = catalog.get(layer_id)
         try:
-            layers[layer_id] = load_layer(layer_id, catalog=catalog, settings=settings)
+            layers[layer_id] = gdf = load_layer(layer_id, catalog=catalog, settings=settings,
+                                                allow_damaged=layer_id in damaged_ok)
+            if gdf.attrs.get("n_damaged"):
+                damaged[layer_id] = integrity.allowed_note(gdf.attrs)
+                log.warning("layer %s: %s", layer_id, damaged[layer_id])
+        except LayerDamagedError as exc:
+            broken[layer_id] = str(exc)
         except LayerUnavailableError as exc:
-            if spec.role == "exclude" and layer_id not in allow:
+            if (spec.role == "exclude" and layer_id not in allow) or spec.role == "boundary":
                 fatal.append(layer_id)
             missing[layer_id] = str(exc)
             level = logging.WARNING if spec.role == "exclude" else logging.INFO
             log.log(level, "layer %s missing (%s): %s", layer_id, spec.role, short_reason(str(exc)))
+    if broken:
+        msg = (f"{len(broken)} layer(s) damaged: {', '.join(broken)}.\n"
+               + "\n".join(f"  - {text}" for text in broken.values()))
+        raise LayerDamagedError(msg)
+    boundary = [i for i in fatal if catalog.get(i).role == "boundary"]
+    if boundary:
+        details = "\n".join(f"  - {missing[i]}" for i in boundary)
+        msg = (f"boundary layer(s) unavailable: {', '.join(boundary)}. Every site is placed in its municipality "
+               f"and region with them, so they cannot be skipped.\n{details}")
+        raise LayerUnavailableError(msg)
     if fatal:
         details = "\n".join(f"  - {missing[i]}" for i in fatal)
         flags = " ".join(f"--allow-missing {i}" for i in fatal)
@@ -109,38 +146,56 @@ def load_layers(layer_ids: Iterable[str], *, catalog: Catalog, settings: Setting
                f"is an error, not a skipped check. Provide them, or screen knowingly incomplete with "
                f"{flags}.\n{details}")
         raise LayerUnavailableError(msg)
-    return LayerSet(layers=layers, missing=missing, allow_missing=tuple(sorted(allow)))
+    return LayerSet(layers=layers, missing=missing, allow_missing=tuple(sorted(allow)), damaged=damaged,
+                    allow_damaged=tuple(sorted(damaged_ok)))
 
 
-def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings) -> gpd.GeoDataFrame:
+def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings,
+               allow_damaged: bool = False) -> gpd.GeoDataFrame:
     """Load one layer, trying the cache, the mirror and the official source in that order.
+
+    Every row the source yields is accounted for (`normalise`) and the count is compared with the count
+    known before (``mirror_features`` in the catalog for a mirror copy; the last fetch for an official
+    source). `allow_damaged` lets a layer whose role is not ``exclude`` or ``boundary`` load with its
+    unreadable features left out (``attrs['n_damaged']``, ``attrs['damaged_ids']`` say which).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        EPSG:25832, normalised (see `normalise`), provenance in ``attrs``.
+        EPSG:25832, normalised (see `normalise`), provenance, row counts and checksums in ``attrs``.
 
     Raises
     ------
     LayerUnavailableError
         When no source yields the layer; names the sources tried and how to provide it.
     LayerDataError
-        When a source yields a file that cannot be used (corrupt, empty, missing key column).
+        When a source yields a file that cannot be used (corrupt, unreadable, empty, missing key column) or a
+        cache entry changed since it was written.
+    LayerDamagedError
+        When features cannot be read or repaired (and are not allowed), or the layer has fewer features than
+        known before; names the layer, the file, the count and the feature ids.
     """
     spec = catalog.get(layer_id)
+    if allow_damaged:
+        integrity.check_allowable(spec)
     sources = _candidate_sources(spec, settings)
     tried = [] if any(s[0] == "mirror" for s in sources) else _not_tried(spec, settings)[:1]
     for origin, location, key in sources:
-        cached = _cache_read(settings.cache_dir, key)
+        cached = _cache_read(settings.cache_dir, key,
+                             source_sha256=_mirror_sha256(Path(location)) if origin == "mirror" else None)
         if cached is not None:
             cached.attrs.update(_nature_layers.copy_attrs(spec, cached.attrs.get("origin", origin),
                                                           settings.mirror_root))
+            _verify(cached, spec, settings, allow_damaged=allow_damaged)
             return cached
         if origin == "mirror":
             if tried and spec.provisional:
                 log.warning("%s: using the provisional mirror copy (%s): %s", layer_id, spec.provisional_reason,
                             "; ".join(tried))
-            gdf = normalise(_read_file(Path(location), spec), spec, what=location)
+            raw = _read_file(Path(location), spec)
+            gdf = normalise(raw, spec, what=location, declared=raw.attrs.get("declared_features"),
+                            allow_damaged=allow_damaged)
+            gdf.attrs["source_sha256"] = _mirror_sha256(Path(location))
         elif not settings.online:
             tried.append(f"official source {location} (not tried: offline, INDUSTRIPARK_OFFLINE is set)")
             continue
@@ -150,12 +205,16 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings) -> gpd.Ge
             except _fetch.FetchError as exc:
                 tried.append(f"official source {location} ({exc})")
                 continue
-            gdf = normalise(raw, spec, what=location)
+            gdf = normalise(raw, spec, what=location, allow_damaged=allow_damaged)
+            gdf.attrs["source_sha256"] = _content_sha256(gdf)
             gdf.attrs["fetched"] = raw.attrs.get("provenance", {})  # the source used, fetch facts
         _stamp(gdf, spec, origin=origin, location=location, key=key)
         gdf.attrs.update(gdf.attrs.pop("fetched", {}))
         gdf.attrs.update(_nature_layers.copy_attrs(spec, origin, settings.mirror_root))
+        _verify(gdf, spec, settings, allow_damaged=allow_damaged)
         _cache_write(settings.cache_dir, key, gdf)
+        if origin == "online":
+            _layer_cache.ledger_record(settings.cache_dir, spec.id, location, gdf.attrs["source_features"])
         return gdf
     if spec.source.kind == "none":
         tried += _not_tried(spec, settings)[1:]
@@ -167,9 +226,13 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings) -> gpd.Ge
 
 
 def resolve(layer_id: str, *, catalog: Catalog, settings: Settings) -> Resolution:
-    """Say where `layer_id` would load from, without reading or fetching it."""
+    """Say where `layer_id` would load from, without reading or fetching it (``unreadable``: a mirror path
+    that holds something unusable, ``detail`` says what)."""
     spec = catalog.get(layer_id)
-    sources = _candidate_sources(spec, settings)
+    try:
+        sources = _candidate_sources(spec, settings)
+    except LayerDataError as exc:
+        return Resolution(layer_id, "unreadable", str(Path(settings.mirror_root or "") / spec.mirror_path), str(exc))
     for origin, location, key in sources:
         if origin == "imported":
             return Resolution(layer_id, "imported", location, "official file imported with 'layers import'")
@@ -211,34 +274,64 @@ def apply_filter(gdf: gpd.GeoDataFrame, flt: LayerFilter, *, what: str = "layer"
     return gdf.loc[keep]
 
 
-def normalise(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, what: str) -> gpd.GeoDataFrame:
-    """Reproject to EPSG:25832, repair invalid geometries, drop empties, rename columns to the catalog's.
+def normalise(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, what: str, declared: int | None = None,
+              allow_damaged: bool = False) -> gpd.GeoDataFrame:
+    """Reproject to EPSG:25832, repair invalid geometries, rename columns to the catalog's; account for every row.
 
-    Repairs use `shapely.make_valid` and keep only parts of the layer's geometry family; the count of
-    repaired and dropped features is logged.
+    Every row read ends up valid (kept), repaired (`shapely.make_valid`, parts of the layer's geometry
+    family kept), empty (empty in the source: left out, counted) or damaged (no readable geometry, or none
+    of the layer's family after repair). ``attrs`` get the counts (``source_features``, ``n_valid``,
+    ``n_repaired``, ``n_empty``, ``n_damaged``, ``damaged_ids``; see `screening._layer_integrity`).
+
+    Parameters
+    ----------
+    what
+        The file or URL, for messages.
+    declared
+        The number of features the source declares (e.g. the GeoPackage's count); the reader must have
+        returned that many.
+    allow_damaged
+        Leave damaged features out instead of raising (never for ``exclude`` or ``boundary`` layers).
+
+    Raises
+    ------
+    LayerDamagedError
+        When rows were lost by the reader, or features are damaged and not allowed; names the ids.
     """
     if gdf.crs is None:
         msg = f"{what}: layer {spec.id!r} has no CRS; the catalog expects {spec.crs}. Fix the file's CRS."
         raise CRSError(msg)
+    integrity.check_read(spec, what=what, read=len(gdf), declared=declared)
     gdf = to_metric(gdf, what)
     gdf = _rename_columns(gdf, spec, what)
     geoms = gdf.geometry.to_numpy()
-    invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    unreadable = shapely.is_missing(geoms)
+    empty = ~unreadable & shapely.is_empty(geoms)
+    invalid = ~unreadable & ~empty & ~shapely.is_valid(geoms)
     if invalid.any():
         geoms = geoms.copy()
         geoms[invalid] = shapely.make_valid(geoms[invalid])
         log.info("%s: repaired %d invalid geometries with make_valid", spec.id, int(invalid.sum()))
     geoms = _keep_family(geoms, spec.geometry_type)
-    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    dropped = int((~keep).sum())
-    if dropped:
-        log.info("%s: dropped %d empty or off-type geometries", spec.id, dropped)
+    unusable = ~unreadable & ~empty & (shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    keep = ~(unreadable | empty | unusable)
+    why = [text for n, text in ((int(unreadable.sum()), "geometry unreadable or missing"),
+                                (int(unusable.sum()), f"not a {spec.geometry_type.lower()}, not repairable"))
+           if n]
+    rows = integrity.RowCount(
+        read=len(gdf), valid=int((keep & ~invalid).sum()), repaired=int((keep & invalid).sum()),
+        empty=int(empty.sum()), damaged_ids=integrity.row_labels(gdf.index, unreadable | unusable),
+        damaged_why="; ".join(why))
+    integrity.check_damaged(spec, rows.as_attrs(), what=what, allow=allow_damaged)
+    if rows.empty:
+        log.warning("%s: %d feature(s) with an empty geometry in %s left out (they cover nothing): %s", spec.id,
+                    rows.empty, what, ", ".join(integrity.row_labels(gdf.index, empty)[:20]))
     out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name).loc[keep].reset_index(drop=True),
                            geometry=geoms[keep], crs=gdf.crs)
     if out.empty:
         msg = f"{what}: layer {spec.id!r} has no usable {spec.geometry_type} features"
         raise LayerDataError(msg)
-    out.attrs["n_repaired"] = int(invalid.sum())
+    out.attrs.update(rows.as_attrs())
     return out
 
 
@@ -253,8 +346,8 @@ def _candidate_sources(spec: LayerSpec, settings: Settings) -> list[tuple[str, s
         sources.append(("online", location, _key(spec, "online", location)))
     if settings.mirror_root is not None:
         path = Path(settings.mirror_root) / spec.mirror_path
-        if path.is_file():
-            sources.insert(0, ("mirror", str(path), _key(spec, "mirror", file_sha256(path))))
+        if _mirror_file(path, spec):
+            sources.insert(0, ("mirror", str(path), _key(spec, "mirror", _mirror_sha256(path))))
     if spec.provisional and settings.online:  # official sources are tried before a provisional copy
         sources.sort(key=lambda s: s[0] == "mirror")
     online_cached = [s for s in sources if s[0] == "online" and (settings.cache_dir / f"{s[2]}.parquet").exists()]
@@ -297,21 +390,80 @@ def _key(spec: LayerSpec, origin: str, identity: str) -> str:
     return f"{spec.id}-{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
+def _mirror_file(path: Path, spec: LayerSpec) -> bool:
+    """True when `path` is a file; False when nothing is there.
+
+    Raises
+    ------
+    LayerDataError
+        When something is there but cannot be used: a folder, or not readable (permissions).
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as exc:  # PermissionError on the file or a folder above it, a loop of links, ...
+        msg = (f"{path}: the mirror copy of layer {spec.id!r} cannot be read ({exc.strerror or exc}). Fix the "
+               "file's or its folder's permissions, or point --mirror / INDUSTRIPARK_MIRROR elsewhere.")
+        raise LayerDataError(msg) from None
+    if not stat.S_ISREG(mode):
+        msg = (f"{path}: the mirror copy of layer {spec.id!r} is a folder or special file, not a layer file. "
+               f"Fix: put the layer's GeoPackage there ({spec.mirror_path} under the mirror root).")
+        raise LayerDataError(msg)
+    return True
+
+
+def _mirror_sha256(path: Path) -> str:
+    """Checksum of a mirror file (cached per path, size and modification time: it is read once a process)."""
+    st = path.stat()
+    return _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    try:
+        return file_sha256(Path(path))
+    except OSError as exc:
+        msg = f"{path}: cannot read the mirror file ({exc.strerror or exc}). Fix the file's permissions."
+        raise LayerDataError(msg) from None
+
+
+def _content_sha256(gdf: gpd.GeoDataFrame) -> str:
+    """Checksum of a layer's content (geometries as WKB, attributes as text), for fetched layers."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    for wkb in shapely.to_wkb(gdf.geometry.to_numpy()):
+        digest.update(wkb or b"")
+    digest.update(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).to_csv(index=False).encode())
     return digest.hexdigest()
 
 
+def _verify(gdf: gpd.GeoDataFrame, spec: LayerSpec, settings: Settings, *, allow_damaged: bool) -> None:
+    """The count known before and the damaged rows, for a freshly read layer and a cache hit alike."""
+    origin, location = gdf.attrs.get("origin"), str(gdf.attrs.get("location", ""))
+    expected, basis = None, ""
+    if origin == "mirror":
+        expected, basis = spec.mirror_features, "catalog"
+    elif origin == "online":
+        expected = _layer_cache.ledger_count(settings.cache_dir, spec.id, location)
+        basis = str(_layer_cache.ledger_path(settings.cache_dir))
+    gdf.attrs["expected_features"] = expected
+    count = gdf.attrs.get("source_features", len(gdf))
+    integrity.check_expected(spec, what=location, count=count, expected=expected, basis=basis)
+    integrity.check_damaged(spec, gdf.attrs, what=location, allow=allow_damaged)
+
+
 def _read_file(path: Path, spec: LayerSpec) -> gpd.GeoDataFrame:
+    """Read a mirror file with its feature ids as the index (``fid``) and ``attrs['declared_features']``."""
+    import pyogrio
+
     try:
-        return gpd.read_file(path, layer=spec.mirror_layer, engine="pyogrio")
+        declared = pyogrio.read_info(path, layer=spec.mirror_layer, force_feature_count=True)["features"]
+        gdf = gpd.read_file(path, layer=spec.mirror_layer, engine="pyogrio", fid_as_index=True)
     except Exception as exc:  # pyogrio raises several DataSourceError/DataLayerError types
         msg = f"{path}: cannot read layer {spec.mirror_layer or '(first)'} for {spec.id!r}: {exc}"
         raise LayerDataError(msg) from None
+    gdf.attrs["declared_features"] = int(declared)
+    return gdf
 
 
 def _rename_columns(gdf: gpd.GeoDataFrame, spec: LayerSpec, what: str) -> gpd.GeoDataFrame:
@@ -366,28 +518,14 @@ def _stamp(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, origin: str, location: str
     })
 
 
-def _cache_read(cache_dir: Path, key: str) -> gpd.GeoDataFrame | None:
-    path = Path(cache_dir) / f"{key}.parquet"
-    meta = path.with_suffix(".json")
-    if not (path.exists() and meta.exists()):
-        return None
-    gdf = gpd.read_parquet(path)
-    gdf.attrs.update(json.loads(meta.read_text(encoding="utf-8")))
-    log.debug("cache hit %s", path.name)
-    return gdf
+def _cache_read(cache_dir: Path, key: str, *, source_sha256: str | None = None) -> gpd.GeoDataFrame | None:
+    """A checked cache entry or None (`screening._layer_cache.read`)."""
+    return _layer_cache.read(cache_dir, key, source_sha256=source_sha256)
 
 
 def _cache_write(cache_dir: Path, key: str, gdf: gpd.GeoDataFrame) -> None:
-    cache_dir = Path(cache_dir)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_dir / f".{key}.parquet.tmp"
-        gdf.to_parquet(tmp)
-        (cache_dir / f"{key}.json").write_text(json.dumps(gdf.attrs, default=str), encoding="utf-8")
-        tmp.replace(cache_dir / f"{key}.parquet")  # only complete results become cache entries
-        log.debug("cache save %s.parquet", key)
-    except OSError as exc:
-        log.warning("could not write cache entry %s in %s: %s", key, cache_dir, exc)
+    """Write a cache entry with its count and checksum (`screening._layer_cache.write`)."""
+    _layer_cache.write(cache_dir, key, gdf)
 
 
 def _as_text(value) -> str:

@@ -195,6 +195,7 @@ class LayerSpec(_Frozen):
     mirror_layer: str | None = None
     mirror_date: str | None = None
     mirror_source: str | None = None
+    mirror_features: int | None = Field(None, ge=0)  # features of the mirror copy; fewer on load is an error
     source: Source
     alternatives: tuple[Source, ...] = ()
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
@@ -330,6 +331,8 @@ class Criterion(_Frozen):
     - ``reach_count``: number of features of ``layer`` within ``within_min`` minutes;
     - ``attribute``: a submission field mapped through ``mapping`` (categorical) or ``band`` (numeric).
 
+    ``label_column`` names the features in explanations; ``label_template`` composes a label from several
+    columns instead (``"afkørsel {ref} {name}"``; empty fields are left out).
     ``declared_field`` names a submission field that, when the layer is missing, stands in for the measure
     (e.g. ``transport_motorway_km``) with ``declared_unit``.
     """
@@ -344,6 +347,7 @@ class Criterion(_Frozen):
     filter: LayerFilter = Field(default_factory=LayerFilter)
     value_column: str | None = None
     label_column: str | None = None
+    label_template: str | None = None
     within_min: float | None = None
     field: str | None = None
     mapping: dict[str, float] | None = None
@@ -379,16 +383,51 @@ class Bonus(_Frozen):
 
 
 class Travel(_Frozen):
-    """Travel-time model. With a road layer: speeds per road class (km/h). Without: straight-line distance
-    times ``detour_factor`` at ``fallback_speed_kmh``."""
+    """Travel-time model (docs/TRAVEL.md). With a road layer: a directed graph of its segments.
+
+    Speed of a segment: ``speed_column`` (km/h) where > 0, else ``speeds_kmh`` of its class, else
+    ``default_speed_kmh``; times ``speed_factors`` of its class (1 when absent). One-way: classes in
+    ``oneway_classes`` and junctions in ``oneway_junctions`` are one-way unless ``oneway_column`` says
+    no; ``yes``/``-1`` are honoured on any segment. Ferries (class ``ferry_class``): length at
+    ``ferry_speed_kmh`` plus ``ferry_boarding_min`` when boarding; their ends join the nearest access node
+    within ``ferry_snap_max_m``. Access legs: a site or target reaches its ``access_k`` nearest access
+    nodes (not only on ``access_excluded_classes``, or a dead end of ``access_dead_end_classes``: a ramp
+    meeting a local road the data lacks) by straight line x ``access_detour_factor`` at
+    ``access_speed_kmh``, up to ``access_snap_max_m``; the fastest wins. Without a road layer: straight
+    line x ``detour_factor`` at ``fallback_speed_kmh``.
+    """
 
     road_layer: str = "roads"
+    network_label: str = "road network, OSM"
     class_column: str = "road_class"
+    speed_column: str | None = "maxspeed_kph"
     speeds_kmh: dict[str, float]
+    speed_factors: dict[str, float] = Field(default_factory=dict)
     default_speed_kmh: float = Field(gt=0)
+    oneway_column: str | None = "oneway"
+    junction_column: str | None = "junction"
+    oneway_classes: tuple[str, ...] = ("motorway", "motorway_link")
+    oneway_junctions: tuple[str, ...] = ("roundabout", "circular")
+    ferry_class: str = "ferry"
+    ferry_speed_kmh: float = Field(30.0, gt=0)
+    ferry_boarding_min: float = Field(30.0, ge=0)
+    ferry_snap_max_m: float = Field(3000.0, ge=0)
+    access_k: int = Field(3, ge=1)
+    access_speed_kmh: float = Field(40.0, gt=0)
+    access_detour_factor: float = Field(1.3, ge=1)
+    access_excluded_classes: tuple[str, ...] = ("motorway", "motorway_link")
+    access_dead_end_classes: tuple[str, ...] = ("motorway_link",)
     detour_factor: float = Field(ge=1)
     fallback_speed_kmh: float = Field(gt=0)
     access_snap_max_m: float = Field(5000.0, gt=0)
+
+    @field_validator("speed_factors")
+    @classmethod
+    def _factors_positive(cls, factors: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in factors.items() if not 0 < v <= 2}
+        if bad:
+            raise ValueError(f"speed_factors must lie in (0, 2], got {bad}")
+        return factors
 
 
 class Sensitivity(_Frozen):
@@ -462,10 +501,12 @@ class Criteria(_Frozen):
         return self
 
     def layer_ids(self) -> set[str]:
-        """Every catalog layer id the rules and criteria refer to."""
+        """Every catalog layer id the rules and criteria refer to (the road layer when a criterion travels)."""
         ids = {r.layer for r in self.exclusions.rules}
         ids |= {c.layer for c in self.criteria if c.layer}
         ids |= {b.layer for b in self.bonus if b.layer}
+        if any(c.measure in ("travel_time", "reach_sum", "reach_count") for c in self.criteria):
+            ids.add(self.travel.road_layer)
         return ids
 
 

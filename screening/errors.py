@@ -8,6 +8,8 @@ __all__ = [
     "CRSError",
     "LayerUnavailableError",
     "LayerDataError",
+    "LayerDamagedError",
+    "OutputError",
     "SubmissionError",
     "SelectionError",
 ]
@@ -33,6 +35,17 @@ class LayerUnavailableError(ScreeningError, OSError):
 
 class LayerDataError(ScreeningError, ValueError):
     """A layer resolved but its content is unusable (corrupt file, missing key column, empty)."""
+
+
+class LayerDamagedError(LayerDataError):
+    """Features of a layer cannot be read or repaired, or the layer has fewer features than known before.
+
+    Never a silent drop: the message names the layer, the file, the count and the feature ids.
+    """
+
+
+class OutputError(ScreeningError, OSError):
+    """The output location cannot take a run: not creatable, not writable, or full (checked up front)."""
 
 
 class SubmissionError(ScreeningError, ValueError):

@@ -59,7 +59,8 @@ class RunResult:
 
 
 def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, criteria: Criteria,
-           out_root: Path | None, allow_missing: Iterable[str] = (), repair: bool = False,
+           out_root: Path | None, allow_missing: Iterable[str] = (), allow_damaged: Iterable[str] = (),
+           repair: bool = False,
            report: bool = True, select: bool = True, surface_dir: Path | None = None) -> RunResult:
     """Screen submission files end to end and, when `out_root` is given, write a new run folder in it.
 
@@ -71,6 +72,9 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
         Folder under which ``<timestamp>/`` is created, with a ``latest`` link to it; None writes nothing.
     allow_missing
         Exclusion layer ids the run may proceed without; every output then says it is incomplete.
+    allow_damaged
+        Score, flag or context layer ids that may load with unreadable features left out; every output
+        (manifest ``damaged_layers``, terminal summary, report banner) then says so.
     surface_dir
         A folder written by ``industripark surface`` (``suitability.tif``, ``exclusion.tif``): adds the
         surface overlay to the map and a "better land within 10 km" note to each card.
@@ -79,7 +83,8 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
     allow_missing = tuple(allow_missing)
     t0 = time.perf_counter()
     needed = ["kommuner", "regioner", *sorted(criteria.layer_ids()), *CONTEXT_LAYERS]
-    layer_set = catalog_mod.load_layers(needed, catalog=catalog, settings=settings, allow_missing=allow_missing)
+    layer_set = catalog_mod.load_layers(needed, catalog=catalog, settings=settings, allow_missing=allow_missing,
+                                        allow_damaged=allow_damaged)
     timings["load_layers"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -124,19 +129,31 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
 
 def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criteria: Criteria, *,
            settings: Settings, allow_missing: Iterable[str] = (), timings: dict | None = None,
-           select: bool = True) -> RunResult:
-    """Exclude, score, rank and (optionally) select already loaded candidates; writes nothing."""
+           select: bool = True, excluded: exclusion.ExclusionResult | None = None,
+           measured: scoring.Measurements | None = None) -> RunResult:
+    """Exclude, score, rank and (optionally) select already loaded candidates; writes nothing.
+
+    `excluded` and `measured` (an earlier `exclusion.evaluate` and `scoring.measure` of the same
+    candidates) are used instead of computing them again: the policy scenarios (`screening.scenarios`)
+    share one exclusion and one measurement and rescore under each scenario's `criteria`.
+    """
     timings = {} if timings is None else timings
     layers = layer_set.layers
     t0 = time.perf_counter()
-    prepared = exclusion.prepared_layers(layers, criteria.exclusions, cache_dir=settings.cache_dir)
-    excl = exclusion.evaluate(candidates, layers, criteria.exclusions, allow_missing=allow_missing,
-                              prepared=prepared)
+    if excluded is None:
+        prepared = exclusion.prepared_layers(layers, criteria.exclusions, cache_dir=settings.cache_dir)
+        excl = exclusion.evaluate(candidates, layers, criteria.exclusions, allow_missing=allow_missing,
+                                  prepared=prepared)
+    else:
+        excl = excluded
     timings["exclusion"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    scored = scoring.score(candidates, layers, criteria, catalog_meta={
-        lid: {"missing": catalog_mod.short_reason(reason)} for lid, reason in layer_set.missing.items()})
+    if measured is None:
+        scored = scoring.score(candidates, layers, criteria, catalog_meta={
+            lid: {"missing": catalog_mod.short_reason(reason)} for lid, reason in layer_set.missing.items()})
+    else:
+        scored = scoring.score_measured(measured, criteria)
     timings["scoring"] = time.perf_counter() - t0
 
     table = candidates.set_index("application_id", drop=False)
@@ -298,6 +315,8 @@ def summary_text(result: RunResult, *, limit: int = 40) -> str:
     lines = []
     if result.manifest.get("incomplete"):
         lines.append("INCOMPLETE SCREENING - " + result.manifest["incomplete_text"])
+    for lid, note in (result.manifest.get("damaged_layers") or {}).items():  # a handful of layers at most
+        lines.append(f"DAMAGED LAYER ALLOWED - {lid}: {note}")
     order = cand.assign(_excl=cand["excluded"].astype(bool)).sort_values(
         ["_excl", "score_total"], ascending=[True, False])
     lines.append(f"{'rank':>4}  {'application':<12} {'status':<9} {'score':>5}  {'region':<20} site")
@@ -336,10 +355,11 @@ def _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, tim
         "run_id": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs": [{"path": str(Path(p).resolve()), "sha256": catalog_mod.file_sha256(Path(p))} for p in inputs],
-        "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "location", "source", "date", "version")}
-                   | {"features": len(gdf)} for lid, gdf in layer_set.layers.items()},
+        "layers": {lid: _layer_record(gdf) for lid, gdf in layer_set.layers.items()},
         "missing_layers": layer_set.missing,
         "allow_missing": list(allow_missing),
+        "damaged_layers": dict(layer_set.damaged),
+        "allow_damaged": list(layer_set.allow_damaged),
         "incomplete": bool(excl_missing),
         "incomplete_text": "; ".join(f"incomplete: {k} missing" for k in excl_missing),
         "config_hash": config_hash(catalog, criteria),
@@ -351,6 +371,16 @@ def _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, tim
                    "excluded": int(result.candidates["excluded"].sum()),
                    "selected": int(result.candidates.get("selected", pd.Series(dtype=bool)).fillna(False).sum())},
     }
+
+
+def _layer_record(gdf: gpd.GeoDataFrame) -> dict:
+    """A layer's manifest entry: provenance, and every row of the source accounted for, with checksums."""
+    a = gdf.attrs
+    return {k: a.get(k) for k in ("title", "origin", "location", "source", "date", "version")} | {
+        "features": len(gdf), "source_features": a.get("source_features"),
+        "expected_features": a.get("expected_features"), "repaired": a.get("n_repaired", 0),
+        "empty": a.get("n_empty", 0), "damaged": a.get("n_damaged", 0), "damaged_ids": a.get("damaged_ids", []),
+        "source_sha256": a.get("source_sha256"), "cache_sha256": a.get("cache_sha256")}
 
 
 def _versions() -> dict[str, str]:

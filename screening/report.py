@@ -60,6 +60,8 @@ DOWNLOADS = (
     ("manifest.json", "inputs with checksums, layers with sources and dates, config hash, versions"),
 )
 """Files of the run folder linked from the index, when they exist."""
+SCENARIOS_PAGE = "scenarios/scenarios.html"
+"""The policy-scenario comparison (`screening.scenarios`), linked from the index when the run has it."""
 
 
 def write_report(
@@ -168,16 +170,18 @@ def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
     >>> [(b["text"], b["reason"]) for b in incomplete_banners(m, load_criteria())]
     [('incomplete: natura2000_habitat missing', 'not in the mirror')]
     """
+    damaged = [{"layer": k, "text": f"incomplete: {k} damaged", "reason": str(v), "short": str(v)}
+               for k, v in (manifest.get("damaged_layers") or {}).items()]  # --allow-damaged (H1)
     if not manifest.get("incomplete"):
-        return []
+        return damaged
     missing = dict(manifest.get("missing_layers") or {})
     rule_layers = {r.layer for r in criteria.exclusions.rules if r.action in ("exclude", "cut")}
     ids = [k for k in missing if k in rule_layers] or list(missing)
     if not ids:
         text = "incomplete: " + (manifest.get("incomplete_text") or "layers missing")
-        return [{"layer": "", "text": text, "reason": "", "short": ""}]
+        return [{"layer": "", "text": text, "reason": "", "short": ""}, *damaged]
     return [{"layer": k, "text": f"incomplete: {k} missing", "reason": str(missing.get(k) or ""),
-             "short": _short_reason(k, str(missing.get(k) or ""))} for k in ids]
+             "short": _short_reason(k, str(missing.get(k) or ""))} for k in ids] + damaged
 
 
 # --------------------------------------------------------------------------- helpers
@@ -256,7 +260,8 @@ def _write_index(
         proposed=proposed.drop(columns=cand.geometry.name).to_dict("records"), selection=selection or {},
         manifest=manifest, inputs=inputs, downloads=downloads, colours=maps.STATUS_COLOURS,
         labels=maps.STATUS_LABELS, card=cards.card_filename,
-        counts={s: int((cand["status"] == s).sum()) for s in ("proposed", "eligible", "excluded")}
+        counts={s: int((cand["status"] == s).sum()) for s in ("proposed", "eligible", "excluded")},
+        scenarios_page=SCENARIOS_PAGE if (run_dir / SCENARIOS_PAGE).exists() else None
     )
     path = run_dir / "index.html"
     path.write_text(html, encoding="utf-8")
