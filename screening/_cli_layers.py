@@ -26,6 +26,9 @@ MESSAGES = {
     "failing": ("{n} exclusion layer(s) have no official source that passes every check: {ids}. Fix the catalog "
                 "entry (typename, columns, fetch key) or screen with the mirror copy knowingly."),
     "all_ok": "{n} source(s) checked; every exclusion layer has a source that passes.",
+    "imported": ("{layer}: imported {n:,} features from {file} ({n_in:,} in the file, CRS {crs}; {repaired:,} "
+                 "repaired, {left_out:,} left out), sha256 {sha}. It now resolves as 'imported' in 'layers list' "
+                 "and in every run's manifest."),
 }
 """User-facing lines of the verify and import commands, in one place for translation."""
 
@@ -40,7 +43,7 @@ def layers() -> None:
 @click.option("--probe", is_flag=True, help="Check that official sources answer (3 s timeout each).")
 @handle_errors
 def layers_list(mirror: Path | None, offline: bool, probe: bool) -> None:
-    """List every catalog layer: role, where it resolves (cache/mirror/online/missing), features, licence.
+    """List every catalog layer: role, where it resolves (imported/cache/mirror/online/missing), features, licence.
 
     'online?' means only the official source could provide it and it has not been fetched yet;
     --probe asks each such source whether it answers from this machine.
@@ -51,10 +54,10 @@ def layers_list(mirror: Path | None, offline: bool, probe: bool) -> None:
         res = catalog_mod.resolve(spec.id, catalog=catalog, settings=settings)
         if res.origin == "online":
             res = catalog_mod.probe(res) if probe else catalog_mod.Resolution(spec.id, "online?", res.location)
-        count = catalog_mod.feature_count(res)
+        count = catalog_mod.feature_count(res) if res.origin != "imported" else _imported(settings, spec.id)["features"]
         licence = spec.mirror_source.rsplit(", ", 1)[-1] if res.origin in ("mirror", "cache") and spec.mirror_source \
             else spec.source.licence
-        date = spec.mirror_date or ""
+        date = _imported(settings, spec.id)["imported_at"][:10] if res.origin == "imported" else spec.mirror_date or ""
         rows.append((spec.id, spec.role, res.origin, "" if count is None else f"{count:,}", licence[:38], date))
     _echo_table([("id", "role", "resolves", "features", "licence", "date"), *rows])
     missing = [r[0] for r in rows if r[2] == "missing"]
@@ -149,6 +152,39 @@ def layers_verify(layer_ids: tuple[str, ...], offline: bool, timeout_s: float) -
         click.echo(MESSAGES["failing"].format(n=len(failing), ids=", ".join(failing)), err=True)
         sys.exit(1)
     click.echo(MESSAGES["all_ok"].format(n=len(checks)))
+
+
+@layers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as", "layer_id", required=True, metavar="LAYER_ID", help="The catalog layer the file is.")
+@click.option("--layer", default=None, help="The layer to read inside a GeoPackage with several.")
+@click.option("--member", default=None, help="The file to read inside a zip with several.")
+@handle_errors
+def layers_import(file: Path, layer_id: str, layer: str | None, member: str | None) -> None:
+    """Import an official download (zipped shapefile, GeoPackage, GeoJSON) as layer LAYER_ID.
+
+    The file is checked and normalised like a fetched layer (EPSG:25832, repairs counted, columns mapped
+    by the catalog, upper-case official names included) and from then on the layer resolves as
+    'imported', ahead of the mirror. A bad file is reported with every problem and exit code 2.
+    """
+    from screening import _layer_import
+
+    settings = settings_from_env()
+    catalog = load_catalog(settings=settings)
+    gdf = _layer_import.import_layer(file, layer_id, catalog=catalog, settings=settings, layer=layer, member=member)
+    a = gdf.attrs
+    click.echo(MESSAGES["imported"].format(
+        layer=layer_id, n=len(gdf), file=file, n_in=a["features_in"], crs=a["crs_in"],
+        repaired=a.get("n_repaired", 0), left_out=a["features_in"] - len(gdf), sha=a["sha256"][:16]))
+
+
+def _imported(settings, layer_id: str) -> dict:
+    """The record `layers import` left for `layer_id` (file, sha256, imported_at, features)."""
+    import json
+
+    from screening._layer_import import imported_pointer
+
+    return json.loads(imported_pointer(settings, layer_id).read_text(encoding="utf-8"))
 
 
 def _echo_table(rows: list[tuple]) -> None:

@@ -11,6 +11,7 @@ __all__ = [
     "LayerDamagedError",
     "OutputError",
     "SubmissionError",
+    "LayerFileError",
     "SelectionError",
 ]
 
@@ -56,6 +57,18 @@ class SubmissionError(ScreeningError, ValueError):
     problems
         Objects with a ``__str__`` naming file, feature, field, what is wrong and how to fix it.
     """
+
+    exit_code = 2
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        lines = [str(p) for p in self.problems]
+        super().__init__(f"{len(lines)} problem(s) found:\n" + "\n".join(f"  - {line}" for line in lines))
+
+
+class LayerFileError(LayerDataError):
+    """An official layer file a user provides (``industripark layers import``) has problems; ``problems``
+    lists every one found (file, what is wrong, the fix), and the exit code is 2, as for a bad submission."""
 
     exit_code = 2
 
