@@ -18,7 +18,7 @@ ifeq ($(strip $(SUBMISSIONS)),)
 SUBMISSIONS := $(MIRROR)/submissions/applications_2025_approx.gpkg
 endif
 
-.PHONY: screen surface test bench preview serve lint clean venv translations
+.PHONY: screen scenarios surface test bench preview serve lint clean venv translations
 
 venv: $(STAMP)
 
@@ -38,6 +38,10 @@ $(SURFACE)/suitability.tif: layers/criteria.yaml layers/catalog.yaml | $(STAMP)
 
 screen: $(STAMP) $(SURFACE)/suitability.tif
 	$(BIN)/industripark screen $(SUBMISSIONS) --out reports --surface $(SURFACE) $(ALLOW)
+
+# The policy scenarios of layers/scenarios/ side by side (reports/<timestamp>/scenarios/scenarios.html).
+scenarios: $(STAMP)
+	$(BIN)/industripark scenarios $(SUBMISSIONS) --out reports $(ALLOW)
 
 surface: $(STAMP)
 	$(BIN)/industripark surface --out reports/surface $(ALLOW)

@@ -14,6 +14,7 @@ import click
 
 from screening._cli_layers import layers
 from screening._cli_preview import preview, serve
+from screening._cli_scenarios import scenarios
 from screening._cli_screen import screen, select_cmd, submissions_group, surface
 
 __all__ = ["main"]
@@ -31,7 +32,7 @@ def main(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-for _command in (layers, submissions_group, screen, select_cmd, surface, preview, serve):
+for _command in (layers, submissions_group, screen, select_cmd, surface, scenarios, preview, serve):
     main.add_command(_command)
 
 

@@ -1,0 +1,281 @@
+"""Policy scenarios side by side: the same applications under several political weightings, compared.
+
+A scenario is ``layers/scenarios/<id>.yaml``: a title, a rationale and an overlay on ``criteria.yaml``
+(`screening._scenario_config`). `run` is the one function behind ``industripark scenarios`` and
+``make scenarios``: the layers, the submissions, the exclusion and every raw measurement are made once
+and shared; each scenario only rescores (`screening.scoring.score_measured`), ranks and selects
+(`screening.pipeline.assess`). The comparison (`screening._scenario_compare`), the robust proposal
+(`screening._scenario_robust`) and the page (`screening._scenario_page`) follow.
+
+Run folder (``reports/<timestamp>/``): the base scenario's usual run (tables, ``selection.json``,
+``index.html``, map, cards) and ``scenarios/`` with one sub-folder per scenario (the usual tables,
+``selection.json``, ``manifest.json``), ``scenarios.json`` and ``scenarios.html``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import geopandas as gpd
+
+from screening import catalog as catalog_mod
+from screening import exclusion, pipeline, scoring, submissions
+from screening._json import write_json
+from screening._scenario_compare import Comparison, compare
+from screening._scenario_config import Scenario, load_scenarios
+from screening._scenario_robust import RobustProposal, robust_proposal
+from screening.config import Catalog, Criteria, Settings, config_hash
+
+__all__ = ["ScenarioRun", "ScenariosResult", "SMOKE_TEST_INPUTS", "run", "evaluate", "write", "summary_text",
+           "load_scenarios"]
+
+log = logging.getLogger(__name__)
+
+SMOKE_TEST_INPUTS = ("applications_2025_approx",)
+"""File-name stems of inputs that hold invented sites (the mirror's approximate 2025 applications): every
+output then says the comparison is a smoke test of the method, not evidence about the real decision."""
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """One scenario's outcome: the scenario and the `pipeline.RunResult` of its rescoring and selection."""
+
+    scenario: Scenario
+    result: pipeline.RunResult
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.scenario.id
+
+
+@dataclass(frozen=True)
+class ScenariosResult:
+    """Every scenario's run, the comparison, the robust proposal, timings (seconds) and the written files."""
+
+    runs: tuple[ScenarioRun, ...]
+    comparison: Comparison
+    robust: RobustProposal
+    timings: dict
+    manifest: dict
+    smoke_test: bool
+    measurements: int = 1
+    run_dir: Path | None = None
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def base(self) -> ScenarioRun:
+        return self.runs[0]
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able content of ``scenarios.json``."""
+        return {
+            "run_id": self.manifest.get("run_id"), "created": self.manifest.get("created"),
+            "smoke_test": self.smoke_test, "inputs": self.manifest.get("inputs", []),
+            "incomplete": self.manifest.get("incomplete", False),
+            "incomplete_text": self.manifest.get("incomplete_text", ""),
+            "base": self.base.id,
+            "scenarios": [{**r.scenario.to_dict(), "folder": f"{r.id}/",
+                           "config_hash": config_hash(r.scenario.criteria),
+                           "selection": _selection_summary(r)} for r in self.runs],
+            **self.comparison.to_dict(),
+            "robust_proposal": self.robust.to_dict(),
+            "measurements_made": self.measurements,
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def run(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, criteria: Criteria,
+        scenarios_dir: str | Path, out_root: Path | None, allow_missing: Iterable[str] = (),
+        repair: bool = False, report: bool = True) -> ScenariosResult:
+    """Run every scenario of `scenarios_dir` on the submission files and, with `out_root`, write the run folder.
+
+    Parameters
+    ----------
+    inputs
+        Submission files (GeoJSON, GeoPackage, zipped Shapefile, GeoParquet); never modified.
+    criteria
+        The rules of ``criteria.yaml``; each scenario's overlay is merged onto them.
+    scenarios_dir
+        Folder of scenario files (``layers/scenarios``), with ``base.yaml``.
+    out_root
+        Folder under which ``<timestamp>/`` is created, with a ``latest`` link; None writes nothing.
+    allow_missing
+        Exclusion layer ids the run may proceed without; every output then says it is incomplete.
+    report
+        Also write the base scenario's ``index.html``, map and cards (linking to ``scenarios.html``).
+
+    Returns
+    -------
+    ScenariosResult
+        With ``run_dir`` and ``outputs`` when written.
+
+    Raises
+    ------
+    ConfigError
+        For a bad scenario file (before any layer is loaded).
+    """
+    timings: dict[str, float] = {}
+    allow_missing = tuple(allow_missing)
+    scenarios = load_scenarios(scenarios_dir, criteria, catalog=catalog)
+    t0 = time.perf_counter()
+    used = sorted(set().union(*(s.criteria.layer_ids() for s in scenarios)))
+    needed = ["kommuner", "regioner", *used, *pipeline.CONTEXT_LAYERS]
+    layer_set = catalog_mod.load_layers(needed, catalog=catalog, settings=settings, allow_missing=allow_missing)
+    timings["load_layers"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    candidates = submissions.load_submissions(inputs, kommuner=layer_set.layers["kommuner"], repair=repair)
+    timings["load_submissions"] = time.perf_counter() - t0
+
+    runs = evaluate(candidates, layer_set, scenarios, settings=settings, allow_missing=allow_missing,
+                    timings=timings)
+    t0 = time.perf_counter()
+    comparison = compare(runs, towns=layer_set.layers.get("towns"))
+    timings["compare"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    robust = robust_proposal(runs, towns=layer_set.layers.get("towns"))
+    timings["robust_proposal"] = time.perf_counter() - t0
+    smoke = any(Path(p).stem.startswith(SMOKE_TEST_INPUTS) for p in inputs)
+    manifest = pipeline._manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings,
+                                  runs[0].result)  # the run's manifest as `screen` writes it
+    measurements = len({r.timings["measurement"] for r in runs})
+    result = ScenariosResult(runs, comparison, robust, timings, manifest, smoke, measurements)
+    if out_root is None:
+        return result
+    return write(result, out_root, catalog=catalog, settings=settings, inputs=inputs, report=report)
+
+
+def evaluate(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, scenarios: Sequence[Scenario], *,
+             settings: Settings, allow_missing: Iterable[str] = (), timings: dict | None = None
+             ) -> tuple[ScenarioRun, ...]:
+    """Exclude and measure once, then rescore, rank and select under each scenario; writes nothing.
+
+    Every scenario shares the first scenario's exclusion rules (overlays cannot change them). The raw
+    measurements are shared by every scenario that measures the same way (`scoring.measurement_key`);
+    a scenario that changes how something is measured (a layer, a filter, the travel model) is measured
+    separately, and the log says so. `timings` receives ``exclusion``, ``measure`` (shared work),
+    ``scenario:<id>`` (that scenario's rescoring, ranking and selection) and ``selection:<id>``, in
+    seconds; each run's own ``timings`` hold its steps and ``measurement`` (which measurement it used).
+    """
+    timings = {} if timings is None else timings
+    allow_missing = tuple(allow_missing)
+    layers = layer_set.layers
+    base = scenarios[0].criteria
+    t0 = time.perf_counter()
+    prepared = exclusion.prepared_layers(layers, base.exclusions, cache_dir=settings.cache_dir)
+    excluded = exclusion.evaluate(candidates, layers, base.exclusions, allow_missing=allow_missing,
+                                  prepared=prepared)
+    timings["exclusion"] = time.perf_counter() - t0
+    meta = {lid: {"missing": catalog_mod.short_reason(reason)} for lid, reason in layer_set.missing.items()}
+    measured: dict[tuple[str, ...], scoring.Measurements] = {}
+    runs = []
+    timings["measure"] = 0.0
+    for scenario in scenarios:  # a handful of scenarios; each call is vectorised over the candidates
+        crit = scenario.criteria
+        key = tuple(scoring.measurement_key(item, crit) for item in (*crit.criteria, *crit.bonus))
+        if key not in measured:
+            if measured:
+                log.info("scenario %s measures differently from the base (layer, filter, unit or travel "
+                         "model); measuring again", scenario.id)
+            t0 = time.perf_counter()
+            measured[key] = scoring.measure(candidates, layers, crit, catalog_meta=meta)
+            timings["measure"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        steps: dict[str, float] = {}
+        result = pipeline.assess(candidates, layer_set, crit, settings=settings, allow_missing=allow_missing,
+                                 timings=steps, excluded=excluded, measured=measured[key])
+        timings[f"scenario:{scenario.id}"] = time.perf_counter() - t0
+        timings[f"selection:{scenario.id}"] = steps.get("selection", 0.0)
+        runs.append(ScenarioRun(scenario, result, steps | {"measurement": list(measured).index(key)}))
+        log.info("scenario %s: %s, %d chosen", scenario.id, result.selection.status,
+                 len(result.selection.selected_ids))
+    return tuple(runs)
+
+
+def write(result: ScenariosResult, out_root: Path, *, catalog: Catalog, settings: Settings,
+          inputs: Sequence[str | Path], report: bool = True) -> ScenariosResult:
+    """Write a new run folder under `out_root`: the base run at its top, ``scenarios/`` beside it.
+
+    Returns
+    -------
+    ScenariosResult
+        `result` with ``run_dir`` and ``outputs`` (paths by name) set.
+    """
+    from screening import _scenario_page
+
+    timings = dict(result.timings)
+    t0 = time.perf_counter()
+    run_dir = pipeline.new_run_dir(Path(out_root))
+    base = result.base
+    base_result = replace(base.result, manifest=result.manifest)
+    outputs = pipeline.write_run(run_dir, base_result)
+    folder = run_dir / "scenarios"
+    for r in result.runs:  # a handful of scenarios
+        sub = folder / r.id
+        sub.mkdir(parents=True)
+        steps = {k: v for k, v in r.timings.items() if k != "measurement"}
+        manifest = pipeline._manifest(inputs, base.result.layers, catalog, r.scenario.criteria, settings,
+                                      result.manifest.get("allow_missing", []), steps, r.result)
+        manifest |= {"run_id": result.manifest.get("run_id"), "scenario": r.scenario.to_dict()}
+        files = pipeline.write_run(sub, replace(r.result, manifest=manifest))
+        outputs |= {f"{r.id}:{k}": v for k, v in files.items()}
+    timings["write_tables"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    outputs["scenarios_page"] = _scenario_page.write_page(folder / "scenarios.html", result,
+                                                          context=_context(base.result), cards_written=report)
+    timings["page"] = time.perf_counter() - t0
+    outputs["scenarios_json"] = folder / "scenarios.json"
+    write_json(outputs["scenarios_json"], replace(result, timings=timings).to_dict())
+    if report:
+        from screening import report as report_mod
+
+        t0 = time.perf_counter()
+        res = base_result
+        outputs.update(report_mod.write_report(
+            run_dir, res.candidates, res.scores.breakdown, res.exclusion.overlaps, res.selection.to_dict(),
+            result.manifest, context=_context(res), criteria=base.scenario.criteria))
+        timings["report"] = time.perf_counter() - t0
+    result = replace(result, timings=timings)
+    write_json(run_dir / "manifest.json", result.manifest | {"scenarios": [r.id for r in result.runs],
+                                                            "scenario_timings_s": {k: round(v, 3) for k, v in
+                                                                                   timings.items()}})
+    pipeline.point_latest(Path(out_root), run_dir)
+    log.info("scenarios written to %s (%d scenarios)", folder, len(result.runs))
+    return replace(result, run_dir=run_dir, outputs=outputs)
+
+
+def summary_text(result: ScenariosResult) -> str:
+    """A short summary for the terminal: each scenario's proposal, the robust core and the robust proposal."""
+    from screening._scenario_compare import TEXT
+
+    lines = [TEXT["smoke_test"]] if result.smoke_test else []
+    for r in result.runs:  # a handful of scenarios
+        sel = r.result.selection
+        proof = "proven optimal" if sel.proven_optimal else "NOT proven optimal"
+        lines.append(f"{r.scenario.title:<24} {sel.status}, {proof}: {len(sel.selected_ids)} parks - "
+                     f"{', '.join(sorted(sel.selected_ids)) or '-'}")
+    stab = result.comparison.stability
+    lines.append(f"Robust core (chosen in all {len(result.runs)}): "
+                 f"{', '.join(stab.index[stab['stability'] == 'core']) or '-'}")
+    lines.append(f"Swing: {', '.join(stab.index[stab['stability'] == 'swing']) or '-'}")
+    rp = result.robust
+    lines.append(f"Robust proposal ({rp.status}, {'proven optimal' if rp.proven_optimal else 'NOT proven'}): "
+                 f"{', '.join(rp.selected) or '-'}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _selection_summary(r: ScenarioRun) -> dict:
+    sel = r.result.selection
+    return {"status": sel.status, "proven_optimal": sel.proven_optimal, "objective": sel.objective,
+            "mip_gap": sel.mip_gap, "selected": sel.selected_ids, "infeasibility": sel.infeasibility}
+
+
+def _context(result: pipeline.RunResult) -> dict[str, gpd.GeoDataFrame]:
+    return {k: v for k, v in result.layers.layers.items() if k in pipeline.CONTEXT_LAYERS}
