@@ -28,7 +28,7 @@ from screening.errors import LayerDataError, LayerUnavailableError
 
 __all__ = ["PHRASES", "OUTSIDE_COLUMNS", "copy_attrs", "read_coverage", "is_provisional", "provisional_note",
            "coverage_of", "coverage_note", "outside_m2", "outside_rows", "incomplete_per_site",
-           "provisional_layers", "partial_layers"]
+           "provisional_layers", "partial_layers", "manifest_entries", "partial_banners", "provisional_banners"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ PHRASES = {
                        "of the available copy)"),
     "not_stated": "({column} not stated in the layer: counted as {values})",
     "unnamed": "{prefix} (no name or number in the layer)",
+    "partial_outside": ("incomplete: {layer} checked only inside the coverage of the available copy ({where}): "
+                        "{n_out} of {n} applications lie wholly or partly outside it"),
+    "partial_inside": "{layer} checked only inside the coverage of the available copy ({where}): every "
+                      "application lies inside it",
+    "provisional_layer": "{layer}: {note}",
 }
 """Every sentence about provisional copies and partial coverage, for translation in one place."""
 
@@ -231,3 +236,63 @@ def _join_groups(keys, texts, n):
 
 def _ha(value: float) -> str:
     return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def manifest_entries(layers: Mapping[str, gpd.GeoDataFrame], criteria, result) -> dict:
+    """What a run's ``manifest.json`` says about provisional copies and partial coverage.
+
+    Parameters
+    ----------
+    layers
+        The run's loaded layers by id.
+    criteria
+        The run's `screening.config.Criteria` (which rules use which layer).
+    result
+        The run's `screening.exclusion.ExclusionResult`.
+
+    Returns
+    -------
+    dict
+        ``provisional_layers``: id -> ``note``, ``reason``, ``date``, ``source``, ``location``, ``rules``
+        for the provisional copies the rules used; ``partial_layers``: id -> ``coverage_note``,
+        ``coverage_location``, ``coverage_km2``, ``rules``, ``applications_outside`` (wholly),
+        ``applications_partly_outside``, ``applications_inside`` (a count) and ``text`` (the banner line),
+        for the ``exclude``/``cut`` rule layers whose copy covers part of the country.
+    """
+    rules: dict[str, list[str]] = {}
+    for rule in criteria.exclusions.rules:  # a handful of rules
+        rules.setdefault(rule.layer, []).append(rule.id)
+    deciding = {r.layer for r in criteria.exclusions.rules if r.action != "flag"}
+    provisional = {lid: entry | {"rules": rules[lid]} for lid, entry in provisional_layers(layers, rules).items()}
+    partial = {}
+    n = len(result.summary)
+    outside = result.outside_coverage
+    for lid, entry in partial_layers(layers, deciding).items():  # one or two partial layers
+        mine = outside.loc[outside["layer"] == lid]
+        wholly = mine["outside_share"].to_numpy(dtype=float) >= 1.0 - 1e-9
+        ids_out = sorted(set(mine["application_id"].astype(str)[wholly]))
+        ids_part = sorted(set(mine["application_id"].astype(str)[~wholly]) - set(ids_out))
+        n_out = len(set(ids_out) | set(ids_part))
+        phrase = PHRASES["partial_outside"] if n_out else PHRASES["partial_inside"]
+        partial[lid] = entry | {"rules": rules[lid], "applications_outside": ids_out,
+                                "applications_partly_outside": ids_part, "applications_inside": n - n_out,
+                                "text": phrase.format(layer=lid, where=entry["coverage_note"], n_out=n_out, n=n)}
+    return {"provisional_layers": provisional, "partial_layers": partial}
+
+
+def partial_banners(manifest: Mapping) -> list[dict]:
+    """Banner rows (``layer``, ``text``, ``reason``, ``short``) of the partial layers some application lies
+    outside of: the run is incomplete for those applications."""
+    return [{"layer": lid, "text": entry.get("text", ""), "reason": "", "short": ""}
+            for lid, entry in (manifest.get("partial_layers") or {}).items()
+            if entry.get("applications_outside") or entry.get("applications_partly_outside")]
+
+
+def provisional_banners(manifest: Mapping) -> list[dict]:
+    """One row per provisional copy a run's rules used: ``layer``, ``title``, ``text`` ("<id>: provisional
+    copy of about 2013, check against the official layer"), ``note``, ``reason``, ``date``, ``rules``."""
+    layers = manifest.get("layers") or {}
+    return [{"layer": lid, "title": (layers.get(lid) or {}).get("title", ""), "note": entry.get("note", ""),
+             "text": PHRASES["provisional_layer"].format(layer=lid, note=entry.get("note", "")),
+             "reason": entry.get("reason", ""), "date": entry.get("date", ""), "rules": entry.get("rules", [])}
+            for lid, entry in (manifest.get("provisional_layers") or {}).items()]

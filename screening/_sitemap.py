@@ -140,8 +140,10 @@ def _draw_background(ax, context: Mapping[str, gpd.GeoDataFrame]) -> None:
                                                   "linewidth": 0.4}),
               ("natura2000_fuglebeskyttelse", {"color": "#a1d99b", "edgecolor": "#41ab5d", "linewidth": 0.4,
                                                "alpha": 0.8}),
+              ("natura2000_habitat", {"color": "#a1d99b", "edgecolor": "#238b45", "linewidth": 0.4,
+                                      "alpha": 0.6}),
               ("hv_lines", {"color": "#6a51a3", "linewidth": 1.2})]
-    for layer_id, kw in styles:  # four layers
+    for layer_id, kw in styles:  # five layers
         gdf = context.get(layer_id)
         if gdf is not None and len(gdf):
             # 10 m is below a pixel of the smallest frame (6 km on 560 px); fewer vertices draw faster

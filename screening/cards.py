@@ -255,7 +255,8 @@ def _sources(rows: pd.DataFrame, mine: pd.DataFrame, layers: Mapping) -> list[di
             {
                 "layer": layer, "title": info.get("title") or "", "uses": [],
                 "source": rec.get("source") or info.get("source") or "",
-                "date": _text(rec.get("date")) or _text(info.get("date")), "origin": info.get("origin") or ""
+                "date": _text(rec.get("date")) or _text(info.get("date")), "origin": info.get("origin") or "",
+                "provisional": bool(info.get("provisional")), "coverage_note": info.get("coverage_note") or ""
             },
         )
         use = rec.get("title") or rec.get("rule_id")

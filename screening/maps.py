@@ -79,6 +79,15 @@ CONTEXT_STYLES: dict[str, ContextStyle] = {
     "natura2000_omraader_simplified": ContextStyle(
         "Natura 2000 sites (coarse layer)", "area", "#74c476", label=("n2000_navn", "n2000_nr"),
         tolerance_m=50, fill_opacity=0.25, weight=0.8, dash="4 3"),
+    "natura2000_habitat": ContextStyle(
+        "Natura 2000 habitat areas", "area", "#006d2c", label=("objektnavn", "h_nr"), tolerance_m=50,
+        fill_opacity=0.25, weight=0.8),
+    "naturnationalparker": ContextStyle(
+        "Naturnationalparker", "area", "#7a0177", label=("navn", "park_id"), tolerance_m=25, fill_opacity=0.3,
+        weight=1.0),
+    "nationalparker": ContextStyle(
+        "Nationalparker", "area", "#d95f0e", show=False, label=("navn", "name_inferred"), tolerance_m=50,
+        fill_opacity=0.1, weight=1.2, dash="6 3"),
     "hv_lines": ContextStyle("High-voltage lines", "line", "#6a51a3", label=("name", "voltage_kv"),
                              tolerance_m=50, weight=2.0),
     "hv_substations": ContextStyle("High-voltage substations", "point", "#6a51a3",
@@ -274,7 +283,10 @@ def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: 
     if frame.empty:
         log.info("context layer %s is empty; not drawn", layer_id)
         return None
-    name = _html(style.title + (f" (simplified {style.tolerance_m:g} m)" if style.tolerance_m else ""))
+    title = style.title + (f" (simplified {style.tolerance_m:g} m)" if style.tolerance_m else "")
+    if gdf.attrs.get("provisional"):  # an unofficial or out-of-date copy decided (screening._nature_layers)
+        title += f" – provisional copy of {gdf.attrs.get('date') or 'unknown date'}"
+    name = _html(title)
     css = f"context ctx-{layer_id}"
     look = {"color": style.colour, "weight": style.weight, "opacity": 0.9, "className": css,
             "fill": style.kind != "line", "fillColor": style.colour,

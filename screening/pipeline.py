@@ -19,8 +19,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from screening import _nature_layers, exclusion, scoring, selection, sensitivity, submissions
 from screening import catalog as catalog_mod
-from screening import exclusion, scoring, selection, sensitivity, submissions
 from screening._json import json_default, write_json
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import ScreeningError
@@ -32,6 +32,7 @@ __all__ = ["RunResult", "CONTEXT_LAYERS", "screen", "assess", "better_land_notes
 log = logging.getLogger(__name__)
 
 CONTEXT_LAYERS = ("regioner", "kommuner", "natura2000_fuglebeskyttelse", "natura2000_omraader_simplified",
+                  "natura2000_habitat", "naturnationalparker", "nationalparker",
                   "hv_lines", "hv_substations", "rail_stations", "ports", "airports", "towns")
 """Layers drawn on the map for context, besides those the rules use."""
 
@@ -315,6 +316,9 @@ def summary_text(result: RunResult, *, limit: int = 40) -> str:
     lines = []
     if result.manifest.get("incomplete"):
         lines.append("INCOMPLETE SCREENING - " + result.manifest["incomplete_text"])
+    if result.manifest.get("provisional_layers"):
+        lines.append("PROVISIONAL DATA - " + "; ".join(
+            b["text"] for b in _nature_layers.provisional_banners(result.manifest)))
     for lid, note in (result.manifest.get("damaged_layers") or {}).items():  # a handful of layers at most
         lines.append(f"DAMAGED LAYER ALLOWED - {lid}: {note}")
     order = cand.assign(_excl=cand["excluded"].astype(bool)).sort_values(
@@ -351,6 +355,9 @@ def _flat_for_files(cand: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings, result) -> dict:
     excl_missing = {k: v for k, v in layer_set.missing.items() if catalog.get(k).role == "exclude"}
+    nature = _nature_layers.manifest_entries(layer_set.layers, criteria, result.exclusion)  # provisional, partial
+    partial = [e["text"] for e in nature["partial_layers"].values()
+               if e["applications_outside"] or e["applications_partly_outside"]]
     return {
         "run_id": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -360,8 +367,9 @@ def _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, tim
         "allow_missing": list(allow_missing),
         "damaged_layers": dict(layer_set.damaged),
         "allow_damaged": list(layer_set.allow_damaged),
-        "incomplete": bool(excl_missing),
-        "incomplete_text": "; ".join(f"incomplete: {k} missing" for k in excl_missing),
+        "incomplete": bool(excl_missing) or bool(partial),
+        "incomplete_text": "; ".join([*(f"incomplete: {k} missing" for k in excl_missing), *partial]),
+        **nature,
         "config_hash": config_hash(catalog, criteria),
         "settings": {"mirror_root": str(settings.mirror_root), "cache_dir": str(settings.cache_dir),
                      "online": settings.online},
@@ -376,7 +384,8 @@ def _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, tim
 def _layer_record(gdf: gpd.GeoDataFrame) -> dict:
     """A layer's manifest entry: provenance, and every row of the source accounted for, with checksums."""
     a = gdf.attrs
-    return {k: a.get(k) for k in ("title", "origin", "location", "source", "date", "version")} | {
+    return {k: a.get(k) for k in ("title", "origin", "location", "source", "date", "version", "provisional",
+                                  "provisional_reason", "coverage_note")} | {
         "features": len(gdf), "source_features": a.get("source_features"),
         "expected_features": a.get("expected_features"), "repaired": a.get("n_repaired", 0),
         "empty": a.get("n_empty", 0), "damaged": a.get("n_damaged", 0), "damaged_ids": a.get("damaged_ids", []),

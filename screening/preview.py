@@ -100,6 +100,8 @@ class PreviewResult:
     incomplete: str = ""
     groups: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    provisional: tuple[tuple[str, str], ...] = ()
+    """(layer id, note) of the provisional copies the screening used (`screening._nature_layers`)."""
 
 
 def preview_context(*, catalog: Catalog, criteria: Criteria, settings: Settings,
@@ -168,7 +170,7 @@ def load_reference(run_dir: Path | None, *, layer_set: catalog_mod.LayerSet, cat
     path = Path(settings.mirror_root) / MIRROR_REFERENCE
     cand = submissions.load_submissions([path], kommuner=layer_set.layers["kommuner"])
     run = pipeline.assess(cand, layer_set, criteria, settings=settings,
-                          allow_missing=incomplete_layers(layer_set, criteria), select=False)
+                          allow_missing=_allowed(layer_set, criteria), select=False)
     label = f"approximate 2025 applications ({len(cand)}, mirror {MIRROR_REFERENCE}, screened now)"
     return Reference(pd.DataFrame(run.candidates[_reference_columns(criteria)]), label, config)
 
@@ -206,8 +208,8 @@ def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, cri
         _check_vertices(cand, max_vertices)
     if names:
         cand["source_file"] = cand["source_file"].map(lambda f: names.get(f, f))
-    allow = incomplete_layers(layer_set, criteria)
-    run = pipeline.assess(cand, layer_set, criteria, settings=settings, allow_missing=allow, select=False)
+    run = pipeline.assess(cand, layer_set, criteria, settings=settings, allow_missing=_allowed(layer_set, criteria),
+                          select=False)
     breakdown = run.scores.breakdown
     tips = {aid: cards.improvements(rows, criteria)
             for aid, rows in breakdown.groupby("application_id", sort=False)}  # per application (a few)
@@ -217,8 +219,9 @@ def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, cri
     return PreviewResult(
         candidates=cand, overlaps=run.exclusion.overlaps, breakdown=breakdown,
         ranks=ranks, improvements=tips, reference=reference,
-        incomplete="; ".join(f"incomplete: {lid} missing" for lid in allow),
-        groups=tuple(g.id for g in criteria.groups), warnings=warnings)
+        incomplete="; ".join(f"incomplete: {lid} missing" for lid in incomplete_layers(layer_set, criteria)),
+        groups=tuple(g.id for g in criteria.groups), warnings=warnings,
+        provisional=tuple(run.exclusion.provisional.items()))
 
 
 def rank_against(drafts: pd.DataFrame, reference: pd.DataFrame, criteria: Criteria) -> pd.DataFrame:
@@ -299,12 +302,14 @@ def to_dict(result: PreviewResult) -> dict:
             "improvements": list(result.improvements.get(aid, [])),
         })
     return {"incomplete": result.incomplete, "warnings": list(result.warnings), "applications": apps,
+            "provisional": [{"layer": lid, "note": note} for lid, note in result.provisional],
             "reference": {"label": result.reference.label, "note": result.reference.note}}
 
 
 def render_text(data: dict) -> str:
     """The preview (`to_dict`) as terminal text: verdict, overlaps, scores, breakdown, rank, changes."""
     lines = [f"INCOMPLETE SCREENING - {data['incomplete']}"] if data["incomplete"] else []
+    lines += [f"PROVISIONAL DATA - {p['layer']}: {p['note']}" for p in data.get("provisional", [])]
     lines += [f"Note: {text}" for text in (data["reference"]["note"], *data["warnings"]) if text]
     for a in data["applications"]:  # one block per draft application (a handful)
         lines += ["", f"{a['application_id']}  {a['site_name']}  ({a['kommunenavn']}, {a['regionsnavn']}), "
@@ -355,6 +360,12 @@ def _latest_run(reports_root: Path) -> Path | None:
     if run is not None and (run / "candidates.parquet").is_file():
         return run
     return None
+
+
+def _allowed(layer_set: catalog_mod.LayerSet, criteria: Criteria) -> tuple[str, ...]:
+    """The ``allow_missing`` of a preview's screening: the missing exclusion layers and those the loaded set
+    was allowed without (a copy covering part of the country: sites outside it are marked incomplete)."""
+    return tuple(sorted({*incomplete_layers(layer_set, criteria), *layer_set.allow_missing}))
 
 
 def _reference_columns(criteria: Criteria) -> list[str]:

@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from screening import cards, maps, pipeline, preview, report
+from screening import _nature_layers, cards, maps, pipeline, preview, report
 from screening import catalog as catalog_mod
 from screening._json import write_json
 from screening.config import Criteria
@@ -71,8 +71,11 @@ def page_values(layer_set: catalog_mod.LayerSet, criteria: Criteria, *, run_id: 
                 "config_hash": config_hash,
                 "incomplete": bool(preview.incomplete_layers(layer_set, criteria)),
                 "missing_layers": missing,
-                "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "source", "date")}
-                           for lid, gdf in layer_set.layers.items()}}
+                "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "source", "date", "provisional",
+                                                               "coverage_note")}
+                           for lid, gdf in layer_set.layers.items()},
+                "provisional_layers": _nature_layers.provisional_layers(
+                    layer_set.layers, {r.layer for r in criteria.exclusions.rules})}
     return report.page_values(manifest, criteria) | {"preview": True}
 
 

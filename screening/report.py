@@ -17,7 +17,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from screening import cards, maps
+from screening import _nature_layers, cards, maps
 from screening._geo import require_crs
 from screening.config import Criteria
 from screening.errors import ScreeningError
@@ -47,7 +47,7 @@ _BREAKDOWN_COLUMNS = (
 )
 _OVERLAP_COLUMNS = (
     "application_id", "rule_id", "layer", "action", "buffer_m", "overlap_ha", "overlap_share", "features",
-    "decisive", "source"
+    "decisive", "source", "provisional"
 )
 
 DOWNLOADS = (
@@ -147,6 +147,7 @@ def page_values(manifest: Mapping, criteria: Criteria) -> dict:
         "top_k": criteria.sensitivity.top_k,
         "draws": criteria.sensitivity.draws,
         "banners": incomplete_banners(manifest, criteria),
+        "provisional": _nature_layers.provisional_banners(manifest),
         "other_missing": {
             k: v
             for k, v in (manifest.get("missing_layers") or {}).items()
@@ -161,7 +162,9 @@ def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
     Each is ``{"layer", "text", "reason", "short"}``: ``text`` reads "incomplete: <id> missing", ``short``
     is the reason without its leading "layer '<id>'". An exclusion layer is one an ``exclude`` or ``cut``
     rule rests on. When the manifest is marked incomplete but names no such layer, every missing layer gets
-    a banner, so the mark is never lost.
+    a banner, so the mark is never lost. A layer whose copy covers only part of the country and leaves some
+    application outside gets its banner from the manifest's ``partial_layers`` ("incomplete: bes_naturtyper
+    checked only inside the coverage of the available copy (...): 15 of 15 applications lie ... outside it").
 
     Examples
     --------
@@ -176,7 +179,11 @@ def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
         return damaged
     missing = dict(manifest.get("missing_layers") or {})
     rule_layers = {r.layer for r in criteria.exclusions.rules if r.action in ("exclude", "cut")}
-    ids = [k for k in missing if k in rule_layers] or list(missing)
+    partial = _nature_layers.partial_banners(manifest)  # copies covering only part of the country
+    damaged = [*partial, *damaged]
+    ids = [k for k in missing if k in rule_layers] or ([] if partial else list(missing))
+    if not ids and partial:
+        return damaged
     if not ids:
         text = "incomplete: " + (manifest.get("incomplete_text") or "layers missing")
         return [{"layer": "", "text": text, "reason": "", "short": ""}, *damaged]
