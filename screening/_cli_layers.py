@@ -85,7 +85,9 @@ def layers_fetch(layer_ids: tuple[str, ...], mirror: Path | None, offline: bool)
             failed.append(layer_id)
             click.echo(f"{layer_id}: unavailable - {exc}", err=True)
             continue
-        click.echo(f"{layer_id}: {len(gdf):,} features from {gdf.attrs['origin']} "
+        proof = (f", {gdf.attrs['fetch_strategy']}, numberMatched {gdf.attrs['number_matched']:,}"
+                 if gdf.attrs.get("number_matched") is not None else "")
+        click.echo(f"{layer_id}: {len(gdf):,} features from {gdf.attrs['origin']}{proof} "
                    f"({time.perf_counter() - t0:.1f} s)")
     t0 = time.perf_counter()
     prepared = exclusion.prepared_layers(loaded, criteria.exclusions, cache_dir=settings.cache_dir, build=True)

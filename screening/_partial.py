@@ -19,7 +19,7 @@ import geopandas as gpd
 
 from screening.config import CRS
 
-__all__ = ["PartStore"]
+__all__ = ["PartStore", "MemoryStore"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,27 @@ class PartStore:
         tmp = self._index_path.with_name(".parts.json.tmp")
         tmp.write_text(json.dumps(self._index, indent=1), encoding="utf-8")
         os.replace(tmp, self._index_path)
+
+
+class MemoryStore(PartStore):
+    """Parts kept in memory only, for a fetch that need not survive an interruption (same interface)."""
+
+    def __init__(self):  # noqa: D107 (no folder, nothing to read)
+        self.folder = None
+        self._parts: dict[str, tuple[Any, gpd.GeoDataFrame]] = {}
+
+    def get(self, name: str, *, covers: Any = None) -> gpd.GeoDataFrame | None:
+        part = self._parts.get(name)
+        return part[1] if part is not None and part[0] == covers else None
+
+    def put(self, name: str, gdf: gpd.GeoDataFrame, *, covers: Any = None, **facts: Any) -> None:
+        self._parts[name] = (covers, gdf)
+
+    def names(self) -> list[str]:
+        return list(self._parts)
+
+    def clear(self) -> None:
+        self._parts = {}
 
 
 def _safe(name: str) -> str:

@@ -22,7 +22,7 @@ import requests
 from tqdm.auto import tqdm
 
 from screening._http import FetchError, RetryPolicy, Transient, get, session
-from screening._partial import PartStore
+from screening._partial import MemoryStore, PartStore
 from screening.config import CRS
 
 __all__ = ["Layer", "Chunk", "count", "page", "fetch_single", "fetch_paged", "fetch_chunks",
@@ -115,7 +115,7 @@ def fetch_paged(layer: Layer, *, key: str, page_size: int, store: PartStore | No
     """
     with session(1) as sess:
         n = _required_count(sess, layer)
-        store = store or _null_store()
+        store = store or MemoryStore()
         bar = tqdm(total=n, desc=layer.what, unit=" features", disable=not progress or None)
         frames = _sorted_pages(sess, layer, n, key=key, page_size=page_size, store=store, on_page=bar.update)
         bar.close()
@@ -140,7 +140,7 @@ def fetch_chunks(layer: Layer, chunks: Sequence[Chunk], *, key: str, page_size: 
     FetchError
         Listing failed chunks (the finished ones are kept), or naming the chunk and numbers that disagree.
     """
-    store = store or _null_store()
+    store = store or MemoryStore()
     with session(workers) as sess:
         total = count(sess, layer)
         todo = [c for c in chunks if store.get(c.name, covers=c.bbox) is None]
@@ -330,7 +330,7 @@ def _chunk(sess, layer: Layer, chunk: Chunk, *, key: str, sort_by: str | None, p
                    f"numberMatched={n:,} in it (a truncated answer, or the layer changed during the fetch)")
             raise FetchError(msg)
     if sort_by:
-        frames = _sorted_pages(sess, layer, n, key=sort_by, page_size=page_size, store=_null_store(),
+        frames = _sorted_pages(sess, layer, n, key=sort_by, page_size=page_size, store=MemoryStore(),
                                on_page=lambda _: None, bbox=chunk.bbox)
         rows = _concat(frames)
         _check_exact(rows, key, n, f"{layer.what}: chunk {chunk.name}")
@@ -372,28 +372,3 @@ def _concat(frames: Sequence[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     if not frames:
         return gpd.GeoDataFrame(geometry=[], crs=CRS)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=CRS)
-
-
-class _MemoryStore(PartStore):
-    """Parts kept in memory only (a fetch that need not survive an interruption)."""
-
-    def __init__(self):  # noqa: D107 (no folder, nothing to read)
-        self.folder = None
-        self._parts: dict = {}
-
-    def get(self, name, *, covers=None):
-        part = self._parts.get(name)
-        return part[1] if part is not None and part[0] == covers else None
-
-    def put(self, name, gdf, *, covers=None, **facts):
-        self._parts[name] = (covers, gdf)
-
-    def names(self):
-        return list(self._parts)
-
-    def clear(self):
-        self._parts = {}
-
-
-def _null_store() -> PartStore:
-    return _MemoryStore()

@@ -315,3 +315,24 @@ def test_every_source_failing_names_each(fake, tmp_path):
         {"kind": "wfs", "url": fake.url, "typename": "dai:also_gone", "publisher": "x", "licence": "y"}])
     with pytest.raises(FetchError, match=r"typename=dai:gone: .*HTTP 400.*; .*typename=dai:also_gone: .*HTTP 400"):
         _fetch.fetch(spec, settings=Settings(cache_dir=tmp_path, online=True), progress=False)
+
+
+def test_layer_fetch_resumes_through_the_catalog(fake, tmp_path):
+    """A chunk that fails permanently makes the layer unavailable, naming the chunk; the next load (the
+    service is back) asks only for that chunk and caches the whole, proven-complete layer."""
+    extent = [X0, Y0, X0 + 10_000, Y0 + 6_000]
+    spec = _wfs_spec(fake, fetch={"strategy": "chunks", "chunks": "tiles", "tile_km": 5, "extent": extent,
+                                  "key": "id", "workers": 2, "retries": 0})
+    settings = Settings(mirror_root=tmp_path, cache_dir=tmp_path / "cache", online=True, timeout_s=5)
+    cat = Catalog(layers=(spec,))
+    broken = _wfs.tile_chunks(extent, tile_km=5)[1]
+    fake.down_bboxes = {tuple(round(v, 2) for v in broken.bbox)}
+    with pytest.raises(catalog.LayerUnavailableError, match=rf"1 of 4 chunks failed: {broken.name} .*HTTP 503.*"
+                                                            r"3 finished chunks are kept in .*partial"):
+        catalog.load_layer("sites", catalog=cat, settings=settings)
+    fake.down_bboxes, fake.log = set(), []
+    got = catalog.load_layer("sites", catalog=cat, settings=settings)
+    assert sorted(got["objekt_id"]) == list(range(57)) and got.attrs["origin"] == "online"
+    assert got.attrs["number_matched"] == 57 and got.attrs["chunks"] == 4
+    assert {r["bbox"] for r in fake.getfeature_requests()} == {f"{_wfs._bbox_text(broken.bbox)},EPSG:25832"}
+    assert not (tmp_path / "cache" / "partial").exists() or not any((tmp_path / "cache" / "partial").iterdir())
