@@ -168,7 +168,8 @@ def fetch_chunks(layer: Layer, chunks: Sequence[Chunk], *, key: str, page_size: 
                f"counts numberMatched={total:,} in the whole layer: "
                + (f"{total - len(unique):,} lie outside every chunk" if len(unique) < total else
                   f"{len(unique) - total:,} more than counted (feature ids not stable)")
-               + " or the layer changed during the fetch")
+               + " or the layer changed during the fetch. Fetch again; if it persists, declare chunks: tiles with "
+               "an extent covering the whole layer in layers/catalog.yaml")
         raise FetchError(msg)
     if total is None:
         log.warning("%s: the service gives no count for the whole layer; only each chunk's count was checked",
@@ -178,9 +179,10 @@ def fetch_chunks(layer: Layer, chunks: Sequence[Chunk], *, key: str, page_size: 
     return unique
 
 
-def kommune_chunks(kommuner: gpd.GeoDataFrame) -> list[Chunk]:
-    """One chunk per municipality: its bounding box in EPSG:25832, named ``kommune-<kommunekode>``."""
-    bounds = kommuner.to_crs(CRS).bounds.to_numpy()
+def kommune_chunks(kommuner: gpd.GeoDataFrame, *, pad_m: float = 1_000.0) -> list[Chunk]:
+    """One chunk per municipality: its bounding box in EPSG:25832 grown by `pad_m` metres (boundaries may be
+    generalised; a feature on the very coast must still fall in a box), named ``kommune-<kommunekode>``."""
+    bounds = kommuner.to_crs(CRS).bounds.to_numpy() + np.array([-pad_m, -pad_m, pad_m, pad_m])
     codes = kommuner["kommunekode"].astype(str).str.zfill(4).to_numpy()
     return [Chunk(f"kommune-{code}", tuple(float(v) for v in box)) for code, box in zip(codes, bounds, strict=True)]
 

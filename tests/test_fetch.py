@@ -257,9 +257,10 @@ def test_kommune_chunks_are_bounding_boxes_named_by_code():
     kommuner = gpd.GeoDataFrame({"kommunekode": ["101", "0147"]},
                                 geometry=[box(X0, Y0, X0 + 3000, Y0 + 2000), box(X0 + 5000, Y0, X0 + 6000, Y0 + 900)],
                                 crs=25832)
-    assert _wfs.kommune_chunks(kommuner) == [
+    assert _wfs.kommune_chunks(kommuner, pad_m=0) == [
         _wfs.Chunk("kommune-0101", (X0, Y0, X0 + 3000.0, Y0 + 2000.0)),
         _wfs.Chunk("kommune-0147", (X0 + 5000.0, Y0, X0 + 6000.0, Y0 + 900.0))]
+    assert _wfs.kommune_chunks(kommuner)[1].bbox == (X0 + 4000.0, Y0 - 1000.0, X0 + 7000.0, Y0 + 1900.0)  # 1 km pad
 
 
 def _wfs_spec(fake, *, typename="test:sites", fetch=None, alternatives=()):
