@@ -13,7 +13,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from screening import _raster, _raster_io
+from screening import _raster, _raster_io, _surface_nature
 from screening._geo import require_crs
 from screening._json import write_json
 from screening._raster import Grid, Nearest, Reach, TileInputs
@@ -48,6 +48,9 @@ class SurfaceResult:
     ``grid``: the `screening._raster.Grid` (res_m, origin, size; EPSG:25832); ``rule_bits``: rule id -> bit
     value in ``exclusion.tif``; ``points``: criterion -> effective weight in points of 100;
     ``not_assessed`` / ``missing_rules``: id -> reason; ``seconds``: wall time of the build.
+    ``layers``: provenance of the exclusion layers (origin, source, date, ``provisional`` and its note,
+    ``coverage_note``); ``not_checked``: rule id -> ``layer``, ``bit``, ``coverage_note``, ``cells`` for
+    rules whose copy covers only part of the country (``paths['not_checked']`` marks those cells).
     """
 
     out_dir: Path
@@ -61,6 +64,8 @@ class SurfaceResult:
     missing_rules: dict[str, str]
     config_hash: str
     seconds: float
+    layers: dict[str, dict] = field(default_factory=dict)
+    not_checked: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -79,7 +84,10 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     outward to multiples of `res_m`. A cell is land when its centre lies in `land` (``all_touched=False``).
     Exclusion bit i is set when rule i (``exclude`` and ``cut`` rules in config order, features grown by
     ``buffer_m``) touches the cell (``all_touched=True``: conservative at edges, exact for cells fully
-    inside; ``tolerance_ha`` has no meaning for a cell and is not applied). Each criterion is measured
+    inside; ``tolerance_ha`` has no meaning for a cell and is not applied). A rule whose layer copy covers
+    only part of the country (allowed like a missing layer) burns the features it has; the land cells
+    reaching outside its coverage get the rule's bit in ``not_checked.tif`` instead of a verdict, and the
+    tags and ``surface.json`` name the provisional copies among the layers. Each criterion is measured
     at the cell centre: exact straight-line distance (``distance``); straight line x detour factor at
     the fallback speed (``travel_time``, also when a road layer exists: the graph is vector-only); the
     sum/count of features within that many minutes the same way (``reach_*``); then its band
@@ -130,6 +138,8 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     block = _check_args(res_m, block_size or criteria.surface.block_size, scheduler, land)
     grid = Grid.covering(land.total_bounds, res_m)
     rules, missing_rules = _rules(layers, criteria, grid, set(allow_missing))
+    provenance = _surface_nature.layer_provenance(layers, criteria)  # provisional copies, coverage (H4)
+    partial = _surface_nature.partial_rules(layers, [r for r, _ in rules], criteria)
     crits, not_assessed = _criteria(layers, criteria, grid)
     points = effective_points(criteria, [c.id for c in crits])
     inputs = TileInputs(grid=grid, land=_raster.burn_shapes(land.geometry.to_numpy(), grid, all_touched=False),
@@ -141,17 +151,22 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
              grid.width, grid.height, res_m, len(windows), block, len(rules), len(crits))
     tags = {"config_hash": config_hash, "res_m": f"{res_m:g}", "crs": CRS,
             "origin": f"{grid.left:.3f},{grid.top:.3f}", "cell_rule": "land: centre inside; rules: all_touched",
-            "not_assessed": ", ".join(sorted(not_assessed)), "missing_rules": ", ".join(sorted(missing_rules))}
+            "not_assessed": ", ".join(sorted(not_assessed)), "missing_rules": ", ".join(sorted(missing_rules)),
+            **_surface_nature.tags(provenance, partial)}
     tiles = _raster.run_tiles(inputs, windows, scheduler, workers=_cores())
     paths, counts = _raster_io.write_surface(tiles, grid, Path(out_dir),
                                              criteria_ids=[c.id for c in crits] if criterion_bands else [],
                                              rule_ids=[r for r, _ in rules],
                                              tags=tags)
+    nc_path, not_checked = _surface_nature.write_not_checked(grid, inputs.land, partial, Path(out_dir), block, tags,
+                                                             provenance)
+    if nc_path is not None:
+        paths["not_checked"] = nc_path
     result = SurfaceResult(out_dir=Path(out_dir), paths=paths, grid=grid, land_cells=counts["land_cells"],
                            excluded_cells=counts["excluded_cells"],
                            rule_bits={r: 2 ** i for i, (r, _) in enumerate(rules)}, points=points,
                            not_assessed=not_assessed, missing_rules=missing_rules, config_hash=config_hash,
-                           seconds=round(time.perf_counter() - t0, 3))
+                           seconds=round(time.perf_counter() - t0, 3), layers=provenance, not_checked=not_checked)
     write_json(Path(out_dir) / "surface.json", result.to_dict())
     log.info("surface: %s land cells, %s excluded, written to %s in %.1f s", f"{result.land_cells:,}",
              f"{result.excluded_cells:,}", out_dir, result.seconds)
@@ -209,6 +224,9 @@ def summary_text(result: SurfaceResult) -> str:
              *(f"  {name}: {path}" for name, path in result.paths.items())]
     lines += [f"  not assessed: {k} ({v})" for k, v in result.not_assessed.items()]
     lines += [f"  incomplete: {k} missing ({v})" for k, v in result.missing_rules.items()]
+    lines += [f"  incomplete: {k} checked only inside the coverage of the {v['layer']} copy ({v['coverage_note']}): "
+              f"{v['cells']:,} land cells not checked (not_checked.tif)" for k, v in result.not_checked.items()]
+    lines += [f"  provisional data: {k}: {v['provisional_note']}" for k, v in result.layers.items() if v["provisional"]]
     return "\n".join(lines)
 
 
@@ -247,6 +265,7 @@ def _rules(layers, criteria: Criteria, grid: Grid, allow: set[str]):
                                         f"loaded; provide it or pass --allow-missing {rule.layer}")
         gdf = layers[rule.layer]
         require_crs(gdf, f"layer {rule.layer!r}")
+        _surface_nature.check_partial(rule, gdf, allow)  # a copy covering part of the country (H4)
         gdf = apply_filter(gdf, rule.filter, what=f"layer {rule.layer!r} (rule {rule.id})")
         geoms = gdf.geometry.to_numpy()
         if rule.buffer_m > 0:

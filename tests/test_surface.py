@@ -417,18 +417,21 @@ def test_bad_arguments_are_refused(tmp_path, kwargs, error, match):
 
 @pytest.mark.mirror
 def test_mirror_surface_at_1km(tmp_path, mirror_root):
-    """Real layers at 1,000 m: Denmark's ~43,000 km² of land in ~43,000 cells, bird areas excluded."""
+    """Real layers at 1,000 m: Denmark's ~43,000 km² of land in ~43,000 cells, bird and habitat areas and
+    naturnationalparker excluded (provisional copies), § 3 checked only inside its Vestegnen subset."""
     from screening.config import load_catalog, settings_from_env
 
     settings = settings_from_env(mirror_root=mirror_root, online=False)
     catalog = load_catalog(settings=settings)
     crit = load_criteria(settings=settings, catalog=catalog)
     res = surface.surface_from_catalog(settings=settings, catalog=catalog, criteria=crit, out_dir=tmp_path,
-                                       res_m=1_000, allow_missing=["natura2000_habitat", "bes_naturtyper",
-                                                                   "naturnationalparker"])
+                                       res_m=1_000, allow_missing=["bes_naturtyper"])
     assert 41_000 < res.land_cells < 45_000  # 4.31 M ha of land (the kommuner layer)
-    assert 0.03 < res.excluded_cells / res.land_cells < 0.12  # bird areas: ~0.28 M ha over land and sea
+    assert 0.06 < res.excluded_cells / res.land_cells < 0.25  # bird and habitat areas: ~0.33 M ha on land
+    assert set(res.rule_bits) == {"natura2000_habitat", "natura2000_fuglebeskyttelse", "naturnationalpark",
+                                  "paragraf3_natur"}
+    assert res.layers["natura2000_habitat"]["provisional"] and res.not_checked["paragraf3_natur"]["cells"] > 40_000
     score = _read(res.paths["suitability"])
     assert np.nanmin(score) >= 0 and np.nanmax(score) <= 100 and np.isfinite(score).sum() == res.land_cells
-    assert set(res.missing_rules) == {"natura2000_habitat", "naturnationalpark", "paragraf3_natur"}
+    assert res.missing_rules == {}
     assert "motorway_access" in res.not_assessed and "hv_substation" in res.points
