@@ -52,7 +52,7 @@ def fetch(spec: LayerSpec, *, settings: Settings, catalog: Catalog | None = None
     """Fetch a layer from its official source, or from its alternatives in order when one fails.
 
     Returns the layer as the source delivers it (CRS set, columns as named there) with
-    ``attrs["provenance"]``: the source used (``location``, ``source`` publisher and licence) and
+    ``attrs["provenance"]``: the source used (``fetched_from``, ``source`` publisher and licence) and
     the fetch's facts (``fetch_strategy``, ``number_matched``, ...) for the cache and the manifests.
     `catalog` is needed only for chunks by municipality (read from the settings' layers folder if None).
 
@@ -72,7 +72,7 @@ def fetch(spec: LayerSpec, *, settings: Settings, catalog: Catalog | None = None
             if spec.alternatives:
                 log.warning("%s: source %s failed (%s)", spec.id, describe_source(src), exc)
             continue
-        raw.attrs["provenance"] = {"location": describe_source(src), "source": f"{src.publisher}, {src.licence}",
+        raw.attrs["provenance"] = {"fetched_from": describe_source(src), "source": f"{src.publisher}, {src.licence}",
                                    "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                    **raw.attrs.pop("fetch", {})}
         return raw

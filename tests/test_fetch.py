@@ -292,7 +292,7 @@ def test_catalog_loads_chunks_by_municipality_with_provenance(fake, tmp_path):
     settings = Settings(mirror_root=mirror, cache_dir=tmp_path / "cache", online=True)
     raw = _fetch.fetch(spec, settings=settings, catalog=cat, progress=False)
     prov = raw.attrs["provenance"]
-    assert prov["location"] == f"{fake.url} typename=test:sites" and prov["number_matched"] == 57
+    assert prov["fetched_from"] == f"{fake.url} typename=test:sites" and prov["number_matched"] == 57
     assert prov["chunks"] == 2 and prov["rows_before_dedup"] > 57 and prov["source"] == "Fake Miljøportal, CC0"
     out = catalog.normalise(raw, spec, what="fake")
     assert sorted(out["objekt_id"]) == list(range(57)) and out.crs.to_epsg() == 25832
@@ -306,7 +306,7 @@ def test_alternative_source_used_when_the_preferred_fails(fake, tmp_path):
     assert dead["typename"] in _fetch.describe(spec) and "or 1 alternative source" in _fetch.describe(spec)
     settings = Settings(mirror_root=tmp_path, cache_dir=tmp_path / "cache", online=True)
     got = catalog.load_layer("sites", catalog=Catalog(layers=(spec,)), settings=settings)
-    assert got.attrs["origin"] == "online" and got.attrs["location"] == f"{fake.url} typename=test:sites"
+    assert got.attrs["origin"] == "online" and got.attrs["fetched_from"] == f"{fake.url} typename=test:sites"
     assert got.attrs["source"] == "MiljøGIS, PSI" and got.attrs["fetch_strategy"] == "paged by objekt_id"
     assert sorted(got["objekt_id"]) == list(range(57))
 
