@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from screening import selection as selection_mod
-from screening._scenario_compare import TEXT, clause, positions
+from screening._scenario_reasons import TEXT, clause, positions
 
 __all__ = ["OBJECTIVE", "RobustProposal", "robust_proposal"]
 

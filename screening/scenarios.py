@@ -210,6 +210,7 @@ def write(result: ScenariosResult, out_root: Path, *, catalog: Catalog, settings
     timings = dict(result.timings)
     t0 = time.perf_counter()
     run_dir = pipeline.new_run_dir(Path(out_root))
+    result = replace(result, manifest=result.manifest | {"run_id": run_dir.name})
     base = result.base
     base_result = replace(base.result, manifest=result.manifest)
     outputs = pipeline.write_run(run_dir, base_result)
@@ -250,7 +251,7 @@ def write(result: ScenariosResult, out_root: Path, *, catalog: Catalog, settings
 
 def summary_text(result: ScenariosResult) -> str:
     """A short summary for the terminal: each scenario's proposal, the robust core and the robust proposal."""
-    from screening._scenario_compare import TEXT
+    from screening._scenario_reasons import TEXT
 
     lines = [TEXT["smoke_test"]] if result.smoke_test else []
     for r in result.runs:  # a handful of scenarios

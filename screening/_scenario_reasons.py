@@ -1,0 +1,374 @@
+"""Why an application is, or is not, chosen under one scenario's rules, in words derived from the data.
+
+Internal to `screening.scenarios`. `positions` states, for every application under one scenario, the fact
+that decides it: a region minimum or the outside-towns minimum holding its place, or its score; or, when it
+is left out, the chosen park in its way (closer than the spacing, sharing a municipality, the weakest of a
+full region or of a full proposal), by how much that park outscores it and the criteria behind the gap
+(from the criterion breakdown). `clause` and `sentence` put facts in words; `TEXT` is the one place the
+words live (for the later translation).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from screening import selection as selection_mod
+from screening.config import Selection
+
+__all__ = ["TEXT", "STATUSES", "status_of", "positions", "clause", "sentence"]
+
+log = logging.getLogger(__name__)
+
+TEXT = {
+    "smoke_test": ("SMOKE TEST, NOT EVIDENCE: the inputs are the approximate 2025 applications, whose squares are "
+                   "invented and whose positions are mostly guesses; nothing here says anything about the real "
+                   "2025 decision."),
+    # why an application is chosen under a scenario
+    "region_minimum": "it is needed for {rule}",
+    "outside_towns": "it is needed for {rule}",
+    "rule_region_minimum": "the minimum of {minimum} park{plural} in {region}",
+    "rule_outside_towns": "the minimum of {minimum} parks outside the large towns",
+    "score": "it scores {score:.1f} ({rank} of {eligible})",
+    "score_change": ", {delta:+.1f} against the base, mostly {drivers}",
+    "on_score": "on its score",
+    # why it is not chosen
+    "spacing": "it lies {distance_km:.0f} km from chosen {other} (spacing {spacing_km:g} km), {compared}",
+    "kommune": "its municipality already has {other} (at most {maximum:g} per municipality), {compared}",
+    "region_full": "{region} already has its maximum of {maximum:g} parks and {other} {compared}",
+    "full": "the proposal holds only {k} parks and {other}, the lowest chosen, {compared}",
+    "not_better": "adding it would not raise the total within the rules",
+    "excluded": "excluded by the screening",
+    "no_score": "not scored",
+    "no_proposal": "no proposal meets this scenario's rules",
+    # comparing with the park that holds the place
+    "outscores": "which scores {gap} points more",
+    "outscores_by": "which scores {gap} points more, mostly {drivers}",
+    "held_by_rules": "which is needed for {rule} although it scores {gap} points less",
+    "held_otherwise": "which fits the rules better although it scores {gap} points less",
+    "gap_mixed": "whose score differs by {gap} points",
+    "outscores_count": "which is chosen in {gap} more scenario{plural}",
+    "held_by_rules_count": "which is needed for {rule} although it is chosen in {gap} fewer scenario{plural}",
+    "range": "{lo}–{hi}",
+    "ties": "which scores as much",
+    "ties_count": "which is chosen in as many scenarios and scores more on average",
+    "driver": "{title} {points:+.1f}",
+    "driver_title": "{title}",
+    # the sentence per application
+    "chosen_under": "chosen under {items}",
+    "not_under": "not under {items}",
+    "titles_reason": "{titles} ({text})",
+    "title": "'{title}'",
+    "and": " and ",
+    "core": "chosen in all {n} scenarios",
+    "never": "chosen in no scenario: {text}",
+    "excluded_all": "excluded by the screening in every scenario",
+    # the robust proposal
+    "robust_count": "chosen in {count} of {n} scenarios",
+    "robust_in": "{head}; in the robust proposal because {text}",
+    "robust_out": "{head}; left out because {text}",
+}
+"""Every scenario reason's words, with named fields filled from the data."""
+
+STATUSES = ("chosen", "eligible", "excluded")
+"""Status of an application in one scenario's matrix cell."""
+
+
+def status_of(table: pd.DataFrame) -> np.ndarray:
+    """``chosen``, ``eligible`` or ``excluded`` per row (``excluded`` first, then ``selected``)."""
+    excluded = table["excluded"].fillna(False).astype(bool).to_numpy()
+    chosen = table["selected"].astype("boolean").fillna(False).astype(bool).to_numpy()
+    return np.where(excluded, "excluded", np.where(chosen, "chosen", "eligible"))
+
+
+def positions(table: pd.DataFrame, rules: Selection, *, towns: gpd.GeoDataFrame | None = None,
+              contributions: pd.DataFrame | None = None, base_contributions: pd.DataFrame | None = None,
+              value: pd.Series | None = None, unit: str = "points", feasible: bool = True) -> dict[str, dict]:
+    """For each application (row of `table`, indexed by ``application_id``), the fact that decides it.
+
+    A chosen application is "needed for" a region minimum (or the outside-towns minimum) when its region
+    holds no more chosen parks than the minimum AND a better-valued eligible application is left out (so
+    the rule, not its value, holds its place); otherwise it is chosen on its value. For one not chosen,
+    the first rule adding it would break names the chosen park that holds the place: a park closer than
+    the spacing (the best-valued of them), one sharing a municipality, the weakest of its full region, or
+    the weakest of a full proposal; with the value gap and the criteria behind it.
+
+    Parameters
+    ----------
+    table
+        One scenario's candidate table: ``excluded, selected, score_total, rank, regionsnavn,
+        kommunekode, co_applicant_kommunekoder, kommunenavn``, polygons in EPSG:25832.
+    rules
+        That scenario's selection rules.
+    contributions, base_contributions
+        Points per criterion (applications x criteria, columns are criterion titles) under this scenario
+        and under the base: name the criteria behind a score gap or a score change.
+    value, unit
+        What the proposal maximised per application (default ``score_total``) and its unit: ``points``
+        or ``scenarios`` (the robust proposal's counts).
+    feasible
+        False when the scenario's rules admit no proposal.
+
+    Returns
+    -------
+    dict
+        application_id -> ``{"kind": ..., "chosen": bool, ...facts}``; `clause` puts one in words.
+    """
+    value = table["score_total"] if value is None else value.reindex(table.index)
+    v = value.to_numpy(dtype=float)
+    status = status_of(table)
+    chosen = status == "chosen"
+    xy = shapely.get_coordinates(shapely.centroid(table.geometry.to_numpy()))
+    idx = np.flatnonzero(chosen)
+    region = table["regionsnavn"].astype(str).to_numpy()
+    kommuner = [_kommuner(lead, co) for lead, co in  # text parsing per application (tens)
+                zip(table["kommunekode"], table["co_applicant_kommunekoder"], strict=True)]
+    urban = selection_mod._urban(xy, rules, towns) if rules.min_outside_urban > 0 else np.zeros(len(xy), bool)
+    left_out = (status == "eligible") & ~np.isnan(v)
+    ctx = _Context(v, unit, (table.index.astype(str) + " (" + table["kommunenavn"].astype(str) + ")").to_numpy(),
+                   region, kommuner, contributions, base_contributions, table.index, rules, urban, idx,
+                   float(np.max(v[left_out])) if left_out.any() else -np.inf, int((status != "excluded").sum()),
+                   table["rank"].to_numpy(dtype=float))
+    facts: dict[int, dict] = {}
+    for i in idx:  # the chosen first: a blocked application's reason names their rule
+        facts[int(i)] = _why_chosen(int(i), ctx)
+    dist = np.hypot(xy[:, None, 0] - xy[None, idx, 0], xy[:, None, 1] - xy[None, idx, 1])  # n x k parks
+    for i in range(len(table)):  # one fact per application (tens; a few thousand in the bench)
+        if status[i] == "excluded":
+            facts[i] = {"kind": "excluded"}
+        elif np.isnan(v[i]):
+            facts[i] = {"kind": "no_score"}
+        elif not feasible:
+            facts[i] = {"kind": "no_proposal"}
+        elif not chosen[i]:
+            facts[i] = _why_not(i, dist[i], ctx, facts)
+    return {aid: {"chosen": bool(chosen[i]), **facts[i]} for i, aid in enumerate(table.index)}
+
+
+def clause(fact: Mapping) -> str:
+    """One fact of `positions` in words, e.g. "it is needed for the minimum of 2 parks in Region Sjælland"."""
+    fields = dict(fact)
+    kind = fields.pop("kind")
+    if "other_gap" in fields:
+        fields["compared"] = _compared(fields)
+    if kind in ("region_minimum", "outside_towns"):
+        fields["rule"] = _rule(fact)
+    if kind == "score" and fields.get("delta") is not None and fields.get("change_drivers"):
+        return TEXT["score"].format(**fields) + TEXT["score_change"].format(
+            delta=fields["delta"], drivers=_drivers(fields["change_drivers"]))
+    return TEXT[kind].format(**fields)
+
+
+def sentence(kind: str, per: Sequence[Mapping], titles: Mapping[str, str], n: int) -> str:
+    """The reason of one application in words: its scenarios grouped by outcome and by the fact behind it.
+
+    Parameters
+    ----------
+    kind
+        ``core``, ``swing``, ``never`` or ``excluded``.
+    per
+        Per scenario (base first): the `positions` fact with ``scenario`` and ``text`` (its `clause`).
+    titles
+        Scenario id -> title.
+    n
+        Number of scenarios.
+    """
+    if kind == "excluded":
+        return TEXT["excluded_all"]
+    if kind == "core":
+        return TEXT["core"].format(n=n)
+    base_chosen = per[0]["chosen"]
+    parts = []
+    for chosen, key in ((True, "chosen_under"), (False, "not_under")):  # the two halves of the sentence
+        side = [c for c in per if c["chosen"] == chosen]
+        if not side:
+            continue
+        groups: dict[tuple, list[Mapping]] = {}
+        for c in side:  # a handful of scenarios, grouped by the same fact (kind and the park in the way)
+            plain = c["kind"] == "score" and chosen == base_chosen
+            if plain:
+                key_ = ("score",)
+            elif "other_gap" in c:  # the same park in the way under the same rule
+                key_ = (c["kind"], c["other_id"], c.get("k"), c.get("spacing_km"), c.get("maximum"), c.get("region"))
+            else:
+                key_ = (c["kind"], c["text"])
+            groups.setdefault(key_, []).append(c)
+        items = []
+        for group_key, members in groups.items():  # a few groups
+            text = TEXT["on_score"] if group_key == ("score",) else _group_text(members)
+            names = [TEXT["title"].format(title=titles[c["scenario"]]) for c in members]
+            joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + TEXT["and"] + names[-1]
+            items.append(TEXT["titles_reason"].format(titles=joined, text=text))
+        parts.append("; ".join(items) if kind == "never" else TEXT[key].format(items="; ".join(items)))
+    text = TEXT["never"].format(text=parts[0]) if kind == "never" else "; ".join(parts)
+    return text[0].upper() + text[1:]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _group_text(members: Sequence[Mapping]) -> str:
+    """The clause of scenarios grouped on one fact: the gap as a range, the criteria only if all agree."""
+    if len(members) == 1 or "other_gap" not in members[0]:
+        return members[0]["text"]
+    gaps = [m["other_gap"] for m in members]
+    drivers = [[d["title"] for d in m["other_drivers"]] for m in members]
+    fact = {k: v for k, v in members[0].items() if k not in ("chosen", "scenario", "text")}
+    fact["other_gap"] = (min(gaps), max(gaps))
+    fact["other_drivers"] = members[0]["other_drivers"] if all(d == drivers[0] for d in drivers) else []
+    if fact["other_drivers"] and min(gaps) != max(gaps):  # points differ per scenario: name the criteria only
+        fact["other_drivers"] = [{"title": d["title"], "points": None} for d in fact["other_drivers"]]
+    return clause(fact)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """One scenario's arrays, aligned to the rows of its table (``chosen`` holds row positions)."""
+
+    value: np.ndarray
+    unit: str
+    names: np.ndarray
+    region: np.ndarray
+    kommuner: list
+    contributions: pd.DataFrame | None
+    base_contributions: pd.DataFrame | None
+    ids: pd.Index
+    rules: Selection
+    urban: np.ndarray
+    chosen: np.ndarray
+    best_left_out: float
+    eligible: int
+    rank: np.ndarray
+
+
+def _why_chosen(i: int, ctx: _Context) -> dict:
+    rules, region = ctx.rules, ctx.region[i]
+    displaced = ctx.best_left_out > ctx.value[i]  # a better application is left out: a rule holds this place
+    rule = rules.regions.get(region)
+    n_region = int((ctx.region[ctx.chosen] == region).sum())
+    if displaced and rule is not None and 0 < rule.min and n_region <= rule.min:
+        return {"kind": "region_minimum", "region": region, "minimum": rule.min,
+                "plural": "" if rule.min == 1 else "s"}
+    outside = int((~ctx.urban[ctx.chosen]).sum())
+    if displaced and rules.min_outside_urban > 0 and not ctx.urban[i] and outside <= rules.min_outside_urban:
+        return {"kind": "outside_towns", "minimum": rules.min_outside_urban}
+    fact = {"kind": "score", "score": float(ctx.value[i]), "eligible": ctx.eligible,
+            "rank": "–" if np.isnan(ctx.rank[i]) else _ordinal(int(ctx.rank[i])), "delta": None,
+            "change_drivers": []}
+    if ctx.unit == "points" and ctx.contributions is not None and ctx.base_contributions is not None:
+        aid = ctx.ids[i]
+        mine, before = ctx.contributions.loc[aid], ctx.base_contributions.loc[aid]
+        delta = float(mine.sum() - before.sum())
+        if abs(delta) >= 0.05:
+            change = mine - before.reindex(mine.index).fillna(0.0)
+            fact["delta"] = round(delta, 2)
+            fact["change_drivers"] = _top(change * np.sign(delta), sign=np.sign(delta))
+    return fact
+
+
+def _why_not(i: int, dist_i: np.ndarray, ctx: _Context, facts: Mapping[int, dict]) -> dict:
+    """The first rule adding application `i` would break, with the chosen park that holds the place."""
+    rules, idx = ctx.rules, ctx.chosen
+    close = np.flatnonzero(dist_i < rules.spacing_km * 1000)
+    if len(close):
+        j = close[np.lexsort((dist_i[close], -ctx.value[idx[close]]))[0]]  # the best-valued close park
+        return {"kind": "spacing", "distance_km": float(dist_i[j]) / 1000, "spacing_km": rules.spacing_km,
+                **_rival(i, int(idx[j]), ctx, facts)}
+    if rules.max_per_kommune is not None:
+        used = pd.Series([k for j in idx for k in ctx.kommuner[j]], dtype=object).value_counts()
+        full = sorted(k for k in ctx.kommuner[i] if used.get(k, 0) >= rules.max_per_kommune)
+        if full:
+            holder = next(int(j) for j in idx if full[0] in ctx.kommuner[j])
+            return {"kind": "kommune", "maximum": rules.max_per_kommune, **_rival(i, holder, ctx, facts)}
+    region = ctx.region[i]
+    rule = rules.regions.get(region)
+    same = idx[ctx.region[idx] == region]
+    if rule is not None and rule.max is not None and len(same) >= rule.max and len(same):
+        other = min(same, key=lambda j: (ctx.value[j], ctx.ids[j]))
+        return {"kind": "region_full", "region": region, "maximum": rule.max,
+                **_rival(i, int(other), ctx, facts)}
+    if len(idx) >= rules.k_max and len(idx):
+        other = min(idx, key=lambda j: (ctx.value[j], ctx.ids[j]))
+        return {"kind": "full", "k": rules.k_max, **_rival(i, int(other), ctx, facts)}
+    return {"kind": "not_better"}
+
+
+def _rival(i: int, other: int, ctx: _Context, facts: Mapping[int, dict]) -> dict:
+    """The chosen park `other` that holds the place of `i`: its name, the gap, the criteria or rule behind it."""
+    gap = float(ctx.value[other] - ctx.value[i])
+    drivers = []
+    if ctx.unit == "points" and ctx.contributions is not None and gap > 0:
+        drivers = _top(ctx.contributions.loc[ctx.ids[other]] - ctx.contributions.loc[ctx.ids[i]], sign=1)
+    held = facts.get(other, {})
+    return {"other": ctx.names[other], "other_id": str(ctx.ids[other]), "other_gap": round(gap, 2),
+            "other_drivers": drivers, "unit": ctx.unit,
+            "other_rule": _rule(held) if held.get("kind") in ("region_minimum", "outside_towns") else ""}
+
+
+def _rule(fact: Mapping) -> str:
+    if fact["kind"] == "region_minimum":
+        return TEXT["rule_region_minimum"].format(**fact)
+    return TEXT["rule_outside_towns"].format(**fact)
+
+
+def _compared(fields: Mapping) -> str:
+    """How the park holding the place compares: its value gap (a number, or a (low, high) range when
+    scenarios are grouped), the criteria behind it, or the rule that needs it."""
+    gap, rule = fields["other_gap"], fields.get("other_rule", "")
+    lo, hi = gap if isinstance(gap, tuple) else (gap, gap)
+    if fields.get("unit") == "scenarios":
+        plural = "" if abs(hi) == 1 else "s"
+        if lo == hi == 0:
+            return TEXT["ties_count"]
+        if lo > 0:
+            return TEXT["outscores_count"].format(gap=_span(lo, hi, "{:.0f}"), plural=plural)
+        return TEXT["held_by_rules_count"].format(gap=_span(-hi, -lo, "{:.0f}"), plural=plural,
+                                                  rule=rule or "the rules")
+    if lo == hi == 0:
+        return TEXT["ties"]
+    if hi < 0:
+        return TEXT["held_by_rules"].format(gap=_span(-hi, -lo), rule=rule) if rule else \
+            TEXT["held_otherwise"].format(gap=_span(-hi, -lo))
+    if lo < 0:
+        return TEXT["gap_mixed"].format(gap=_span(lo, hi, "{:+.1f}"))
+    if fields.get("other_drivers"):
+        return TEXT["outscores_by"].format(gap=_span(lo, hi), drivers=_drivers(fields["other_drivers"]))
+    return TEXT["outscores"].format(gap=_span(lo, hi))
+
+
+def _span(lo: float, hi: float, fmt: str = "{:.1f}") -> str:
+    """One number, or a range "13.6–25.1" when the grouped scenarios differ."""
+    a, b = fmt.format(lo), fmt.format(hi)
+    return a if a == b else TEXT["range"].format(lo=a, hi=b)
+
+
+def _top(diff: pd.Series, *, sign: float, n: int = 2) -> list[dict]:
+    """The `n` criteria with the largest positive `diff` (points), as ``{title, points}`` (points x `sign`)."""
+    best = diff.fillna(0.0).sort_values(ascending=False)
+    best = best[best > 0.05].head(n)
+    return [{"title": str(t), "points": round(float(sign * p), 2)} for t, p in best.items()]
+
+
+def _drivers(drivers: Sequence[Mapping]) -> str:
+    """Criteria and points in words; a title's first letter lower-cased inside the sentence (not "HV")."""
+    return ", ".join(TEXT["driver" if d["points"] is not None else "driver_title"].format(
+        **{**d, "title": _in_sentence(d["title"])}) for d in drivers)
+
+
+def _in_sentence(title: str) -> str:
+    return title[0].lower() + title[1:] if len(title) > 1 and title[1].islower() else title
+
+
+def _kommuner(lead, co) -> frozenset[str]:
+    co = co if isinstance(co, str) else ""
+    return frozenset({str(lead).strip()} | {c.strip() for c in co.split(",") if c.strip()})
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
