@@ -391,10 +391,11 @@ class Travel(_Frozen):
     no; ``yes``/``-1`` are honoured on any segment. Ferries (class ``ferry_class``): length at
     ``ferry_speed_kmh`` plus ``ferry_boarding_min`` when boarding; their ends join the nearest access node
     within ``ferry_snap_max_m``. Access legs: a site or target reaches its ``access_k`` nearest access
-    nodes (not only on ``access_excluded_classes``, or a dead end of ``access_dead_end_classes``: a ramp
-    meeting a local road the data lacks) by straight line x ``access_detour_factor`` at
-    ``access_speed_kmh``, up to ``access_snap_max_m``; the fastest wins. Without a road layer: straight
-    line x ``detour_factor`` at ``fallback_speed_kmh``.
+    nodes (any road node not on a road of ``access_excluded_classes``: motorways are entered by their
+    ramps) by straight line x ``access_detour_factor`` at
+    ``access_speed_kmh``, up to ``access_snap_max_m``; the fastest wins. Local links: each access node
+    joins its ``local_link_k`` nearest access nodes within ``local_link_max_m`` the same way (the local
+    roads the data lacks). Without a road layer: straight line x ``detour_factor`` at ``fallback_speed_kmh``.
     """
 
     road_layer: str = "roads"
@@ -415,8 +416,9 @@ class Travel(_Frozen):
     access_k: int = Field(3, ge=1)
     access_speed_kmh: float = Field(40.0, gt=0)
     access_detour_factor: float = Field(1.3, ge=1)
-    access_excluded_classes: tuple[str, ...] = ("motorway", "motorway_link")
-    access_dead_end_classes: tuple[str, ...] = ("motorway_link",)
+    access_excluded_classes: tuple[str, ...] = ("motorway",)
+    local_link_k: int = Field(4, ge=0)
+    local_link_max_m: float = Field(2000.0, ge=0)
     detour_factor: float = Field(ge=1)
     fallback_speed_kmh: float = Field(gt=0)
     access_snap_max_m: float = Field(5000.0, gt=0)

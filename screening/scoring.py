@@ -236,16 +236,15 @@ def _check_inputs(candidates: gpd.GeoDataFrame, criteria: Criteria) -> None:
 
 
 def _travel_access(geoms, candidates, layers, criteria):
-    """One snapping (and one Dijkstra per site) shared by all travel criteria; None if none is measurable."""
+    """The sites' access to the road network (built once per road layer), shared by all travel criteria;
+    the straight-line fallback without a road layer; None if no travel criterion is measurable."""
     used = [c for c in criteria.criteria
             if c.measure in ("travel_time", "reach_sum", "reach_count") and c.layer in layers]
     if not used:
         return None
     cfg = criteria.travel
-    network = travel_mod.build_network(layers[cfg.road_layer], cfg) if cfg.road_layer in layers else None
-    cutoff = max((c.within_min or 0.0) for c in used)
-    return travel_mod.access(gpd.GeoSeries(geoms, crs=candidates.crs), travel=cfg, network=network,
-                             cutoff_min=cutoff)
+    network = travel_mod.network_for(layers[cfg.road_layer], cfg) if cfg.road_layer in layers else None
+    return travel_mod.access(gpd.GeoSeries(geoms, crs=candidates.crs), travel=cfg, network=network)
 
 
 def _measure(crit, candidates, geoms, layers, acc, criteria, meta) -> pd.DataFrame:
@@ -283,15 +282,18 @@ def _measure(crit, candidates, geoms, layers, acc, criteria, meta) -> pd.DataFra
         out.loc[hit, "raw_value"] = near.loc[hit, "travel_min"]
         out.loc[hit, "nearest"] = _labels(feats, crit)[near.loc[hit, "target"].to_numpy()]
         out["method"] = near["method"]
+        out["source"] = travel_mod.with_road_source(src, acc)
     else:
         if crit.measure == "reach_sum" and crit.value_column not in feats.columns:
             raise LayerDataError(f"layer {crit.layer!r} has no column {crit.value_column!r} for criterion "
                                  f"{crit.id}; columns are {list(feats.columns)}")
         values = feats[crit.value_column] if crit.measure == "reach_sum" else None
-        got = travel_mod.reach(acc, feats, crit.within_min, values=values)
+        got = travel_mod.reach(acc, feats, crit.within_min, values=values,
+                               labels=_labels(feats, crit) if crit.label_column else None)
         out["raw_value"] = got["reach_sum" if crit.measure == "reach_sum" else "reach_count"].astype(float)
-        out["nearest"] = [f"{k:,} of {crit.layer} within {crit.within_min:g} min" for k in got["reach_count"]]
+        out["nearest"] = travel_mod.reach_text(got, crit.layer, crit.within_min)
         out["method"] = got["method"]
+        out["source"] = travel_mod.with_road_source(src, acc)
     out["assessed"] = out["raw_value"].notna()
     out.loc[~out["assessed"], "note"] = "empty site geometry or no reachable feature"
     return out
@@ -349,11 +351,26 @@ def _attribute(crit: Criterion, candidates) -> pd.DataFrame:
         value = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
         bad = np.isnan(value) & ~empty
         out.loc[bad, "note"] = [f"value {v!r} of {crit.field} is not a number" for v in text[bad]]
+    lacking = _file_lacks(candidates, crit.field)  # the row's file has no such column: not assessed, not absent
+    value = np.where(lacking, np.nan, value)
     out["assessed"] = ~np.isnan(value)
     out.loc[empty & ~out["assessed"].to_numpy(), "note"] = f"the submission does not state {crit.field}"
+    if lacking.any():
+        out.loc[lacking, "raw_value"] = None
+        out.loc[lacking, "note"] = [f"{f} has no {crit.field} field (not assessed, not 'absent')"
+                                    for f in candidates["source_file"].to_numpy()[lacking]]
     out.loc[~out["assessed"], "method"] = ""
     out["_value"] = value
     return out
+
+
+def _file_lacks(candidates, field: str) -> np.ndarray:
+    """Rows whose submission file has no `field` column at all, though another file screened with it has
+    (``fields_absent``, comma-separated, set by `submissions.load_submissions`)."""
+    if "fields_absent" not in candidates.columns:
+        return np.zeros(len(candidates), dtype=bool)
+    listed = candidates["fields_absent"].fillna("").astype(str).str.split(",")
+    return listed.map(lambda names: field in names).to_numpy(dtype=bool)
 
 
 def _score_of(crit: Criterion, part: pd.DataFrame) -> np.ndarray:
@@ -475,7 +492,9 @@ def _labels(feats: gpd.GeoDataFrame, crit: Criterion) -> np.ndarray:
     """Label per feature: ``label_column`` value, with the voltage appended where the layer has one."""
     n = len(feats)
     base = pd.Series([""] * n, dtype=object)
-    if crit.label_column and crit.label_column in feats.columns:
+    if crit.label_template:  # e.g. "afkørsel {ref} {name}" for motorway exits
+        base = pd.Series(travel_mod.template_labels(feats, crit.label_template), dtype=object)
+    elif crit.label_column and crit.label_column in feats.columns:
         col = feats[crit.label_column].reset_index(drop=True)
         base = col.astype(object).where(col.notna(), "unnamed").astype(str)
     elif crit.label_column:

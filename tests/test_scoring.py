@@ -327,9 +327,10 @@ def test_travel_fallback_in_explanations():
 
 
 def test_travel_on_road_graph():
-    """Motorway 11 km at 110 km/h = 6 min from the node inside the site to the junction."""
-    motorway = LineString([(X0 + 500, Y0 + 500), (X0 + 11_500, Y0 + 500)])
-    roads = gpd.GeoDataFrame({"road_class": ["motorway"]}, geometry=[motorway], crs=25832)
+    """A trunk road of 11 km at 110 km/h = 6 min from the exit (on its far node) to the node inside the site;
+    the town at the same node is 6 min away too. The method names the network and the access leg."""
+    trunk = LineString([(X0 + 500, Y0 + 500), (X0 + 11_500, Y0 + 500)])
+    roads = gpd.GeoDataFrame({"road_class": ["trunk"], "maxspeed_kph": [110]}, geometry=[trunk], crs=25832)
     towns = _points([(X0 + 11_500, Y0 + 500)], population=[700])
     junctions = _points([(X0 + 11_500, Y0 + 500)], ref=["57"])
     layers = {"roads": roads, "towns": towns, "junctions": junctions}
@@ -338,7 +339,7 @@ def test_travel_on_road_graph():
     assert mw["raw_value"] == pytest.approx(6.0)
     assert mw["score"] == pytest.approx(24 / 25)
     assert pop["raw_value"] == 700.0
-    assert mw["method"] == pop["method"] == "road graph"
+    assert mw["method"] == pop["method"] == "road network, OSM, + 0.0 km access leg"
 
 
 @pytest.mark.parametrize(
@@ -386,14 +387,15 @@ def test_distance_unit_must_be_metric():
 
 @pytest.mark.mirror
 def test_mirror_applications_2025(mirror_root):
-    """The 15 approximate 2025 applications on the mirrored layers (no roads, no motorway junctions)."""
+    """The 15 approximate 2025 applications on the mirrored layers: travel criteria on the road network."""
     from screening import catalog
     from screening.config import load_catalog, load_criteria, settings_from_env
 
     settings = settings_from_env(mirror_root=mirror_root, online=False)
     cat = load_catalog()
     crit = load_criteria(catalog=cat)
-    used = sorted({c.layer for c in crit.criteria if c.layer} | {b.layer for b in crit.bonus if b.layer})
+    used = sorted({c.layer for c in crit.criteria if c.layer} | {b.layer for b in crit.bonus if b.layer}
+                  | {crit.travel.road_layer})
     layer_set = catalog.load_layers(used, catalog=cat, settings=settings)
     sites = gpd.read_file(mirror_root / "submissions" / "applications_2025_approx.gpkg")
     res = scoring.score(sites, layer_set.layers, crit,
@@ -405,11 +407,12 @@ def test_mirror_applications_2025(mirror_root):
     summed = b.groupby("application_id")["contribution"].sum().reindex(scores.index)
     assert summed.to_numpy() == pytest.approx(scores["score_total"].to_numpy(), abs=1e-9)
     mw = b.loc[b["criterion"] == "motorway_access"]
-    assert (~mw["assessed"]).all()
-    assert mw["note"].str.startswith("layer motorway_junctions not available").all()
+    assert mw["assessed"].all() and mw["nearest"].str.startswith("afkørsel").all()
+    assert mw["source"].str.contains("© OpenStreetMap contributors").all()
     labour = b.loc[(b["group"] == "labour") & b["assessed"]]
     assert set(labour["criterion"]) == {"population_30min", "population_45min", "education_30min"}
-    assert (labour["method"] == "straight line × 1.3 at 60 km/h (no road layer)").all()
+    assert pd.concat([mw, labour])["method"].str.fullmatch(
+        r"road network, OSM 2023-03-21, \+ \d+\.\d km access leg").all()
     assert scores["flagged"].all()
 
 

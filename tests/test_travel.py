@@ -1,4 +1,9 @@
-"""Travel minutes: a synthetic road network with known minutes, snapping, and the straight-line fallback."""
+"""Travel minutes on synthetic road networks with answers known by construction, and the fallback.
+
+Every network here is in EPSG:25832 around (X0, Y0). The test travel model drives primary roads at
+60 km/h (1 km per minute), motorways at 120 km/h, ferries at 30 km/h with 20 minutes boarding, and access
+legs as straight lines (detour 1.0) at 60 km/h, so minutes are kilometres and every answer is exact.
+"""
 
 from __future__ import annotations
 
@@ -7,136 +12,329 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from screening import travel
+from screening import road_network, routing, travel
 from screening.config import Travel
 from screening.errors import CRSError, LayerDataError
 
 X0, Y0 = 550_000, 6_200_000  # round EPSG:25832 coordinates (metres) inside Denmark
 
-TRAVEL = Travel(speeds_kmh={"motorway": 110, "primary": 70, "secondary": 60, "tertiary": 50,
-                            "unclassified": 40, "residential": 30},
-                default_speed_kmh=30, detour_factor=1.3, fallback_speed_kmh=60, access_snap_max_m=5000)
-
-# Nodes of the network (EPSG:25832 metres) and the minutes from A, known by construction:
-A = (X0, Y0)                  # 0 min
-M = (X0 + 5_500, Y0)          # 3 min: 5.5 km motorway at 110 km/h (an interior vertex of the A-B line)
-B = (X0 + 11_000, Y0)         # 6 min: 11 km motorway at 110 km/h
-C = (X0 + 11_000, Y0 + 7_000)  # 12 min: B + 7 km primary at 70 km/h (6 min)
-D = (X0, Y0 + 3_000)          # 6 min: 3 km residential at 30 km/h
-E = (X0 + 11_000, Y0 + 11_000)  # 18 min: C + 4 km unclassified at 40 km/h (6 min)
-F = (X0 + 5_500, Y0 + 5_000)  # 9 min: M + 5 km tertiary at 50 km/h (6 min)
+TRAVEL = Travel(speeds_kmh={"motorway": 120, "motorway_link": 60, "primary": 60, "trunk": 90},
+                default_speed_kmh=30, detour_factor=1.3, fallback_speed_kmh=60, access_snap_max_m=50_000,
+                access_k=1, access_speed_kmh=60, access_detour_factor=1.0, ferry_speed_kmh=30,
+                ferry_boarding_min=20, ferry_snap_max_m=1_000, local_link_k=0)
 
 
-@pytest.fixture
-def roads():
-    """Seven-node road network; A-M-B is ONE motorway line whose interior vertex M is a junction with M-F;
-    D-C is a slow detour (11.7 km secondary, 11.7 min) never on a shortest path; two far-away lines form a
-    separate component that nothing may snap to. EPSG:25832."""
-    lines = [
-        (LineString([A, M, B]), "motorway"),
-        (LineString([B, C]), "primary"),
-        (LineString([A, D]), "residential"),
-        (LineString([D, C]), "secondary"),
-        (LineString([C, E]), "unclassified"),
-        (LineString([M, F]), "tertiary"),
-        (LineString([(X0 + 60_000, Y0), (X0 + 61_000, Y0)]), "track"),  # island, default speed
-        (LineString([(X0 + 61_000, Y0), (X0 + 61_000, Y0 + 500)]), "track"),
-    ]
-    return gpd.GeoDataFrame({"road_class": [c for _, c in lines]}, geometry=[g for g, _ in lines], crs=25832)
+def _xy(x, y):
+    return (X0 + x, Y0 + y)
 
 
-@pytest.fixture
-def network(roads):
-    """The road graph built from `roads`."""
-    return travel.build_network(roads, TRAVEL)
+def _roads(*lines, **columns):
+    """Road lines given as ((x, y) ..., class[, oneway[, junction]]) in metres from (X0, Y0)."""
+    geoms = [LineString([_xy(*p) for p in line[0]]) for line in lines]
+    data = {"road_class": [line[1] for line in lines],
+            "oneway": [line[2] if len(line) > 2 else None for line in lines],
+            "junction": [line[3] if len(line) > 3 else None for line in lines], **columns}
+    return gpd.GeoDataFrame(data, geometry=geoms, crs=25832)
 
 
-def _sites(*geoms):
-    return gpd.GeoSeries(list(geoms), crs=25832)
+def _around(x, y, half=100):
+    """A small square site around (x, y)."""
+    return gpd.GeoSeries([box(X0 + x - half, Y0 + y - half, X0 + x + half, Y0 + y + half)], crs=25832)
 
 
-def _points(*xy):
-    return gpd.GeoSeries([Point(p) for p in xy], crs=25832)
+def _points(*xy, **columns):
+    return gpd.GeoDataFrame(columns, geometry=[Point(_xy(*p)) for p in xy], crs=25832)
 
 
-def test_graph_nodes_edges_and_minutes(network):
-    g = network.graph
-    assert g.number_of_nodes() == 7 + 3
-    assert g.number_of_edges() == 7 + 2  # A-M and M-B are separate edges: M is shared with M-F
-    node = {tuple(network.node_xy[k]): k for k in g.nodes}
-    assert g[node[A]][node[M]]["minutes"] == pytest.approx(3.0, abs=1e-12)
-    assert g[node[M]][node[B]]["minutes"] == pytest.approx(3.0, abs=1e-12)
-    assert g[node[B]][node[C]]["minutes"] == pytest.approx(6.0, abs=1e-12)
-    assert g[node[A]][node[D]]["minutes"] == pytest.approx(6.0, abs=1e-12)
-    assert sorted(network.snap_nodes.tolist()) == sorted(node[p] for p in (A, M, B, C, D, E, F))
+def _node_minutes(net, a_xy, b_xy):
+    """Minutes on the graph alone from the node at one point to the node at another (no access legs)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    node = {tuple(np.round(xy - (X0, Y0))): i for i, xy in enumerate(net.node_xy)}
+    return dijkstra(net.graph, indices=node[a_xy])[node[b_xy]]
 
 
-def test_parallel_edges_keep_the_fastest():
-    roads = gpd.GeoDataFrame({"road_class": ["residential", "motorway"]},
-                             geometry=[LineString([A, B]), LineString([A, B])], crs=25832)
-    net = travel.build_network(roads, TRAVEL)
-    assert [d["minutes"] for *_, d in net.graph.edges(data=True)] == pytest.approx([6.0])
+def _minutes(net, target_xy, site_xy):
+    """Minutes from a target point to a small site around another point (nearest_minutes)."""
+    acc = travel.access(_around(*site_xy), travel=net.travel, network=net)
+    return travel.nearest_minutes(acc, _points(target_xy)).loc[0, "travel_min"]
+
+
+# --------------------------------------------------------------------------- one-way rules
+
+
+A, B, C = (0, 0), (6_000, 0), (6_000, 8_000)  # A-B 6 km, B-C 8 km, C-A 10 km (1 km per minute)
 
 
 @pytest.mark.parametrize(
-    ("site", "expected_min", "expected_target"),
+    ("road_class", "oneway", "junction", "a_to_b", "b_to_a"),
     [
-        (box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500), 6.0, 0),    # A inside the site: B is 6 min away
-        (box(X0 - 2_000, Y0 - 500, X0 - 1_000, Y0 + 500), 8.0, 0),  # 1 km access leg at 30 km/h = 2 min
-        (box(X0 + 10_500, Y0 + 10_500, X0 + 11_500, Y0 + 11_500), 0.0, 1),  # E inside the site, E a target
-        (box(X0 + 5_000, Y0 + 4_500, X0 + 6_000, Y0 + 5_500), 9.0, 0),  # F: 6 + 3 min to B over M
+        ("primary", None, None, 6.0, 6.0),          # two-way
+        ("primary", "yes", None, 6.0, 18.0),        # one-way: B to A goes round by C (8 + 10)
+        ("primary", "-1", None, 18.0, 6.0),         # against the drawing direction
+        ("primary", "F", None, 6.0, 18.0),          # Geofabrik F: with the drawing direction
+        ("primary", "T", None, 18.0, 6.0),          # Geofabrik T: against it
+        ("primary", "B", None, 6.0, 6.0),           # Geofabrik B: both
+        ("primary", None, "roundabout", 6.0, 18.0),  # roundabouts are one-way
+        ("motorway", None, None, 3.0, 18.0),        # motorways are one-way (120 km/h: 3 min)
+        ("motorway", "no", None, 3.0, 3.0),         # ... unless oneway=no
+        ("motorway_link", None, None, 6.0, 18.0),   # so are their links
     ],
 )
-def test_nearest_minutes_on_the_graph(network, site, expected_min, expected_target):
-    acc = travel.access(_sites(site), travel=TRAVEL, network=network)
-    got = travel.nearest_minutes(acc, _points(B, E))
-    assert got.loc[0, "travel_min"] == pytest.approx(expected_min, abs=1e-9)
-    assert got.loc[0, "target"] == expected_target
-    assert got.loc[0, "method"] == "road graph"
+def test_one_way_rules(road_class, oneway, junction, a_to_b, b_to_a):
+    roads = _roads(([A, B], road_class, oneway, junction), ([B, C], "primary"), ([C, A], "primary"))
+    net = road_network.build_network(roads, TRAVEL)
+    assert _node_minutes(net, A, B) == pytest.approx(a_to_b, abs=1e-9)
+    assert _node_minutes(net, B, A) == pytest.approx(b_to_a, abs=1e-9)
 
 
-def test_nearest_leaves_the_graph_unchanged(network):
-    before = (network.graph.number_of_nodes(), network.graph.number_of_edges())
-    acc = travel.access(_sites(box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)), travel=TRAVEL, network=network)
-    travel.nearest_minutes(acc, _points(B))
-    assert (network.graph.number_of_nodes(), network.graph.number_of_edges()) == before
+def test_maxspeed_and_speed_factor():
+    """maxspeed_kph (80) beats the class speed; the class factor 0.75 makes 60 km/h: 6 km in 6 min."""
+    roads = _roads(([A, B], "primary"), ([B, C], "primary"), maxspeed_kph=[80, 0])
+    model = TRAVEL.model_copy(update={"speed_factors": {"primary": 0.75}})
+    net = road_network.build_network(roads, model)
+    assert _minutes(net, A, B) == pytest.approx(6.0, abs=1e-9)
+    assert _minutes(net, B, C) == pytest.approx(8 / 45 * 60, abs=1e-9)  # 0 = unknown: 60 x 0.75 km/h
+
+
+def test_parallel_edges_keep_the_fastest():
+    roads = _roads(([A, B], "primary"), ([A, B], "motorway", "no"), ([B, C], "primary"))
+    net = road_network.build_network(roads, TRAVEL)
+    assert _node_minutes(net, A, B) == pytest.approx(3.0, abs=1e-9)
+
+
+def test_lines_sharing_an_inner_vertex_meet_there():
+    """A Geofabrik-style line A-M-B (not split at M) meets M-D: M is a node, D is 3 + 4 min from A."""
+    m, d = (3_000, 0), (3_000, -4_000)
+    roads = _roads(([A, m, B], "primary"), ([m, d], "primary"))
+    net = road_network.build_network(roads, TRAVEL)
+    assert net.n_nodes == 4
+    assert _minutes(net, A, d) == pytest.approx(7.0, abs=1e-9)
+
+
+# --------------------------------------------------------------------------- ferries
+
+
+MAIN, MAIN2, MAIN3 = (0, 0), (0, -5_000), (-5_000, -5_000)
+HARBOUR, ISLAND_HARBOUR = (500, 0), (10_500, 0)
+I1, I2 = (11_000, 0), (15_000, 0)
+
+
+@pytest.fixture
+def ferry_net():
+    """Mainland roads, a 10 km ferry whose ends lie 500 m from a road node on each side, an island road."""
+    roads = _roads(([MAIN, MAIN2], "primary"), ([MAIN2, MAIN3], "primary"), ([HARBOUR, ISLAND_HARBOUR], "ferry"),
+                   ([I1, I2], "primary"), name=["a", "b", "Testfærgen", "c"])
+    return road_network.build_network(roads, TRAVEL)
+
+
+@pytest.mark.parametrize(("target", "site"), [(MAIN, I2), (I2, MAIN)])
+def test_ferry_crossing_time(ferry_net, target, site):
+    """0.5 min connector + 20 min boarding + 10 km at 30 km/h (20 min) + 0.5 min connector + 4 km road."""
+    assert _minutes(ferry_net, target, site) == pytest.approx(45.0, abs=1e-9)
+
+
+def test_island_site_method_names_the_ferry(ferry_net):
+    acc = travel.access(_around(*I2), travel=TRAVEL, network=ferry_net)
+    got = travel.nearest_minutes(acc, _points(MAIN))
+    assert got.loc[0, "method"] == ("road network, OSM, + 0.0 km access leg; its roads reach the rest of "
+                                    "Denmark only by ferry (Testfærgen)")
+
+
+def test_ferry_end_beyond_snap_distance_stays_unjoined():
+    roads = _roads(([MAIN, MAIN2], "primary"), ([(1_500, 0), ISLAND_HARBOUR], "ferry"), ([I1, I2], "primary"))
+    net = road_network.build_network(roads, TRAVEL)
+    assert np.isnan(_minutes(net, MAIN, I2))  # the mainland end is 1.5 km from a node: not joined
+
+
+def test_route_reports_classes_ferries_and_legs(ferry_net):
+    origin = routing.access(ferry_net, np.array([Point(_xy(-2_000, 0))]), role="depart")
+    dest = routing.access(ferry_net, np.array([Point(_xy(15_000, 300))]), role="arrive")
+    r = routing.route(ferry_net, origin, dest)
+    assert r.minutes == pytest.approx(2.0 + 45.0 + 0.3, abs=1e-9)  # 2 km leg, the crossing, 0.3 km leg
+    assert r.ferries == ("Testfærgen",)
+    assert (r.origin_leg_m, r.destination_leg_m) == (2_000.0, 300.0)
+    assert r.by_class.loc["ferry", "km"] == pytest.approx(10.0)
+    assert r.by_class.loc["primary", "minutes"] == pytest.approx(4.0)
+
+
+# --------------------------------------------------------------------------- access legs
+
+
+def test_access_leg_and_fastest_of_k_nodes():
+    """A site 100 m beside a motorway is not on it: motorway nodes are no access nodes. Legs at 30 km/h
+    (2 min per km): through B (4.05 km, then 6 min from A) rather than straight to A (9.96 km)."""
+    roads = _roads(([(0, 1_000), (20_000, 1_000)], "motorway", "no"), ([A, B], "primary"), ([B, C], "primary"))
+    net = road_network.build_network(roads, TRAVEL.model_copy(update={"access_k": 3, "access_speed_kmh": 30}))
+    site = gpd.GeoSeries([box(X0 + 9_900, Y0 + 1_100, X0 + 10_100, Y0 + 1_300)], crs=25832)
+    acc = travel.access(site, travel=net.travel, network=net)
+    got = travel.nearest_minutes(acc, _points(A))
+    leg = np.hypot(9_900 - 6_000, 1_100)  # to B, the nearest access node
+    assert got.loc[0, "travel_min"] == pytest.approx(6.0 + 2 * leg / 1000, abs=1e-9)
+    assert got.loc[0, "method"] == f"road network, OSM, + {leg / 1000:.1f} km access leg"
+
+
+@pytest.mark.parametrize(("k", "expected"), [(1, 3.9 + 93.0), (2, 4.9)])
+def test_fastest_of_k_nodes_not_the_nearest(k, expected):
+    """The node nearest to the site (3.9 km) is 93 km from A by road; the second (A itself, 4.9 km) wins
+    once k = 2: the fastest of the k nearest nodes, not the nearest."""
+    roads = _roads(([A, (-1_000, 0)], "primary"), ([(9_000, 0), (30_000, 0)], "primary"),
+                   ([(-1_000, 0), (-1_000, 20_000), (30_000, 20_000), (30_000, 0)], "primary"))
+    net = road_network.build_network(roads, TRAVEL.model_copy(update={"access_k": k}))
+    assert _minutes(net, A, (5_000, 0)) == pytest.approx(expected, abs=1e-9)
+
+
+def test_target_on_a_node_enters_there():
+    """An exit on a motorway node departs from that node (leg 0), although motorway nodes are no access nodes."""
+    roads = _roads(([(-5_000, 0), A], "motorway"), ([A, B], "motorway"), ([B, C], "primary"))
+    net = road_network.build_network(roads, TRAVEL)
+    assert A not in [tuple(xy - (X0, Y0)) for xy in net.node_xy[net.access_nodes]]
+    assert _minutes(net, A, C) == pytest.approx(3.0 + 8.0, abs=1e-9)  # not 6 km leg to B + 8
+
+
+# --------------------------------------------------------------------------- catchments
+
+
+@pytest.fixture
+def line_30():
+    """A primary road P0-P30 of exactly 30 km: 30.0 minutes end to end."""
+    return road_network.build_network(_roads(([(0, 0), (30_000, 0)], "primary")), TRAVEL)
 
 
 @pytest.mark.parametrize(
     ("within_min", "expected_sum", "expected_count"),
     [
-        (5.0, 0.0, 0),        # nothing within 5 min of A
-        (6.0, 1_000.0, 1),    # B at exactly 6 min counts (inclusive)
-        (10.0, 5_000.0, 2),   # + F at 9 min
-        (12.0, 7_000.0, 3),   # + C at exactly 12 min
-        (20.0, 15_000.0, 4),  # + E at 18 min
+        (30.0, 100 + 4, 2),    # the town on P30 at exactly 30.0 min counts; 1 m beyond it does not
+        (29.999, 4, 1),        # only the town 15 km from P0 (15 min leg)
+        (30.001, 100 + 10 + 4, 3),  # now the town 1 m beyond P30 too (30.001 min)
+        (14.9, 0, 0),
     ],
 )
-def test_reach_within_cutoff(network, within_min, expected_sum, expected_count):
-    towns = gpd.GeoDataFrame({"population": [1_000, 2_000, 4_000, 8_000]},
-                             geometry=[Point(B), Point(C), Point(F), Point(E)], crs=25832)
-    acc = travel.access(_sites(box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)), travel=TRAVEL, network=network,
-                        cutoff_min=20.0)
-    got = travel.reach(acc, towns, within_min, values=towns["population"])
-    assert got.loc[0, "reach_sum"] == pytest.approx(expected_sum)
+def test_catchment_boundary_at_exactly_30_min(line_30, within_min, expected_sum, expected_count):
+    towns = _points((30_000, 0), (30_000, 1), (0, 15_000), population=[100, 10, 4])
+    acc = travel.access(_around(0, 0), travel=TRAVEL, network=line_30)
+    got = travel.reach(acc, towns, within_min, values=towns["population"], labels=["P30", "beyond", "north"])
+    assert got.loc[0, "reach_sum"] == expected_sum
     assert got.loc[0, "reach_count"] == expected_count
-    assert got.loc[0, "method"] == "road graph"
 
 
-def test_reach_beyond_cutoff_refused(network):
-    acc = travel.access(_sites(box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)), travel=TRAVEL, network=network,
-                        cutoff_min=10.0)
-    with pytest.raises(ValueError, match="cutoff_min=10.0"):
-        travel.reach(acc, _points(B), 30.0)
+def test_reach_names_the_largest_towns(line_30):
+    towns = _points((30_000, 0), (0, 15_000), (0, 100), (0, 200), population=[100, 4, 50, 7])
+    acc = travel.access(_around(0, 0), travel=TRAVEL, network=line_30)
+    got = travel.reach(acc, towns, 30.0, values=towns["population"], labels=["P30", "north", "near", "near2"])
+    assert got.loc[0, "counted"] == "P30, near, near2"
+    assert travel.reach_text(got, "towns", 30.0) == ["4 of towns within 30 min: P30, near, near2, …"]
 
 
-def test_site_beyond_snap_radius_uses_fallback(network):
-    far = box(X0 - 10_500, Y0 - 500, X0 - 9_500, Y0 + 500)  # 9.5 km west of A: beyond 5,000 m
-    acc = travel.access(_sites(far), travel=TRAVEL, network=network)
-    got = travel.nearest_minutes(acc, _points(A))
-    assert got.loc[0, "method"] == ("straight line × 1.3 at 60 km/h "
-                                    "(site more than 5,000 m from the road graph)")
-    assert got.loc[0, "travel_min"] == pytest.approx(9_500 * 1.3 / 1000)  # 60 km/h = 1 km/min
+def test_catchment_by_groups_equals_catchment_by_place():
+    """Cells grouped by their node tuple (as the surface does) count exactly what they count one by one."""
+    rng = np.random.default_rng(7)
+    net = _random_network(rng)
+    cells = rng.uniform(0, 20_000, (3_000, 2))
+    places = routing.access(net, np.array([Point(_xy(*p)) for p in cells]), role="arrive")
+    targets = routing.access(net, np.array([Point(_xy(*p)) for p in rng.uniform(0, 20_000, (40, 2))]),
+                             role="depart")
+    times = routing.target_times(net, targets, 25.0)
+    values = rng.integers(1, 1000, 40).astype(float)
+    order = np.argsort(places.node, axis=1)
+    sorted_places = routing.Access(np.take_along_axis(places.node, order, 1), np.take_along_axis(places.leg_m, order, 1),
+                                   np.take_along_axis(places.leg_min, order, 1))
+    block = (cells[:, 0] // 2_000).astype(np.int64) * 100 + (cells[:, 1] // 2_000).astype(np.int64)
+    key = np.c_[block, sorted_places.node]
+    _, groups = np.unique(key, axis=0, return_inverse=True)
+    one = routing.catchment(times, values, sorted_places, 20.0)
+    grouped = routing.catchment(times, values, sorted_places, 20.0, groups=groups.ravel())
+    assert groups.max() < cells.shape[0] - 100  # groups do hold several cells
+    np.testing.assert_array_equal(one[0], grouped[0])
+    np.testing.assert_array_equal(one[1], grouped[1])
+
+
+# --------------------------------------------------------------------------- the networkx reference
+
+
+def _random_network(rng, n=8, step=2_500.0):
+    """An n x n grid of primary roads, some one-way, some trunk, plus a ferry and a motorway with an exit."""
+    lines = []
+    for i in range(n):  # a few dozen synthetic lines
+        for j in range(n):
+            x, y = i * step + rng.uniform(-300, 300), j * step + rng.uniform(-300, 300)
+            if i + 1 < n:
+                lines.append(([(i * step, j * step), ((i + 1) * step, j * step)],
+                              rng.choice(["primary", "trunk"]), rng.choice([None, None, "yes", "-1"])))
+            if j + 1 < n:
+                lines.append(([(i * step, j * step), (x, y), (i * step, (j + 1) * step)], "primary",
+                              rng.choice([None, None, None, "yes"])))
+    lines.append(([(-500, 0), (-500, n * step)], "motorway"))
+    lines.append(([(-500, 0), (0, 0)], "motorway_link"))
+    lines.append(([(n * step - step + 300, 0), (n * step + 6_000, 0)], "ferry"))
+    lines.append(([(n * step + 6_500, 0), (n * step + 9_000, 0)], "primary"))
+    return road_network.build_network(_roads(*lines), TRAVEL.model_copy(update={"access_k": 3, "local_link_k": 2}))
+
+
+def _nx_reference(net, sites: routing.Access, targets: routing.Access, within_min: float):
+    """Per site, a networkx Dijkstra on the reversed graph from the site over its legs: nearest minutes,
+    and the targets within `within_min` (the naive per-candidate method)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_weighted_edges_from(zip(net.edges["v"], net.edges["u"], net.edges["minutes"], strict=True))
+    nearest, reach = [], []
+    for i in range(sites.n):  # one Dijkstra per site: the reference, not the method
+        ok = sites.node[i] >= 0
+        g.add_weighted_edges_from(("site", int(j), float(w)) for j, w in zip(sites.node[i][ok], sites.leg_min[i][ok],
+                                                                           strict=True))
+        dist = nx.single_source_dijkstra_path_length(g, "site", weight="weight")
+        g.remove_node("site")
+        tau = np.array([min((dist.get(int(j), np.inf) + w for j, w in zip(targets.node[t], targets.leg_min[t],
+                                                                           strict=True) if j >= 0), default=np.inf)
+                        for t in range(targets.n)])
+        nearest.append(tau.min())
+        reach.append(tau <= within_min + routing.EPS_MIN)
+    return np.array(nearest), np.array(reach)
+
+
+def test_same_answers_as_networkx():
+    """Multi-source scipy Dijkstra and the exact catchment equal a per-site networkx Dijkstra to 1e-9 min."""
+    rng = np.random.default_rng(2025)
+    net = _random_network(rng)
+    site_geoms = np.array([box(X0 + x, Y0 + y, X0 + x + 400, Y0 + y + 300)
+                           for x, y in rng.uniform(-1_000, 27_000, (60, 2))] + [Point(_xy(26_500, 0))])
+    sites = routing.access(net, site_geoms, role="arrive")
+    targets = routing.access(net, np.array([Point(_xy(*p)) for p in rng.uniform(0, 20_000, (25, 2))]),
+                             role="depart", on_node=True)
+    ref_nearest, ref_reach = _nx_reference(net, sites, targets, 15.0)
+    minutes, _, _ = routing.place_minutes(routing.nearest_times(net, targets), sites)
+    np.testing.assert_allclose(minutes, ref_nearest, atol=1e-9, rtol=0)
+    values = rng.integers(1, 100, targets.n).astype(float)
+    sums, counts = routing.catchment(routing.target_times(net, targets, 15.0), values, sites, 15.0)
+    np.testing.assert_array_equal(counts, ref_reach.sum(axis=1))
+    np.testing.assert_allclose(sums, ref_reach @ values, atol=1e-9)
+    assert np.isfinite(minutes[-1]) and 0 < counts.sum() < counts.size * targets.n  # the island is reached
+
+
+# --------------------------------------------------------------------------- errors, labels, fallback
+
+
+def test_roads_without_class_column():
+    roads = gpd.GeoDataFrame({"kind": ["motorway"]}, geometry=[LineString([_xy(*A), _xy(*B)])], crs=25832)
+    with pytest.raises(LayerDataError, match="road_class"):
+        road_network.build_network(roads, TRAVEL)
+
+
+def test_roads_in_other_crs():
+    roads = gpd.GeoDataFrame({"road_class": ["motorway"]}, geometry=[LineString([(9.5, 56.1), (9.6, 56.1)])],
+                             crs=4326)
+    with pytest.raises(CRSError, match="EPSG:4326"):
+        road_network.build_network(roads, TRAVEL)
+
+
+def test_template_labels():
+    exits = _points(A, B, C, ref=["56", None, "12"], name=["Horsens V", None, None])
+    assert travel.template_labels(exits, "afkørsel {ref} {name}").tolist() == [
+        "afkørsel 56 Horsens V", "afkørsel (unnamed)", "afkørsel 12"]
+
+
+FALLBACK = TRAVEL.model_copy(update={"access_snap_max_m": 5_000})
 
 
 @pytest.mark.parametrize(
@@ -148,18 +346,16 @@ def test_site_beyond_snap_radius_uses_fallback(network):
     ],
 )
 def test_fallback_nearest_minutes(dx, expected_min):
-    acc = travel.access(_sites(box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)), travel=TRAVEL)
-    got = travel.nearest_minutes(acc, _points((X0 + dx, Y0)))
+    acc = travel.access(gpd.GeoSeries([box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)], crs=25832), travel=FALLBACK)
+    got = travel.nearest_minutes(acc, _points((dx, 0)))
     assert got.loc[0, "travel_min"] == pytest.approx(expected_min, abs=1e-9)
     assert got.loc[0, "method"] == "straight line × 1.3 at 60 km/h (no road layer)"
 
 
 def test_fallback_reach_radius():
     """30 min at 60 km/h over a detour of 1.3: straight-line reach 30,000 / 1.3 = 23,076.9 m from the edge."""
-    acc = travel.access(_sites(box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)), travel=TRAVEL)
-    towns = gpd.GeoDataFrame({"population": [100, 200, np.nan]},
-                             geometry=[Point(X0 + 500 + 23_000, Y0), Point(X0 + 500 + 23_100, Y0),
-                                       Point(X0, Y0)], crs=25832)
+    acc = travel.access(gpd.GeoSeries([box(X0 - 500, Y0 - 500, X0 + 500, Y0 + 500)], crs=25832), travel=FALLBACK)
+    towns = _points((500 + 23_000, 0), (500 + 23_100, 0), (0, 0), population=[100, 200, np.nan])
     got = travel.reach(acc, towns, 30.0, values=towns["population"])
     assert got.loc[0, "reach_sum"] == pytest.approx(100.0)  # the NaN population counts as 0
     assert got.loc[0, "reach_count"] == 2
@@ -167,19 +363,6 @@ def test_fallback_reach_radius():
 
 def test_fallback_method_text():
     assert travel.fallback_method(TRAVEL) == "straight line × 1.3 at 60 km/h (no road layer)"
-
-
-def test_roads_without_class_column():
-    roads = gpd.GeoDataFrame({"kind": ["motorway"]}, geometry=[LineString([A, B])], crs=25832)
-    with pytest.raises(LayerDataError, match="road_class"):
-        travel.build_network(roads, TRAVEL)
-
-
-def test_roads_in_other_crs():
-    roads = gpd.GeoDataFrame({"road_class": ["motorway"]}, geometry=[LineString([(9.5, 56.1), (9.6, 56.1)])],
-                             crs=4326)
-    with pytest.raises(CRSError, match="EPSG:4326"):
-        travel.build_network(roads, TRAVEL)
 
 
 SQUARE = box(X0, Y0, X0 + 1_000, Y0 + 1_000)  # a 1 km square site
@@ -204,10 +387,7 @@ def test_nearest_distance(site, features, expected_m, expected_pos):
 def test_nearest_distance_to_long_lines_is_exact_and_names_the_line():
     """Long lines are split into segments inside nearest_distance; the answer must equal GEOS's distance
     to the whole line and name the right feature (EPSG:25832 metres)."""
-    import numpy as np
     import shapely
-
-    from screening.travel import nearest_distance
 
     zigzag = shapely.LineString([(i * 1000.0, (i % 2) * 1000.0) for i in range(40)])  # 40 vertices
     far = shapely.MultiLineString([[(0, 9000), (39_000, 9000)], [(0, 9500), (5000, 9500)]])
@@ -215,7 +395,7 @@ def test_nearest_distance_to_long_lines_is_exact_and_names_the_line():
     sites = np.array([shapely.box(x, 2000, x + 500, 2500) for x in range(0, 40_000, 3700)]
                      + [shapely.box(19_800, -3500, 20_100, -3400)])
     feats = np.array([far, zigzag, point], dtype=object)
-    dist, which = nearest_distance(sites, feats)
+    dist, which = travel.nearest_distance(sites, feats)
     naive = np.array([[s.distance(f) for f in feats] for s in sites])
     np.testing.assert_allclose(dist, naive.min(axis=1), atol=1e-9)
     assert (naive[np.arange(len(sites)), which] == naive.min(axis=1)).all()
