@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
-import zipfile
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
-import pyproj
 import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
@@ -26,70 +22,24 @@ from screening import submissions
 from screening.config import PROJECT_ROOT
 from screening.errors import CRSError, SubmissionError
 from screening.submissions import Problem, load_submissions, read_submission_file, validate
-
-X0, Y0 = 500_000, 6_200_000  # round EPSG:25832 coordinates (metres) inside Denmark
-_TO_WGS84 = pyproj.Transformer.from_crs(25832, 4326, always_xy=True)
+from tests._submission_fixtures import (
+    X0,
+    Y0,
+    feature,
+    messages,
+    metric_frame,
+    square,
+    synthetic_kommuner,
+    wgs84,
+    write_geojson,
+    zipped_shapefile,
+)
 
 
 @pytest.fixture(scope="module")
 def kommuner() -> gpd.GeoDataFrame:
     """Two 20 km x 20 km municipalities, EPSG:25832: 0101 at x 500-520 km, 0630 at x 520-540 km."""
-    return gpd.GeoDataFrame(
-        {"kommunekode": ["0101", "0630"], "kommunenavn": ["København", "Vejle"],
-         "regionskode": ["1084", "1083"], "regionsnavn": ["Region Hovedstaden", "Region Syddanmark"]},
-        geometry=[box(X0, Y0, X0 + 20_000, Y0 + 20_000), box(X0 + 20_000, Y0, X0 + 40_000, Y0 + 20_000)],
-        crs=25832)
-
-
-def square(dx: float = 5_000, dy: float = 5_000, side: float = 1_000, height: float | None = None) -> Polygon:
-    """A side x height m rectangle whose lower-left corner is (X0 + dx, Y0 + dy), EPSG:25832."""
-    return box(X0 + dx, Y0 + dy, X0 + dx + side, Y0 + dy + (height or side))
-
-
-def wgs84(geom):
-    """The EPSG:25832 geometry in WGS84 longitude/latitude (GeoJSON order)."""
-    return shapely.transform(geom, lambda xy: np.column_stack(_TO_WGS84.transform(xy[:, 0], xy[:, 1])))
-
-
-def feature(geom, **props) -> dict:
-    base = {"application_id": "A-1", "kommunekode": "0101", "site_name": "Nord"}
-    return {"type": "Feature", "properties": {**base, **props},
-            "geometry": None if geom is None else mapping(geom)}
-
-
-def write_geojson(path: Path, features: list[dict], *, epsg: int | None = None) -> Path:
-    """A FeatureCollection; with `epsg` a legacy 'crs' member, without it RFC 7946 (WGS84)."""
-    fc = {"type": "FeatureCollection", "features": features}
-    if epsg:
-        fc["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{epsg}"}}
-    path.write_text(json.dumps(fc), encoding="utf-8")
-    return path
-
-
-def metric_frame(geoms, **columns) -> gpd.GeoDataFrame:
-    """Sites in EPSG:25832 with default attributes, one per geometry."""
-    n = len(geoms)
-    data = {"application_id": [f"A-{i + 1}" for i in range(n)], "kommunekode": ["0101"] * n,
-            "site_name": ["Nord"] * n, **columns}
-    return gpd.GeoDataFrame(data, geometry=list(geoms), crs=25832)
-
-
-def zipped_shapefile(tmp_path: Path, gdf: gpd.GeoDataFrame, *, parts=(".shp", ".shx", ".dbf", ".prj")):
-    """The frame as export/sites.* inside tmp_path/sites.zip, with only the listed parts."""
-    folder = tmp_path / "shp"
-    folder.mkdir()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # field names cut to 10 characters: that is the point
-        gdf.to_file(folder / "sites.shp")
-    path = tmp_path / "sites.zip"
-    with zipfile.ZipFile(path, "w") as zf:
-        for ext in parts:
-            zf.write(folder / f"sites{ext}", f"export/sites{ext}")
-    return path
-
-
-def messages(report, severity: str = "error") -> list[str]:
-    return [str(p) for p in report.problems if p.severity == severity]
+    return synthetic_kommuner()
 
 
 # --------------------------------------------------------------------------- formats and CRS
@@ -127,7 +77,7 @@ def test_formats_give_the_same_candidates(tmp_path, kommuner, write):
                          business_loi_count=[3, 0], kb_date=["2026-01-28", "2026-02-03"])
     gdf = load_submissions([write(tmp_path, sites)], kommuner=kommuner)
     assert gdf.crs.to_epsg() == 25832
-    assert list(gdf.columns[:9]) == list(submissions.CANDIDATE_COLUMNS)
+    assert list(gdf.columns[:len(submissions.CANDIDATE_COLUMNS)]) == list(submissions.CANDIDATE_COLUMNS)
     assert gdf["application_id"].tolist() == ["A-1", "A-2"]
     assert gdf["kommunenavn"].tolist() == ["København", "Vejle"]
     assert gdf["regionsnavn"].tolist() == ["Region Hovedstaden", "Region Syddanmark"]
@@ -142,12 +92,13 @@ def test_legacy_crs_member_gives_the_exact_frame(tmp_path, kommuner):
                          epsg=25832)
     gdf = load_submissions([path], kommuner=kommuner)
     text = ["application_id", "kommunekode", "kommunenavn", "regionskode", "regionsnavn",
-            "co_applicant_kommunekoder", "site_name", "source_file"]
+            "co_applicant_kommunekoder", "site_name", "source_file", "site_notes", "fields_absent"]
     expected = gpd.GeoDataFrame(
         {"application_id": ["A-1"], "kommunekode": ["0101"], "kommunenavn": ["København"],
          "regionskode": ["1084"], "regionsnavn": ["Region Hovedstaden"],
          "co_applicant_kommunekoder": ["0630"], "site_name": ["Nord"], "area_ha": [100.0],
-         "source_file": [str(path)], "area_ha_declared": [100.0]},
+         "source_file": [str(path)], "outside_denmark_ha": [0.0], "outside_denmark_share": [0.0],
+         "site_notes": [""], "fields_absent": [""], "area_ha_declared": [100.0]},
         geometry=[MultiPolygon([square()])], crs=25832).astype(dict.fromkeys(text, "str"))
     assert_geodataframe_equal(gdf, expected, check_like=False, normalize=True)
 
@@ -212,15 +163,15 @@ def _parquet_without_crs(tmp_path):
 
 
 @pytest.mark.parametrize(("write", "match"), [
-    (_truncated, r"cannot be read as GeoJSON: .*fix: the file looks truncated"),
-    (_not_json, r"cannot be read as GeoJSON"),
+    (_truncated, r"the file ends before its JSON is complete .*fix: the file looks truncated"),
+    (_not_json, r"the file is not valid JSON: Expecting value at line 1 column 1"),
     (_csv, r"'\.csv' is not a submission format.*GeoPackage \(\.gpkg\)"),
     (_empty, r"holds no features \(empty collection\)"),
     (_metres_without_crs, r"not longitude/latitude degrees .*RFC 7946\)\. They look like EPSG:25832 metres"),
     (_zip_without_prj, r"shapefile 'export/sites\.shp' has no \.prj file.*fix: add the \.prj"),
     (_bad_zip, r"not a readable zip archive"),
     (_two_layers, r"exactly one layer with geometry, found 2: a, b"),
-    (_plain_parquet, r"cannot be read as GeoParquet \(Missing geo metadata"),
+    (_plain_parquet, r"cannot be read as GeoParquet \(Missing geo metadata: a plain Parquet table"),
     (_parquet_without_crs, r"declares no CRS"),
     (lambda tmp_path: tmp_path / "absent.gpkg", r"file not found"),
 ], ids=["truncated", "not-json", "csv", "empty", "metres-no-crs", "zip-no-prj", "bad-zip", "two-layers",
@@ -344,9 +295,9 @@ def test_repair_reports_area_change(tmp_path, kommuner):
 
 @pytest.mark.parametrize(("ring", "match"), [
     ([[505_000, 6_205_000], [506_000, 6_205_000], [505_000, 6_205_000]],
-     r"invalid geometry \(Too few points.*\) has no area left after make_valid"),
+     r"a ring of the outline has only 3 points; a ring needs at least 4"),
     ([[505_000, 6_205_000], [float("nan"), 6_205_000], [506_000, 6_206_000], [505_000, 6_205_000]],
-     r"invalid geometry: Invalid Coordinate\[nan 6205000\].*fix: a coordinate is not a number"),
+     r"1 of the outline's 4 coordinates are not numbers \(NaN\) or infinite; fix: export the outline again"),
 ], ids=["too-few-points", "nan-coordinate"])
 def test_repair_cannot_mend_everything(tmp_path, kommuner, ring, match):
     fc = [{"type": "Feature", "properties": {"application_id": "A-1", "kommunekode": "0101"},
@@ -484,14 +435,19 @@ def test_applications_2025_load_clean(mirror_root, real_kommuner):
     gdf = load_submissions([path], kommuner=real_kommuner)
     raw = gpd.read_file(path)
     assert len(gdf) == 15 and gdf["application_id"].is_unique
-    assert gdf["area_ha"].sum() == pytest.approx(raw["area_ha"].sum(), abs=1e-6)  # squares of the stated area
+    cut = gdf["site_notes"] != ""  # squares reaching into the sea are screened on their Danish part
+    drawn = gdf["area_ha"] + gdf["outside_denmark_ha"].where(cut, 0.0)
+    assert drawn.sum() == pytest.approx(raw["area_ha"].sum(), abs=1e-6)  # squares of the stated area
     assert (gdf["kommunenavn"] == raw["kommunenavn"]).all()
     codes = dict(zip(gdf["application_id"], gdf["co_applicant_kommunekoder"], strict=True))
     assert (codes["KER-2025"], codes["VIB-2025"], codes["NAE-2025"]) == ("0461", "0751,0710,0730", "0390")
     assert gdf["designated_2025"].sum() == 11
-    # The only warning: the 2025 file has no commitment/infrastructure fields. NAE-2025 lies mostly in
+    # The warnings: the 2025 file has no commitment/infrastructure fields; the invented squares of AAL-2025
+    # and KER-2025 reach into the water (tests/test_submissions_hostile.py). NAE-2025 lies mostly in
     # Vordingborg, its co-applicant, so it is not flagged.
-    assert len(gdf.attrs["warnings"]) == 1 and "recommended fields absent" in gdf.attrs["warnings"][0]
+    found = gdf.attrs["warnings"]
+    assert len(found) == 3 and "recommended fields absent" in found[0], found
+    assert all("outside Danish land" in w for w in found[1:])
 
 
 @pytest.mark.mirror
