@@ -24,7 +24,7 @@ from flask import Flask, abort, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import make_server
 
-from screening import _upload, maps, preview_card, report
+from screening import _nature_layers, _upload, maps, preview_card, report
 from screening import catalog as catalog_mod
 from screening import preview as preview_mod
 from screening.config import PROJECT_ROOT, Criteria, Settings
@@ -93,6 +93,8 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
                    threading.BoundedSemaphore(8 * workers))
     page = {"incomplete": "; ".join(f"incomplete: {lid} missing"
                                     for lid in preview_mod.incomplete_layers(layer_set, criteria)),
+            "provisional": _nature_layers.provisional_layers(
+                layer_set.layers, {r.layer for r in criteria.exclusions.rules}),
             "reference": reference,
             "max_upload_mb": max_upload_mb, "max_vertices": max_vertices, "top_k": criteria.sensitivity.top_k,
             "extensions": ", ".join(_upload.ALLOWED_EXTENSIONS)}
