@@ -23,6 +23,7 @@ import shapely
 from affine import Affine
 from rasterio.windows import Window
 
+from screening import _raster_travel
 from screening.scoring import band_score
 
 __all__ = [
@@ -152,8 +153,8 @@ class Reach:
 @dataclass(frozen=True)
 class TileInputs:
     """Everything a tile needs: the grid, land, exclusion rules (bit i = ``rules[i]``), the criteria, their
-    effective weights in points (same order), bonus areas with their points, and whether tiles keep
-    the per-criterion scores."""
+    effective weights in points (same order), bonus areas with their points, whether tiles keep
+    the per-criterion scores, and the road network when criteria travel on it."""
 
     grid: Grid
     land: Burn
@@ -162,6 +163,7 @@ class TileInputs:
     points: tuple[float, ...]
     bonus: tuple[tuple[Burn, float], ...] = ()
     keep_scores: bool = False
+    roads: object | None = None  # the RoadNetwork of road-network criteria (`screening._raster_travel`)
 
 
 @dataclass(frozen=True)
@@ -207,11 +209,18 @@ def compute_tile(inputs: TileInputs, window: Window) -> Tile | None:
     scores = np.full((len(inputs.criteria), *land.shape), np.nan, dtype=np.float32) if inputs.keep_scores \
         else None
     total = np.zeros(rows.size)
+    road_cells = None
     for k, crit in enumerate(inputs.criteria):  # a dozen criteria, each vectorised over the tile
         if isinstance(crit, Nearest):
             raw = _nearest_m(crit, grid, window, cells) * crit.raw_per_m
-        else:
+        elif isinstance(crit, Reach):
             raw = _reach_raw(crit, grid, window)[rows, cols]
+        else:  # on the road network: the cells' access legs once per tile, shared by these criteria
+            if road_cells is None:
+                road_cells = _raster_travel.cell_access(
+                    inputs.roads, grid.left + (window.col_off + cols + 0.5) * grid.res_m,
+                    grid.top - (window.row_off + rows + 0.5) * grid.res_m, rows, cols)
+            raw = _raster_travel.raw(crit, *road_cells)
         score = band_score(crit.band, raw)
         if scores is not None:
             scores[k][rows, cols] = score

@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from screening.road_network import RoadNetwork, leg_minutes
 
-__all__ = ["Access", "TargetTimes", "NodeTimes", "Route", "access", "nearest_times", "place_minutes",
+__all__ = ["Access", "TargetTimes", "NodeTimes", "Route", "access", "access_xy", "nearest_times", "place_minutes",
            "target_times", "catchment", "times_to_place", "route", "EPS_MIN"]
 
 log = logging.getLogger(__name__)
@@ -118,11 +118,8 @@ def access(network: RoadNetwork, geoms, *, role: str, on_node: bool = False) -> 
     point = ok & (shapely.get_type_id(geoms) == 0)
     rows, cols, dist = [np.empty(0, dtype=np.int64)] * 2 + [np.empty(0)]
     if point.any():
-        xy = shapely.get_coordinates(geoms[point])
-        d, pos = tree.query(xy, k=k)
-        d, pos = d.reshape(len(xy), k), pos.reshape(len(xy), k)
-        rows = np.repeat(np.flatnonzero(point), k)
-        cols, dist = nodes[pos.ravel() % nodes.size], d.ravel()
+        r1, cols, dist = _nearest_xy(shapely.get_coordinates(geoms[point]), nodes, tree, k, travel)
+        rows = np.flatnonzero(point)[r1]
     other = ok & ~point
     if other.any():
         r2, c2, d2 = _nearest_by_distance(geoms[other], network.node_xy[nodes], tree, k)
@@ -136,6 +133,21 @@ def access(network: RoadNetwork, geoms, *, role: str, on_node: bool = False) -> 
         log.info("%d of %d places are more than %.0f m from every %s node of the road network", far.sum(), n,
                  travel.access_snap_max_m, role)
     return acc
+
+
+def access_xy(network: RoadNetwork, xy: np.ndarray, *, role: str) -> Access:
+    """`access` for points given as an (n, 2) array of EPSG:25832 coordinates (raster cell centres);
+    identical to `access` of the same points. Each row's nodes come sorted by node id (legs alike), so
+    places with the same nearest nodes have equal rows."""
+    nodes, tree = ((network.depart_nodes, network.depart_tree) if role == "depart"
+                   else (network.arrive_nodes, network.arrive_tree))
+    k = min(network.travel.access_k, nodes.size)
+    if k == 0 or len(xy) == 0:
+        return _to_dense(len(xy), *[np.empty(0, dtype=np.int64)] * 2, np.empty(0), network.travel)
+    rows, cols, dist = _nearest_xy(np.asarray(xy, dtype=float), nodes, tree, k, network.travel)
+    acc = _to_dense(len(xy), rows, cols, dist, network.travel)
+    order = np.argsort(np.where(acc.node >= 0, acc.node, np.iinfo(np.int64).max), axis=1, kind="stable")
+    return Access(*(np.take_along_axis(a, order, axis=1) for a in (acc.node, acc.leg_m, acc.leg_min)))
 
 
 def nearest_times(network: RoadNetwork, targets: Access) -> NodeTimes:
@@ -272,6 +284,14 @@ def route_line_to(network: RoadNetwork, times: NodeTimes, node: int) -> shapely.
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _nearest_xy(xy: np.ndarray, nodes: np.ndarray, tree, k: int, travel):
+    """(row, node id, distance) of the k nearest `nodes` of each point, within `access_snap_max_m`."""
+    d, pos = tree.query(xy, k=k, distance_upper_bound=travel.access_snap_max_m)
+    d, pos = d.reshape(len(xy), k), pos.reshape(len(xy), k)
+    ok = np.isfinite(d)
+    return np.nonzero(ok)[0], nodes[pos[ok]], d[ok]
 
 
 def _nearest_by_distance(geoms: np.ndarray, node_pts_xy: np.ndarray, tree, k: int):

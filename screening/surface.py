@@ -88,9 +88,11 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     only part of the country (allowed like a missing layer) burns the features it has; the land cells
     reaching outside its coverage get the rule's bit in ``not_checked.tif`` instead of a verdict, and the
     tags and ``surface.json`` name the provisional copies among the layers. Each criterion is measured
-    at the cell centre: exact straight-line distance (``distance``); straight line x detour factor at
-    the fallback speed (``travel_time``, also when a road layer exists: the graph is vector-only); the
-    sum/count of features within that many minutes the same way (``reach_*``); then its band
+    at the cell centre: exact straight-line distance (``distance``); with a road layer, minutes over the
+    road network from the nearest feature (``travel_time``) and the sum/count of features within that
+    many minutes (``reach_*``), the cell a point site with its own access legs exactly as the vector
+    scoring defines them (docs/TRAVEL.md); without one, straight line x detour factor at the fallback
+    speed; then its band
     (`screening.scoring.band_score`), the effective weights (`effective_points`) and the bonus, total
     capped at 100. Submission attributes cannot be measured on a raster: they, and criteria whose layer
     is missing, are not assessed and their weight is redistributed exactly as the vector scoring does.
@@ -140,12 +142,13 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     rules, missing_rules = _rules(layers, criteria, grid, set(allow_missing))
     provenance = _surface_nature.layer_provenance(layers, criteria)  # provisional copies, coverage (H4)
     partial = _surface_nature.partial_rules(layers, [r for r, _ in rules], criteria)
-    crits, not_assessed = _criteria(layers, criteria, grid)
+    network = _network(layers, criteria)
+    crits, not_assessed = _criteria(layers, criteria, grid, network)
     points = effective_points(criteria, [c.id for c in crits])
     inputs = TileInputs(grid=grid, land=_raster.burn_shapes(land.geometry.to_numpy(), grid, all_touched=False),
                         rules=tuple(b for _, b in rules), criteria=tuple(crits),
                         points=tuple(points[c.id] for c in crits), bonus=_bonus(layers, criteria, grid),
-                        keep_scores=criterion_bands)
+                        keep_scores=criterion_bands, roads=network)
     windows = grid.windows(block)
     log.info("surface: %d x %d cells of %g m (%d tiles of <= %d cells), %d rules, %d criteria assessed",
              grid.width, grid.height, res_m, len(windows), block, len(rules), len(crits))
@@ -185,7 +188,8 @@ def surface_from_catalog(*, settings, catalog, criteria: Criteria, out_dir: Path
     from screening.config import config_hash
 
     needed = ["kommuner", *(r.layer for r in criteria.exclusions.rules if r.action in RASTER_RULE_ACTIONS),
-              *(c.layer for c in criteria.criteria if c.layer), *(b.layer for b in criteria.bonus if b.layer)]
+              *(c.layer for c in criteria.criteria if c.layer), *(b.layer for b in criteria.bonus if b.layer),
+              criteria.travel.road_layer]
     layer_set = catalog_mod.load_layers(needed, catalog=catalog, settings=settings, allow_missing=allow_missing)
     if "kommuner" not in layer_set.layers:
         raise LayerUnavailableError(f"the surface needs the land layer 'kommuner': {layer_set.missing['kommuner']}")
@@ -276,14 +280,23 @@ def _rules(layers, criteria: Criteria, grid: Grid, allow: set[str]):
     return burns, missing
 
 
-def _criteria(layers, criteria: Criteria, grid: Grid):
-    """The criteria a raster can assess, prepared for tiles; the others with the reason."""
+def _network(layers, criteria: Criteria):
+    """The road network when a travel criterion can use it (the same one the vector scoring builds)."""
+    travel = criteria.travel
+    if travel.road_layer not in layers or not any(
+            c.measure in ("travel_time", "reach_sum", "reach_count") and c.layer in layers for c in criteria.criteria):
+        return None
+    from screening.road_network import network_for
+
+    return network_for(layers[travel.road_layer], travel)
+
+
+def _criteria(layers, criteria: Criteria, grid: Grid, network=None):
+    """The criteria a raster can assess, prepared for tiles; the others with the reason. Travel criteria
+    go over `network` when given (node-level minutes, `screening._raster_travel`), else straight line."""
     prepared, not_assessed = [], {}
     travel = criteria.travel
     m_per_min = travel.fallback_speed_kmh * 1000.0 / 60.0 / travel.detour_factor  # straight-line metres/minute
-    if travel.road_layer in layers and any(c.measure != "distance" and c.measure != "attribute"
-                                           for c in criteria.criteria):
-        log.warning("surface: travel criteria use the straight-line fallback (the road graph is vector-only)")
     for crit in criteria.criteria:  # about 20 configured criteria
         reason = _why_not(crit, layers)
         if reason is None:
@@ -295,7 +308,12 @@ def _criteria(layers, criteria: Criteria, grid: Grid):
         require_crs(gdf, f"layer {crit.layer!r}")
         geoms = gdf.geometry.to_numpy()
         band = crit.band.points
-        if crit.measure in ("distance", "travel_time"):
+        if network is not None and crit.measure != "distance":
+            from screening import _raster_travel
+
+            values = _reach_values(crit, gdf) if crit.measure == "reach_sum" else None
+            prepared.append(_raster_travel.prepare(crit, geoms, values, network))
+        elif crit.measure in ("distance", "travel_time"):
             per_m = 1.0 / _PER_M[crit.unit] if crit.measure == "distance" else 1.0 / m_per_min
             polys = np.isin(shapely.get_type_id(geoms), (3, 6))
             interior = _raster.burn_shapes(geoms[polys], grid, all_touched=False) if polys.any() else None
@@ -328,14 +346,15 @@ def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack([points, coords[:-1][same]]), np.vstack([points, coords[1:][same]])
 
 
+def _reach_values(crit: Criterion, gdf: gpd.GeoDataFrame) -> np.ndarray:
+    if crit.value_column not in gdf.columns:
+        raise ConfigError(f"criterion {crit.id}: layer {crit.layer!r} has no column {crit.value_column!r}; "
+                          f"columns are {list(gdf.columns)}")
+    return np.nan_to_num(gdf[crit.value_column].to_numpy(dtype=float))
+
+
 def _reach(crit: Criterion, gdf: gpd.GeoDataFrame, geoms: np.ndarray, radius_m: float, grid: Grid) -> Reach:
-    if crit.measure == "reach_sum":
-        if crit.value_column not in gdf.columns:
-            raise ConfigError(f"criterion {crit.id}: layer {crit.layer!r} has no column {crit.value_column!r}; "
-                              f"columns are {list(gdf.columns)}")
-        values = np.nan_to_num(gdf[crit.value_column].to_numpy(dtype=float))
-    else:
-        values = np.ones(len(gdf))
+    values = _reach_values(crit, gdf) if crit.measure == "reach_sum" else np.ones(len(gdf))
     point = shapely.get_type_id(geoms) == 0
     areas = None
     if (~point).any():

@@ -1,0 +1,89 @@
+"""Road-network travel criteria on the raster: each land cell's access legs, then its minutes or catchment.
+
+Internal to `screening.surface` and `screening._raster`. A cell is a point site at its centre and gets
+exactly the vector definition (`screening.routing`): its ``access_k`` nearest arrive nodes by straight
+line, the fastest of them. Node-level work is done once for the country (`prepare`): one multi-source
+Dijkstra from all targets for a ``travel_time`` criterion, bounded runs from every target for a
+``reach_*`` criterion; a tile then only looks up its cells' nodes (`raw`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from screening import routing
+from screening.road_network import RoadNetwork
+
+__all__ = ["RoadNearest", "RoadReach", "prepare", "cell_access", "raw", "GROUP_CELLS"]
+
+log = logging.getLogger(__name__)
+
+GROUP_CELLS = 8
+"""Cells of one GROUP_CELLS x GROUP_CELLS block with the same nearest nodes form one catchment group."""
+
+
+@dataclass(frozen=True)
+class RoadNearest:
+    """A ``travel_time`` criterion on the network: minutes from the nearest target to every node."""
+
+    id: str
+    node_minutes: np.ndarray
+    band: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class RoadReach:
+    """A ``reach_*`` criterion on the network: every target's minutes to the nodes within the limit, the
+    targets' values (1 for a count) and the limit in minutes."""
+
+    id: str
+    times: routing.TargetTimes
+    values: np.ndarray
+    within_min: float
+    band: tuple[tuple[float, float], ...]
+
+
+def prepare(crit, geoms: np.ndarray, values: np.ndarray | None, network: RoadNetwork):
+    """Node-level minutes of one criterion over the whole network (`RoadNearest` or `RoadReach`).
+
+    `geoms` are the criterion's (filtered) target features in EPSG:25832; `values` the per-target
+    values of a ``reach_sum`` (None: a count).
+    """
+    targets = routing.access(network, geoms, role="depart", on_node=True)
+    if crit.measure == "travel_time":
+        times = routing.nearest_times(network, targets)
+        return RoadNearest(crit.id, times.minutes, crit.band.points)
+    vals = np.ones(len(geoms)) if values is None else np.nan_to_num(np.asarray(values, dtype=float))
+    times = routing.target_times(network, targets, crit.within_min)
+    log.info("surface: %s: %d targets reach %s node entries within %g min", crit.id, len(geoms),
+             f"{times.target.size:,}", crit.within_min)
+    return RoadReach(crit.id, times, vals, float(crit.within_min), crit.band.points)
+
+
+def cell_access(network: RoadNetwork, x: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray):
+    """Access of the cells with centres (x, y) metres, and their catchment groups: cells of one
+    `GROUP_CELLS` block (by window row and column) sharing the same nodes (rows sorted by node id)."""
+    acc = routing.access_xy(network, np.column_stack([x, y]), role="arrive")
+    nbc = int(cols.max()) // GROUP_CELLS + 1 if cols.size else 1
+    key = (rows // GROUP_CELLS) * nbc + cols // GROUP_CELLS
+    groups, _ = pd.factorize(key)
+    for j in range(acc.node.shape[1]):  # k (about 3) node slots
+        groups, _ = pd.factorize(groups.astype(np.int64) * (network.n_nodes + 1) + acc.node[:, j] + 1)
+    return acc, groups
+
+
+def raw(crit: RoadNearest | RoadReach, acc: routing.Access, groups: np.ndarray) -> np.ndarray:
+    """Raw value per cell: minutes from the nearest target, or the catchment sum; NaN without access."""
+    if isinstance(crit, RoadNearest):
+        node = acc.node
+        tau = np.where(node >= 0, crit.node_minutes[np.maximum(node, 0)] + acc.leg_min, np.inf)
+        out = tau.min(axis=1) if tau.shape[1] else np.full(acc.n, np.inf)
+        out[~np.isfinite(out)] = np.nan
+        return out
+    sums, _ = routing.catchment(crit.times, crit.values, acc, crit.within_min, groups=groups)
+    sums[~acc.reachable] = np.nan
+    return sums
