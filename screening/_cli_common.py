@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -15,8 +16,14 @@ import click
 from screening.config import load_catalog, load_criteria, settings_from_env
 from screening.errors import ScreeningError
 
-__all__ = ["allow_missing_opt", "allow_damaged_opt", "mirror_opt", "offline_opt", "repair_opt", "layer_options", "handle_errors",
-           "context"]
+__all__ = ["allow_missing_opt", "allow_damaged_opt", "mirror_opt", "offline_opt", "repair_opt", "layer_options",
+           "handle_errors", "fail", "MainGroup", "context"]
+
+UNEXPECTED = ("Error: unexpected {kind}: {message}\n"
+              "This is not a known problem with the input or the layers. Run the same command with -v to see "
+              "the traceback, and report it with that output.")
+"""The one message for an error the pipeline does not know (the traceback only with -v)."""
+INTERRUPTED = "Interrupted; no unfinished run folder was left behind."
 
 allow_missing_opt = click.option(
     "--allow-missing", "allow_missing", multiple=True, metavar="LAYER_ID",
@@ -38,17 +45,49 @@ def layer_options(func):
 
 
 def handle_errors(func):
-    """Turn `ScreeningError` into a message on stderr and its exit code (2 for bad submissions)."""
+    """Turn any error into a message on stderr and an exit code: a `ScreeningError` its own message and
+    code (2 for bad submissions), anything unexpected a short message and 1 (`fail`)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except ScreeningError as exc:
-            click.secho(f"Error: {exc}", fg="red", err=True)
-            sys.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own usage errors and exits
+        except (Exception, KeyboardInterrupt) as exc:
+            fail(exc)
 
     return wrapper
+
+
+def fail(exc: BaseException) -> None:
+    """Report `exc` on stderr and exit: its message and ``exit_code`` for a `ScreeningError`; for anything
+    else `UNEXPECTED`, with the traceback when the command ran with ``-v``; 130 for Ctrl-C."""
+    if isinstance(exc, ScreeningError):
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        click.echo(INTERRUPTED, err=True)
+        sys.exit(130)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().params.get("verbose"):
+        click.echo("".join(traceback.format_exception(exc)), err=True)
+    message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "(no message)"
+    click.secho(UNEXPECTED.format(kind=type(exc).__name__, message=message), fg="red", err=True)
+    sys.exit(1)
+
+
+class MainGroup(click.Group):
+    """The ``industripark`` group: any error that escapes a command (also one without `handle_errors`)
+    becomes a short message and a non-zero exit (`fail`), never a bare traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            fail(exc)
 
 
 def context(mirror: Path | None = None, offline: bool = False):

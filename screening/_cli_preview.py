@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from screening import catalog as catalog_mod
 from screening._cli_common import context, handle_errors, layer_options, repair_opt
 
 __all__ = ["preview", "serve"]
@@ -29,12 +30,15 @@ def preview(file, reference_dir, out_root, allow_missing, mirror, offline, repai
     ctx = preview_mod.preview_context(catalog=catalog, criteria=criteria, settings=settings,
                                       reference_dir=reference_dir, reports_root=out_root,
                                       allow_missing=allow_missing)
-    result = preview_mod.preview([file], layer_set=ctx.layer_set, criteria=criteria, settings=settings,
-                                 reference=ctx.reference, repair=repair)
-    click.echo(preview_mod.render_text(preview_mod.to_dict(result)))
-    folder = pipeline.new_run_dir(out_root / "previews")
-    cards = preview_card.write_card(result, folder, layer_set=ctx.layer_set, criteria=criteria)
-    click.echo("\nScore card(s): " + ", ".join(str(p) for p in cards.values()))
+    # as 'screen': a missing exclusion layer is an error unless this command allows it (H1, issue 11)
+    layer_set = catalog_mod.require_allowed_missing(ctx.layer_set, catalog, allow_missing)
+    with pipeline.run_folder(out_root / "previews", latest=False) as folder:  # appears only when complete
+        result = preview_mod.preview([file], layer_set=layer_set, criteria=criteria, settings=settings,
+                                     reference=ctx.reference, repair=repair)
+        click.echo(preview_mod.render_text(preview_mod.to_dict(result)))
+        cards = preview_card.write_card(result, folder.path, layer_set=layer_set, criteria=criteria)
+    click.echo("\nScore card(s): " + ", ".join(str(folder.final / p.relative_to(folder.path))
+                                               for p in cards.values()))
 
 
 @click.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -18,7 +19,7 @@ from screening._cli_common import (
     offline_opt,
     repair_opt,
 )
-from screening.errors import ScreeningError
+from screening._json import write_json
 
 __all__ = ["submissions_group", "screen", "select_cmd", "surface"]
 
@@ -126,17 +127,14 @@ def surface(res_m, out_root, block_size, use_dask, criterion_bands, allow_missin
     from screening import surface as surface_mod
 
     settings, catalog, criteria = context(mirror, offline)
-    out_dir = pipeline.new_run_dir(out_root)
-    try:
+    with pipeline.run_folder(out_root) as folder:  # appears under --out, and as latest, only when complete
         result = surface_mod.surface_from_catalog(
-            settings=settings, catalog=catalog, criteria=criteria, out_dir=out_dir, res_m=res_m,
+            settings=settings, catalog=catalog, criteria=criteria, out_dir=folder.path, res_m=res_m,
             allow_missing=allow_missing, block_size=block_size, scheduler="dask" if use_dask else "single",
             criterion_bands=criterion_bands)
-    except ScreeningError:
-        if not any(out_dir.iterdir()):
-            out_dir.rmdir()  # leave no empty run folder behind
-        raise
-    pipeline.point_latest(out_root, out_dir)
+        result = replace(result, out_dir=folder.final,
+                         paths={k: folder.final / Path(p).relative_to(folder.path) for k, p in result.paths.items()})
+        write_json(folder.path / "surface.json", result.to_dict())  # its paths as they will be
     click.echo(surface_mod.summary_text(result))
 
 

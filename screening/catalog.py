@@ -14,7 +14,7 @@ import json
 import logging
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -35,6 +35,7 @@ __all__ = [
     "Resolution",
     "load_layers",
     "load_layer",
+    "require_allowed_missing",
     "resolve",
     "apply_filter",
     "normalise",
@@ -140,14 +141,37 @@ def load_layers(layer_ids: Iterable[str], *, catalog: Catalog, settings: Setting
                f"and region with them, so they cannot be skipped.\n{details}")
         raise LayerUnavailableError(msg)
     if fatal:
-        details = "\n".join(f"  - {missing[i]}" for i in fatal)
-        flags = " ".join(f"--allow-missing {i}" for i in fatal)
-        msg = (f"{len(fatal)} exclusion layer(s) unavailable: {', '.join(fatal)}. A missing exclusion layer "
-               f"is an error, not a skipped check. Provide them, or screen knowingly incomplete with "
-               f"{flags}.\n{details}")
-        raise LayerUnavailableError(msg)
+        raise _missing_exclusion_error(fatal, missing)
     return LayerSet(layers=layers, missing=missing, allow_missing=tuple(sorted(allow)), damaged=damaged,
                     allow_damaged=tuple(sorted(damaged_ok)))
+
+
+def require_allowed_missing(layer_set: LayerSet, catalog: Catalog, allow_missing: Iterable[str]) -> LayerSet:
+    """`layer_set` (loaded under other allowances, e.g. a reference run's) held to `allow_missing` only.
+
+    Refuses, as `load_layers` does, when an ``exclude`` layer is missing and not in `allow_missing`; the
+    returned set's ``allow_missing`` is exactly `allow_missing`, so a copy covering only part of the
+    country is refused for sites outside it too (`screening.exclusion`), as in a screening.
+
+    Raises
+    ------
+    LayerUnavailableError
+        The same message as `load_layers`: the layers, what was tried and the ``--allow-missing`` flags.
+    """
+    allow = set(allow_missing)
+    fatal = [i for i in layer_set.missing if catalog.get(i).role == "exclude" and i not in allow]
+    if fatal:
+        raise _missing_exclusion_error(fatal, layer_set.missing)
+    return replace(layer_set, allow_missing=tuple(sorted(allow)))
+
+
+def _missing_exclusion_error(fatal: list[str], missing: dict[str, str]) -> LayerUnavailableError:
+    details = "\n".join(f"  - {missing[i]}" for i in fatal)
+    flags = " ".join(f"--allow-missing {i}" for i in fatal)
+    msg = (f"{len(fatal)} exclusion layer(s) unavailable: {', '.join(fatal)}. A missing exclusion layer "
+           f"is an error, not a skipped check. Provide them, or screen knowingly incomplete with "
+           f"{flags}.\n{details}")
+    return LayerUnavailableError(msg)
 
 
 def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings,

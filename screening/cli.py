@@ -12,7 +12,9 @@ import sys
 
 import click
 
+from screening._cli_common import MainGroup
 from screening._cli_layers import layers
+from screening._cli_overview import overview
 from screening._cli_preview import preview, serve
 from screening._cli_scenarios import scenarios
 from screening._cli_screen import screen, select_cmd, submissions_group, surface
@@ -22,8 +24,9 @@ __all__ = ["main"]
 log = logging.getLogger(__name__)
 
 
-@click.group()
-@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
+@click.group(cls=MainGroup)
+@click.option("-v", "--verbose", count=True,
+              help="More log output, and the traceback of an unexpected error (repeat for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.version_option(package_name="industripark-screening")
 def main(verbose: int, quiet: bool) -> None:
@@ -32,7 +35,7 @@ def main(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-for _command in (layers, submissions_group, screen, select_cmd, surface, scenarios, preview, serve):
+for _command in (layers, submissions_group, screen, select_cmd, surface, scenarios, preview, serve, overview):
     main.add_command(_command)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,13 +18,15 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from screening import _nature_layers, exclusion, scoring, selection, sensitivity, submissions
+from screening import _nature_layers, _run_folder, exclusion, scoring, selection, sensitivity, submissions
 from screening import catalog as catalog_mod
 from screening._json import json_default, write_json
+from screening._run_folder import RunFolder, is_partial, require_complete, run_folder
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import ScreeningError
 
 __all__ = ["RunResult", "CONTEXT_LAYERS", "screen", "assess", "better_land_notes", "new_run_dir", "write_run",
+           "run_folder", "RunFolder", "is_partial", "require_complete", "write_outputs",
            "explanations", "point_latest",
            "summary_text", "read_breakdown", "write_selection"]
 
@@ -71,6 +72,8 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
         Submission files (GeoJSON, GeoPackage, zipped Shapefile, GeoParquet); never modified.
     out_root
         Folder under which ``<timestamp>/`` is created, with a ``latest`` link to it; None writes nothing.
+        It is checked first (created, written to, enough free space: `run_folder`), and the run folder
+        appears there only once complete.
     allow_missing
         Exclusion layer ids the run may proceed without; every output then says it is incomplete.
     allow_damaged
@@ -80,6 +83,14 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
         A folder written by ``industripark surface`` (``suitability.tif``, ``exclusion.tif``): adds the
         surface overlay to the map and a "better land within 10 km" note to each card.
     """
+    if out_root is not None:  # the output location is checked first: a bad --out fails before any work
+        with run_folder(Path(out_root)) as folder:
+            result = screen(inputs, settings=settings, catalog=catalog, criteria=criteria, out_root=None,
+                            allow_missing=allow_missing, allow_damaged=allow_damaged, repair=repair,
+                            select=select, surface_dir=surface_dir)
+            outputs = write_outputs(folder.path, result, criteria=criteria, report=report)
+        outputs = {k: folder.final / p.relative_to(folder.path) for k, p in outputs.items()}
+        return RunResult(**{**result.__dict__, "run_dir": folder.final, "outputs": outputs})
     timings: dict[str, float] = {}
     allow_missing = tuple(allow_missing)
     t0 = time.perf_counter()
@@ -103,29 +114,35 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
         timings["better_land"] = time.perf_counter() - t0
     manifest = _manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings, result)
     manifest["surface"] = str(surface_dir) if surface_dir is not None else None
-    result = RunResult(**{**result.__dict__, "manifest": manifest})
-    if out_root is None:
-        return result
-    run_dir = new_run_dir(out_root)
+    return RunResult(**{**result.__dict__, "manifest": manifest})
+
+
+def write_outputs(run_dir: Path, result: RunResult, *, criteria: Criteria, report: bool = True) -> dict[str, Path]:
+    """Write a screening's data files and (with `report`) its report into `run_dir`; returns the paths.
+
+    `run_dir` is the folder being written (``run_folder(...).path``); its name becomes the manifest's
+    ``run_id``. The manifest is written last, with the report's timing.
+    """
+    manifest = result.manifest
+    manifest["run_id"] = Path(run_dir).name
     outputs = write_run(run_dir, result)
     if report:
         t0 = time.perf_counter()
         from screening import report as report_mod
 
-        context = {k: v for k, v in layer_set.layers.items() if k in CONTEXT_LAYERS}
+        context = {k: v for k, v in result.layers.layers.items() if k in CONTEXT_LAYERS}
         overlay = None
-        if surface_dir is not None:
+        if manifest.get("surface"):
             from screening import surface
 
-            overlay = surface.overlay_png(Path(surface_dir), run_dir / "surface_overlay.png", max_px=1600)
+            overlay = surface.overlay_png(Path(manifest["surface"]), run_dir / "surface_overlay.png", max_px=1600)
         outputs.update(report_mod.write_report(
             run_dir, result.candidates, result.scores.breakdown, result.exclusion.overlaps,
             result.selection.to_dict() if result.selection else {}, manifest,
             context=context, criteria=criteria, surface_overlay=overlay))
         manifest["timings_s"]["report"] = round(time.perf_counter() - t0, 3)
         write_json(run_dir / "manifest.json", manifest)
-    point_latest(Path(out_root), run_dir)
-    return RunResult(**{**result.__dict__, "run_dir": run_dir, "outputs": outputs})
+    return outputs
 
 
 def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criteria: Criteria, *,
@@ -208,11 +225,12 @@ def better_land_notes(candidates: gpd.GeoDataFrame, surface_dir: Path, *, radius
 
 def _checked_surface(surface_dir: Path, expected_hash: str) -> Path:
     """Resolve a surface folder and refuse one made under another configuration (its COG tag
-    ``config_hash`` must equal this run's), so a map or card never shows a stale surface."""
+    ``config_hash`` must equal this run's), so a map or card never shows a stale surface; an unfinished
+    surface folder (`require_complete`) is refused too."""
     import rasterio
     from rasterio.errors import RasterioIOError
 
-    path = surface_dir.resolve() / "suitability.tif"
+    path = require_complete(surface_dir, "surface folder") / "suitability.tif"
     try:
         with rasterio.open(path) as ds:
             made_with = ds.tags().get("config_hash", "")
@@ -228,7 +246,10 @@ def _checked_surface(surface_dir: Path, expected_hash: str) -> Path:
 
 
 def new_run_dir(out_root: Path) -> Path:
-    """Create and return a fresh ``<out_root>/<UTC timestamp>/`` folder (suffixed if it exists)."""
+    """Create and return a fresh ``<out_root>/<UTC timestamp>/`` folder (suffixed if it exists).
+
+    Prefer `run_folder`: a folder made here looks like a finished run while it is being written.
+    """
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_root = Path(out_root)
     for n in range(100):
@@ -405,11 +426,5 @@ def _versions() -> dict[str, str]:
 
 
 def point_latest(out_root: Path, run_dir: Path) -> None:
-    latest = out_root / "latest"
-    try:
-        if latest.is_symlink() or latest.exists():
-            latest.unlink()
-        os.symlink(run_dir.name, latest, target_is_directory=True)
-    except OSError as exc:  # e.g. a file system without symlinks: write the name instead
-        log.info("cannot link %s (%s); writing its name to latest.txt", latest, exc)
-        (out_root / "latest.txt").write_text(run_dir.name + "\n", encoding="utf-8")
+    """Point ``<out_root>/latest`` at `run_dir` (`screening._run_folder.point_latest`)."""
+    _run_folder.point_latest(Path(out_root), Path(run_dir))

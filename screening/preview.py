@@ -36,6 +36,7 @@ __all__ = [
     "preview",
     "rank_against",
     "incomplete_layers",
+    "rule_layers",
     "to_dict",
     "render_text",
 ]
@@ -50,7 +51,8 @@ _RANK_COLUMNS = ("rank", "rank_min", "rank_max", "top_k_probability", "of_overal
 """The draft's rank among the reference (`rank_against`); replaces the rank `pipeline.assess` gives it."""
 
 _APP_COLUMNS = ("application_id", "site_name", "kommunekode", "kommunenavn", "regionsnavn", "area_ha",
-                "net_area_ha", "exclusion_reasons", "flags", "score_total", "bonus_points", "not_assessed")
+                "net_area_ha", "exclusion_reasons", "flags", "incomplete", "score_total", "bonus_points",
+                "not_assessed")
 
 _REFERENCE_COLUMNS = ("application_id", "site_name", "kommunenavn", "regionsnavn", "excluded", "score_total",
                       "bonus_points")
@@ -123,6 +125,8 @@ def preview_context(*, catalog: Catalog, criteria: Criteria, settings: Settings,
     LayerUnavailableError
         When an exclusion layer is missing and not allowed; the message names the fix.
     """
+    if reference_dir is not None:  # never rank against an unfinished run folder (H1, issue 11)
+        pipeline.require_complete(Path(reference_dir), "reference run folder")
     run_dir = reference_dir if reference_dir is not None else _latest_run(Path(reports_root))
     manifest = _read_manifest(run_dir)
     allow = tuple(allow_missing) or tuple(manifest.get("allow_missing", ()))
@@ -272,8 +276,12 @@ def rank_against(drafts: pd.DataFrame, reference: pd.DataFrame, criteria: Criter
 def incomplete_layers(layer_set: catalog_mod.LayerSet, criteria: Criteria) -> tuple[str, ...]:
     """Layers of ``exclude``/``cut`` rules the loaded set lacks (`catalog.load_layers` left them out only
     when allowed): the ``allow_missing`` of the screening, and the "incomplete: <id> missing" marks."""
-    rule_layers = {r.layer for r in criteria.exclusions.rules if r.action in ("exclude", "cut")}
-    return tuple(sorted(rule_layers & set(layer_set.missing)))
+    return tuple(sorted(set(rule_layers(criteria)) & set(layer_set.missing)))
+
+
+def rule_layers(criteria: Criteria) -> tuple[str, ...]:
+    """The layers of the ``exclude`` and ``cut`` rules: a site on them cannot be (wholly) designated."""
+    return tuple(sorted({r.layer for r in criteria.exclusions.rules if r.action in ("exclude", "cut")}))
 
 
 def to_dict(result: PreviewResult) -> dict:
@@ -283,7 +291,8 @@ def to_dict(result: PreviewResult) -> dict:
     -------
     dict
         ``incomplete``, ``reference`` (``label``, ``note``), ``warnings`` and ``applications``: per
-        application its identity, ``eligible``, ``exclusion_reasons``, ``flags``, ``overlaps`` (rows with
+        application its identity, ``eligible``, ``exclusion_reasons``, ``flags``, ``incomplete`` (the
+        rules not checked for this site, e.g. outside a partial layer copy), ``overlaps`` (rows with
         ``overlap_ha``), ``score_total``, ``group_scores`` (0–100), ``bonus_points``, ``breakdown`` (rows
         as in `scoring.ScoreResult`), ``rank`` and ``improvements``.
     """
@@ -293,7 +302,7 @@ def to_dict(result: PreviewResult) -> dict:
         overlaps = result.overlaps.loc[result.overlaps["application_id"] == aid]
         rows = result.breakdown.loc[result.breakdown["application_id"] == aid]
         apps.append({
-            **{k: _plain(getattr(d, k)) for k in _APP_COLUMNS},
+            **{k: _plain(getattr(d, k, None)) for k in _APP_COLUMNS},
             "eligible": not bool(d.excluded),
             "overlaps": _records(overlaps.drop(columns="application_id")),
             "group_scores": {g: _plain(getattr(d, f"score_{g}")) for g in result.groups},
@@ -320,6 +329,8 @@ def render_text(data: dict) -> str:
             buf = f" + {o['buffer_m']:g} m buffer" if o["buffer_m"] else ""
             lines.append(f"    {o['action']:<7} {o['layer']}{buf}: {o['overlap_ha']:,.2f} ha "
                          f"({o['overlap_share']:.0%} of the site) - {o['features']}")
+        if a.get("incomplete"):
+            lines.append(f"  INCOMPLETE FOR THIS SITE - {a['incomplete']}")
         if a["flags"]:
             lines.append(f"  Flags: {a['flags']}")
         groups = ", ".join(f"{g} {_pts(v)}" for g, v in a["group_scores"].items())
