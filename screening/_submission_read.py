@@ -182,6 +182,7 @@ def _read_ogr(source: str, file: str, fmt: str, *, layer: str | None = None,
         with warnings.catch_warnings(), _gdal_options(_GDAL_OPTIONS):
             warnings.filterwarnings("ignore", "Could not parse column .* as JSON", UserWarning)  # coerced later
             warnings.filterwarnings("ignore", "invalid value encountered in from_wkb", RuntimeWarning)  # NaN: a problem
+            warnings.filterwarnings("ignore", "Non closed ring detected", RuntimeWarning)  # closed, as documented
             gdf = pyogrio.read_dataframe(source, layer=layer, datetime_as_string=True, on_invalid="fix")
             wkb = np.full(len(gdf), None, dtype=object)
             if isinstance(gdf, gpd.GeoDataFrame) and gdf.geometry.isna().any():  # rare: read the WKB again
