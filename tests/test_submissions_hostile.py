@@ -12,16 +12,19 @@ import io
 import json
 import math
 import re
+import struct
 import unicodedata
 import warnings
 
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from click.testing import CliRunner
 from shapely.geometry import box
 
 from screening import scoring, submissions
+from screening._validate_geometry import diagnose_wkb, guarded
 from screening.cli import main
 from screening.config import Criteria
 from screening.errors import SubmissionError
@@ -160,6 +163,45 @@ def test_hostile_geometry_is_a_problem_of_its_feature(tmp_path, kommuner, suffix
     assert re.search(match, error.message), error.message
 
 
+@pytest.mark.parametrize(("blob", "kind", "values"), [
+    (wkb_polygon(_NAN_RING), "nonfinite", {"bad": 4, "total": 4}),
+    (struct.pack(">BI", 0, 3) + struct.pack(">II", 1, 4) + struct.pack(">8d", *[NAN] * 8),  # big endian
+     "nonfinite", {"bad": 4, "total": 4}),
+    (struct.pack("<BII", 1, 0xA0000003, 25832) + struct.pack("<II", 1, 4)  # EWKB: Z flag and SRID
+     + struct.pack("<12d", *[1.0, 2.0, NAN] * 3, INF, 2.0, 0.0), "nonfinite", {"bad": 1, "total": 4}),
+    (wkb_polygon([GOOD[0]]), "short_ring", {"points": 1, "plural": ""}),
+    (wkb_polygon(GOOD)[:-8], "unreadable_geometry", None),  # the reason: Python's struct message
+], ids=["nan", "big-endian", "ewkb-z-srid", "one-point", "cut-off-blob"])
+def test_unbuildable_wkb_is_diagnosed(blob, kind, values):
+    got_kind, got_values = diagnose_wkb(blob)
+    assert got_kind == kind
+    if values is None:
+        assert got_values["reason"].startswith("the stored geometry is damaged: ")
+    else:
+        assert got_values == values
+
+
+def test_a_damaged_blob_in_geoparquet_is_a_problem_of_its_feature(tmp_path, kommuner):
+    path = write_wkb(tmp_path / "s.parquet", [wkb_polygon(GOOD), wkb_polygon(GOOD)[:-8]])
+    (error,) = validate(path, kommuner=kommuner).errors
+    assert (error.feature_index, error.field) == (1, "geometry")
+    assert error.message.startswith("the geometry cannot be read (the stored geometry is damaged")
+
+
+def test_a_geos_failure_on_one_outline_is_found_and_kept_apart():
+    """`guarded` runs vectorised; when GEOS throws, it retries per element and names the failing one."""
+    geoms = np.array([box(0, 0, 1, 1), box(5, 5, 6, 6), box(0, 0, 2, 2)], dtype=object)
+
+    def fails_on_the_second(g):
+        if any(shapely.equals(x, geoms[1]) for x in g):
+            raise shapely.errors.GEOSException("TopologyException: side location conflict at 5 5")
+        return shapely.area(g)
+
+    out, failed = guarded(fails_on_the_second, geoms)
+    assert out.tolist() == [1.0, None, 4.0]
+    assert failed == {1: "side location conflict at 5 5"}
+
+
 @pytest.mark.mirror
 def test_cli_check_of_an_all_nan_polygon_exits_2_without_traceback(tmp_path, mirror_root):
     site = box(516_000, 6_190_000, 517_000, 6_191_000)  # near Give in Vejle Kommune, EPSG:25832
@@ -196,6 +238,7 @@ def test_the_danish_part_is_screened(tmp_path, kommuner, outside_m, side, area_h
     assert row["outside_denmark_ha"] == pytest.approx(outside_ha)
     assert row["outside_denmark_share"] == pytest.approx(outside_ha / (drawn.area / 10_000))
     assert row["site_notes"] == note
+    assert (f"  - A-1: {note}" in submissions.summary_text(gdf)) == bool(note)  # submissions check shows it
     found = [w for w in gdf.attrs["warnings"] if "outside Danish land" in w]
     assert found == ([f"warning: {path}, features[0] (A-1), field 'geometry': {note}; fix: check the outline; "
                       "a site is screened on Danish land only"] if note else [])
