@@ -18,7 +18,7 @@ ifeq ($(strip $(SUBMISSIONS)),)
 SUBMISSIONS := $(MIRROR)/submissions/applications_2025_approx.gpkg
 endif
 
-.PHONY: screen scenarios surface test bench preview serve lint clean venv translations
+.PHONY: screen scenarios surface test bench preview serve lint clean venv translations overview
 
 venv: $(STAMP)
 
@@ -58,6 +58,13 @@ preview: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/industripark serve $(ALLOW)
+
+# The overview map (docs/OVERVIEW.md): a static site in reports/overview/latest/; npm ci installs its JavaScript.
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+overview: $(STAMP) node_modules/.package-lock.json
+	$(BIN)/industripark overview --out reports/overview $(ALLOW)
 
 # Re-extract the texts users read (babel.cfg) and update the Danish catalog; then translate the new entries.
 translations: $(STAMP)
