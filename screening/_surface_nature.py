@@ -92,11 +92,11 @@ def tags(provenance: Mapping[str, dict], partial: list[tuple]) -> dict[str, str]
     }
 
 
-def write_not_checked(grid: Grid, land: _raster.Burn, partial: list[tuple], out_dir: Path, block: int,
+def write_not_checked(grid: Grid, exclusion_tif: Path, partial: list[tuple], out_dir: Path, block: int,
                       tag_values: dict[str, str], provenance: Mapping[str, dict]) -> tuple[Path | None, dict]:
     """Write ``not_checked.tif`` (uint16; bit of a rule set on the land cells it was not checked in, that is
     every cell a part of which lies outside its copy's coverage, ``all_touched``; `EXCLUSION_NODATA` off
-    land) when some rule has a partial copy.
+    land) when some rule has a partial copy. Land is read back from `exclusion_tif` (not `EXCLUSION_NODATA`).
 
     Returns
     -------
@@ -116,9 +116,10 @@ def write_not_checked(grid: Grid, land: _raster.Burn, partial: list[tuple], out_
     tmp.mkdir(parents=True, exist_ok=True)
     path = Path(out_dir) / f"{NOT_CHECKED}.tif"
     try:
-        with rasterio.open(tmp / "nc.tif", "w", **_raster_io._tmp_profile(grid, "uint16", EXCLUSION_NODATA)) as dst:
+        with rasterio.open(exclusion_tif) as src, \
+                rasterio.open(tmp / "nc.tif", "w", **_raster_io._tmp_profile(grid, "uint16", EXCLUSION_NODATA)) as dst:
             for win in grid.windows(block):  # tiles of the grid, each vectorised
-                on_land = _raster._burn(land, win)
+                on_land = src.read(1, window=win) != EXCLUSION_NODATA
                 bits = np.zeros(on_land.shape, dtype=np.uint16)
                 for (rule_id, _, bit, _), burn in zip(partial, outside, strict=True):  # one or two rules
                     cells = _raster._burn(burn, win) & on_land

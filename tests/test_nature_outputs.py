@@ -109,7 +109,7 @@ def test_index_banner_names_the_provisional_layers_and_the_partial_coverage(run)
 def test_map_legend_marks_provisional_copies(run):
     page = _read(run, "map.html")
     legend = page.split('id="legend-provisional"', 1)[1].split("</div>", 1)[0]
-    assert "<code>natura2000_habitat</code> – " + HABITAT_NOTE in legend
+    assert f'<code title="{HABITAT_NOTE}">natura2000_habitat</code> (about 2013)' in legend
     assert "Natura 2000 habitat areas (simplified 50 m) – provisional copy of about 2013" in page
 
 
