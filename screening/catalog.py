@@ -596,6 +596,10 @@ def sources_markdown(catalog: Catalog) -> str:
         if src.typename:
             where += f" `{src.typename}`"
         mirror = f"`{spec.mirror}` ({spec.mirror_source})" if spec.mirror else "not in the mirror"
+        if spec.mirror and spec.provisional:  # an unofficial or out-of-date copy (screening._nature_layers)
+            mirror += f"; **provisional copy**, {spec.mirror_date or 'undated'}: {spec.provisional_reason}"
+        if spec.mirror and spec.mirror_coverage:
+            mirror += f"; **covers only** {spec.mirror_coverage_note}"
         rows.append(f"| `{spec.id}` {spec.title} | {spec.role} | {where} | {src.licence} | {src.evidence} | "
                     f"{mirror} |")
     return "\n".join(rows)
