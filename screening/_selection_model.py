@@ -11,15 +11,10 @@ import logging
 import time
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 import shapely
-
-try:  # the bare binding: ``highspy.Highs`` prints a banner to stdout on creation and adds a callback layer
-    from highspy._core import _Highs as _HighsClass
-except ImportError:  # pragma: no cover - other highspy layouts
-    from highspy import Highs as _HighsClass
-import highspy
 
 __all__ = [
     "MIP_REL_GAP",
@@ -201,8 +196,8 @@ def solve(rows: Rows, cost: np.ndarray, *, maximize: bool, time_limit_s: float,
     col_upper = np.ones(ncol) if col_upper is None else np.asarray(col_upper, dtype=float)
     integer = np.ones(ncol, dtype=bool) if integer is None else np.asarray(integer, dtype=bool)
     mat = rows.matrix.tocsr()
-    h = _HighsClass()
-    for name, value in (("output_flag", False), ("time_limit", float(time_limit_s)),
+    h = _QuietHighs()
+    for name, value in (("time_limit", float(time_limit_s)),
                         ("mip_rel_gap", MIP_REL_GAP), ("random_seed", 0),
                         ("presolve", "choose" if presolve else "off")):
         h.setOptionValue(name, value)
@@ -214,6 +209,19 @@ def solve(rows: Rows, cost: np.ndarray, *, maximize: bool, time_limit_s: float,
                 integer.astype(np.int32))
     h.run()
     return _outcome(h, has_integer=bool(integer.any()), t0=t0)
+
+
+class _QuietHighs(highspy.Highs):
+    """`highspy.Highs` with ``output_flag`` off before its first call that logs.
+
+    ``Highs.__init__`` enables the callbacks, which writes the "Running HiGHS ..." banner to stdout unless
+    ``output_flag`` is already false; HiGHS documents that the option must be set before any other method
+    (ERGO-Code/HiGHS#1702). `enableCallbacks` is that first call, so the public option is set there.
+    """
+
+    def enableCallbacks(self):  # noqa: N802 - highspy's name
+        self.setOptionValue("output_flag", False)
+        return super().enableCallbacks()
 
 
 def no_good_row(chosen: np.ndarray, ncol: int) -> tuple[sp.csr_array, float]:

@@ -20,7 +20,6 @@ from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
 from screening._figures import format_value
-from screening.catalog import apply_filter
 from screening.config import Criteria
 from screening.errors import LayerDataError
 
@@ -58,7 +57,7 @@ def nearest_infrastructure(
         if crit.measure not in ("distance", "travel_time") or layer is None or layer.empty:
             continue
         try:
-            layer = apply_filter(layer, crit.filter, what=str(crit.layer))
+            layer = crit.filter.apply(layer, what=str(crit.layer))
         except LayerDataError as exc:
             log.info("site map: %s; drawing the unfiltered layer", exc)
         if layer.empty:

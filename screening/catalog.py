@@ -27,7 +27,7 @@ from screening import _fetch, _layer_cache, _nature_layers
 from screening import _layer_integrity as integrity
 from screening._geo import to_metric
 from screening._layer_cache import file_sha256
-from screening.config import Catalog, LayerFilter, LayerSpec, Settings
+from screening.config import Catalog, LayerSpec, Settings
 from screening.errors import CRSError, LayerDamagedError, LayerDataError, LayerUnavailableError
 
 __all__ = [
@@ -36,8 +36,8 @@ __all__ = [
     "load_layers",
     "load_layer",
     "require_allowed_missing",
-    "resolve",
     "apply_filter",
+    "resolve",
     "normalise",
     "feature_count",
     "probe",
@@ -269,33 +269,9 @@ def resolve(layer_id: str, *, catalog: Catalog, settings: Settings) -> Resolutio
     return Resolution(layer_id, "missing", "", "; ".join(_not_tried(spec, settings)))
 
 
-def apply_filter(gdf: gpd.GeoDataFrame, flt: LayerFilter, *, what: str = "layer") -> gpd.GeoDataFrame:
-    """Keep rows whose ``where`` columns hold one of the listed values and whose ``require`` columns are set.
-
-    Values compare as text, so ``zone: [1, 3]`` matches integer 1 and string "1".
-
-    Raises
-    ------
-    LayerDataError
-        When a filter names a column the layer does not have.
-    """
-    keep = np.ones(len(gdf), dtype=bool)
-    for column in (*flt.where, *flt.require):
-        if column not in gdf.columns and not (flt.keep_unset and column in flt.where):
-            msg = f"{what}: filter column {column!r} not found; columns are {list(gdf.columns)}"
-            raise LayerDataError(msg)
-    for column, values in flt.where.items():
-        if column not in gdf.columns:  # keep_unset: a copy without the column keeps every row
-            continue
-        wanted = {_as_text(v) for v in values}
-        ok = gdf[column].map(_as_text).isin(wanted).to_numpy()
-        if flt.keep_unset:
-            ok = ok | (gdf[column].isna() | (gdf[column].astype(str).str.strip() == "")).to_numpy()
-        keep &= ok
-    for column in flt.require:
-        col = gdf[column]
-        keep &= (col.notna() & (col.astype(str).str.strip() != "")).to_numpy()
-    return gdf.loc[keep]
+def apply_filter(gdf: gpd.GeoDataFrame, flt, *, what: str = "layer") -> gpd.GeoDataFrame:
+    """Deprecated alias of `screening.config.LayerFilter.apply` (filters are rules, not loading)."""
+    return flt.apply(gdf, what=what)
 
 
 def normalise(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, what: str, declared: int | None = None,
@@ -550,12 +526,6 @@ def _cache_read(cache_dir: Path, key: str, *, source_sha256: str | None = None) 
 def _cache_write(cache_dir: Path, key: str, gdf: gpd.GeoDataFrame) -> None:
     """Write a cache entry with its count and checksum (`screening._layer_cache.write`)."""
     _layer_cache.write(cache_dir, key, gdf)
-
-
-def _as_text(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
 
 
 def feature_count(resolution: Resolution) -> int | None:

@@ -259,6 +259,45 @@ class LayerFilter(_Frozen):
     require: tuple[str, ...] = ()
     keep_unset: bool = False
 
+    def apply(self, gdf, *, what: str = "layer"):
+        """The rows of `gdf` (a (Geo)DataFrame) this filter keeps; values compare as text, so ``zone: [1, 3]``
+        matches integer 1 and string "1". The only place a rule drops layer rows (H1, issue 11).
+
+        Raises
+        ------
+        LayerDataError
+            When the filter names a column the layer does not have (except a ``where`` column under
+            ``keep_unset``).
+        """
+        import numpy as np
+
+        from screening.errors import LayerDataError
+
+        keep = np.ones(len(gdf), dtype=bool)
+        for column in (*self.where, *self.require):
+            if column not in gdf.columns and not (self.keep_unset and column in self.where):
+                msg = f"{what}: filter column {column!r} not found; columns are {list(gdf.columns)}"
+                raise LayerDataError(msg)
+        for column, values in self.where.items():  # a filter names a column or two
+            if column not in gdf.columns:  # keep_unset: a copy without the column keeps every row
+                continue
+            wanted = {_as_text(v) for v in values}
+            ok = gdf[column].map(_as_text).isin(wanted).to_numpy()
+            if self.keep_unset:
+                ok = ok | (gdf[column].isna() | (gdf[column].astype(str).str.strip() == "")).to_numpy()
+            keep &= ok
+        for column in self.require:
+            col = gdf[column]
+            keep &= (col.notna() & (col.astype(str).str.strip() != "")).to_numpy()
+        return gdf.loc[keep]
+
+
+def _as_text(value) -> str:
+    """A filter value as text: 1.0 and 1 both read "1"."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
 
 class ExclusionRule(_Frozen):
     """One declared exclusion: layer, action, buffer and tolerance.
@@ -454,6 +493,7 @@ class Selection(_Frozen):
     k_max: int = Field(ge=1)
     objective: Literal["score", "score_x_area"] = "score"
     spacing_km: float = Field(0.0, ge=0)
+    spacing_reason: str = ""  # why spacing_km is what it is; shown with the back-test (selection.json, index)
     max_per_kommune: int | None = Field(1, ge=1)
     regions: dict[str, RegionRule] = Field(default_factory=dict)
     proportional_targets: dict[str, float] = Field(default_factory=dict)

@@ -263,7 +263,6 @@ def prepared_layers(layers: Mapping[str, gpd.GeoDataFrame], exclusions: Exclusio
     layers themselves). A layer without ``attrs['version']`` is prepared but not cached.
     """
     from screening import _labels  # _labels imports this module
-    from screening.catalog import apply_filter  # catalog imports heavy I/O modules; keep them lazy
 
     out: dict[str, gpd.GeoDataFrame] = {}
     for rule in exclusions.rules:  # a handful of declared rules, not features
@@ -271,7 +270,7 @@ def prepared_layers(layers: Mapping[str, gpd.GeoDataFrame], exclusions: Exclusio
             continue
         layer = layers[rule.layer]
         if rule.filter.where or rule.filter.require:
-            layer = apply_filter(layer, rule.filter, what=f"rule {rule.id}: layer {rule.layer}")
+            layer = rule.filter.apply(layer, what=f"rule {rule.id}: layer {rule.layer}")
         # the pieces carry the rule's full labels (templates, prefix, notes; see screening._labels)
         layer, label_column = _labels.labelled(layer, rule, what=f"rule {rule.id}: layer {rule.layer}")
         key = prepared_key(layer, label_column=label_column, tile_m=tile_m, layer_filter=rule.filter)

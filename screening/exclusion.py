@@ -282,9 +282,8 @@ def _measure(rule: ExclusionRule, sites: np.ndarray, layer: gpd.GeoDataFrame,
              prepared: gpd.GeoDataFrame | None) -> _Measure:
     what = f"rule {rule.id}: layer {rule.layer}"
     if rule.filter.where or rule.filter.require:
-        from screening.catalog import apply_filter  # lazy: catalog pulls in the fetchers
 
-        layer = apply_filter(layer, rule.filter, what=what)
+        layer = rule.filter.apply(layer, what=what)
     labels = _labels.rule_labels(layer, rule, what=what)
     use_prepared = coverage.usable_prepared(prepared, layer, what=what)
     if use_prepared and prepared.attrs.get("label_column") != _labels.label_column(rule):

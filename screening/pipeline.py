@@ -18,7 +18,16 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from screening import _nature_layers, _run_folder, exclusion, scoring, selection, sensitivity, submissions
+from screening import (
+    _nature_layers,
+    _run_folder,
+    _selection_backtest,
+    exclusion,
+    scoring,
+    selection,
+    sensitivity,
+    submissions,
+)
 from screening import catalog as catalog_mod
 from screening._json import json_default, write_json
 from screening._run_folder import RunFolder, is_partial, require_complete, run_folder
@@ -356,7 +365,7 @@ def summary_text(result: RunResult, *, limit: int = 40) -> str:
         if sel.status == "infeasible":
             lines += sel.summary_text().splitlines()[1:]
         if sel.backtest:
-            lines.append("Back-test: " + sel.backtest["text"])
+            lines.append("Back-test: " + sel.backtest["text"] + f" ({_selection_backtest.SHORT_CAVEAT})")
         lines.append("Why each was chosen or not, alternatives: selection.json and index.html of the run")
     return "\n".join(lines)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -86,11 +86,11 @@ class Measurements:
     """Raw values of every layer-based criterion and bonus for a set of candidates, made by `measure`.
 
     ``parts``: criterion id -> one row per candidate (positional) with ``raw_value``, ``assessed``,
-    ``method``, ``nearest``, ``note``, ``layer``, ``source``, ``date`` and no score; attribute criteria are
-    not stored (they are read from ``candidates`` again when scoring, a column lookup). ``bonus_rows``:
-    bonus id -> the bonus measured as if it were worth 1 point (``earned`` is 1 where it is earned).
-    ``keys``: criterion or bonus id -> `measurement_key`, so rescoring under other rules can tell
-    whether these raw values still apply.
+    ``method``, ``nearest``, ``note``, ``layer``, ``source``, ``date`` and no score; an attribute criterion's
+    part is kept with ``attribute_specs`` (what made it: field, mapping, band) and read again from
+    ``candidates`` when scoring under another mapping or band. ``bonus_rows``: bonus id -> the bonus measured
+    as if it were worth 1 point (``earned`` is 1 where it is earned). ``keys``: criterion or bonus id ->
+    `measurement_key`, so rescoring under other rules can tell whether these raw values still apply.
     """
 
     candidates: gpd.GeoDataFrame
@@ -98,6 +98,7 @@ class Measurements:
     bonus_rows: Mapping[str, pd.DataFrame]
     keys: Mapping[str, str]
     meta: Mapping[str, Mapping[str, str]]
+    attribute_specs: Mapping[str, str] = field(default_factory=dict)
 
 
 def measure(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
@@ -114,12 +115,12 @@ def measure(candidates: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFrame]
     acc = _travel_access(geoms, candidates, layers, criteria)
     parts = {}
     for crit in criteria.criteria:  # a raw value per configured criterion (about 20), each vectorised
-        if crit.measure != "attribute":  # attributes are read when scoring (cheap column lookups)
-            parts[crit.id] = _measure(crit, candidates, geoms, layers, acc, criteria, meta)
+        parts[crit.id] = _measure(crit, candidates, geoms, layers, acc, criteria, meta)
     bonus_rows = {b.id: _bonus(b.model_copy(update={"points": 1.0}), candidates, geoms, layers, meta)
                   for b in criteria.bonus}  # a bonus or two
     keys = {item.id: measurement_key(item, criteria) for item in (*criteria.criteria, *criteria.bonus)}
-    return Measurements(candidates, parts, bonus_rows, keys, meta)
+    specs = {c.id: _attribute_spec(c) for c in criteria.criteria if c.measure == "attribute"}
+    return Measurements(candidates, parts, bonus_rows, keys, meta, specs)
 
 
 def score_measured(measured: Measurements, criteria: Criteria) -> ScoreResult:
@@ -141,8 +142,9 @@ def score_measured(measured: Measurements, criteria: Criteria) -> ScoreResult:
     geoms = candidates.geometry.to_numpy()
     parts = []
     for crit in criteria.criteria:  # a score per configured criterion (about 20), each vectorised
-        part = (_measure(crit, candidates, geoms, {}, None, criteria, measured.meta)
-                if crit.measure == "attribute" else measured.parts[crit.id].copy())
+        fresh = crit.measure == "attribute" and measured.attribute_specs.get(crit.id) != _attribute_spec(crit)
+        part = (_measure(crit, candidates, geoms, {}, None, criteria, measured.meta) if fresh
+                else measured.parts[crit.id].copy())
         part["score"] = np.where(part["assessed"], _score_of(crit, part), np.nan)
         parts.append(part)
     weights, contrib, group_scores = _effective_weights(parts, criteria)
@@ -200,6 +202,11 @@ def band_text(crit: Criterion) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _attribute_spec(crit: Criterion) -> str:
+    """What an attribute criterion's part depends on (field, mapping or band), as text."""
+    return json.dumps(crit.model_dump(mode="json", exclude={"weight", "title", "why", "group"}), sort_keys=True)
 
 
 def _check_measured(measured: Measurements, criteria: Criteria) -> None:
@@ -261,9 +268,8 @@ def _measure(crit, candidates, geoms, layers, acc, criteria, meta) -> pd.DataFra
     feats = layers[crit.layer]
     require_crs(feats, f"layer {crit.layer!r}")
     if crit.filter.where or crit.filter.require:
-        from screening.catalog import apply_filter
 
-        feats = apply_filter(feats, crit.filter, what=f"layer {crit.layer!r} (criterion {crit.id})")
+        feats = crit.filter.apply(feats, what=f"layer {crit.layer!r} (criterion {crit.id})")
     src, date = _provenance(crit.layer, layers, meta)
     if feats.empty:
         return _frame(n, note=f"no feature of layer {crit.layer} passes the filter of {crit.id}",

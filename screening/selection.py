@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 
+from screening import _selection_backtest
 from screening import selection_explain as explain
 from screening._geo import require_crs
 from screening._selection_model import MIP_REL_GAP, Limits, Problem, build_rows, greedy, solve
@@ -203,7 +204,8 @@ def select(candidates: gpd.GeoDataFrame, rules: Selection, *, breakdown: pd.Data
         min_distance_km=_km(min_distance_m(problem.xy, chosen)), greedy_objective=greedy_obj, solver=solver)
     if "designated_2025" in frame and frame["designated_2025"].notna().any():
         back = frame[["designated_2025", "score_total", "regionsnavn"]].join(table)
-        result = replace(result, backtest=explain.backtest(back, breakdown))
+        result = replace(result, backtest=_selection_backtest.backtest(back, breakdown, problem, limits, rules,
+                                                                       mode=mode))
     log.info("selection: %s, proven optimal %s, objective %.2f, %d parks", status, proven, objective,
              int(chosen.sum()))
     return result

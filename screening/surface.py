@@ -25,7 +25,6 @@ from screening import _raster, _raster_io, _surface_nature
 from screening._geo import require_crs
 from screening._json import write_json
 from screening._raster import Grid, Nearest, Reach, TileInputs
-from screening.catalog import apply_filter
 from screening.config import CRS, Criteria, Criterion
 from screening.errors import ConfigError, LayerUnavailableError
 
@@ -270,7 +269,7 @@ def _rules(layers, criteria: Criteria, grid: Grid, allow: set[str]):
         gdf = layers[rule.layer]
         require_crs(gdf, f"layer {rule.layer!r}")
         _surface_nature.check_partial(rule, gdf, allow)  # a copy covering part of the country (H4)
-        gdf = apply_filter(gdf, rule.filter, what=f"layer {rule.layer!r} (rule {rule.id})")
+        gdf = rule.filter.apply(gdf, what=f"layer {rule.layer!r} (rule {rule.id})")
         geoms = gdf.geometry.to_numpy()
         if rule.buffer_m > 0:
             geoms = shapely.buffer(geoms, rule.buffer_m, quad_segs=32)
@@ -300,7 +299,7 @@ def _criteria(layers, criteria: Criteria, grid: Grid, network=None):
     for crit in criteria.criteria:  # about 20 configured criteria
         reason = _why_not(crit, layers)
         if reason is None:
-            gdf = apply_filter(layers[crit.layer], crit.filter, what=f"layer {crit.layer!r} ({crit.id})")
+            gdf = crit.filter.apply(layers[crit.layer], what=f"layer {crit.layer!r} ({crit.id})")
             reason = "" if len(gdf) else f"no feature of layer {crit.layer} passes the filter of {crit.id}"
         if reason:
             not_assessed[crit.id] = reason

@@ -151,13 +151,13 @@ def test_normalise_repairs_bowtie_and_drops_empty():
 def test_apply_filter(flt, expected):
     gdf = gpd.GeoDataFrame({"name": ["a", "b", "c"], "zone": ["1", 2.0, 3], "iata": ["CPH", "", None]},
                            geometry=[Point(0, 0)] * 3, crs=25832)
-    assert catalog.apply_filter(gdf, flt)["name"].tolist() == expected
+    assert flt.apply(gdf)["name"].tolist() == expected  # filters are rules (config), not loading
 
 
 def test_apply_filter_unknown_column():
     gdf = gpd.GeoDataFrame({"name": ["a"]}, geometry=[Point(0, 0)], crs=25832)
     with pytest.raises(LayerDataError, match="filter column 'typ' not found"):
-        catalog.apply_filter(gdf, LayerFilter(where={"typ": ("substation",)}))
+        LayerFilter(where={"typ": ("substation",)}).apply(gdf)
 
 
 def test_fetch_rejects_non_geojson_answer():

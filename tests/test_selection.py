@@ -408,3 +408,40 @@ def test_approximate_2025_applications(mirror_root):
     assert result.backtest["designated"] == 11
     assert len(result.alternatives) == rules.alternatives
     assert math.isfinite(result.objective) and json.dumps(result.to_dict())
+
+
+def test_backtest_sweeps_the_spacing_and_says_what_it_is_worth(monkeypatch):
+    """Known by construction: A, B, C designated at 0, 30 and 60 km; D (not designated) far away. No spacing
+    picks all three; 40 km keeps A and C (B is within 40 km of both); 70 km keeps A only."""
+    from screening import _selection_backtest
+
+    monkeypatch.setattr(_selection_backtest, "SPACINGS_KM", (0.0, 40.0, 70.0))
+    cands = _candidates([("A", 0, 0, 90.0, NORD, "0101"), ("B", 30, 0, 80.0, NORD, "0102"),
+                         ("C", 60, 0, 70.0, NORD, "0103"), ("D", 300, 0, 10.0, SYD, "0104")],
+                        designated_2025=[True, True, True, False])
+    rules = Selection(k_min=1, k_max=3, spacing_km=40, max_per_kommune=None,
+                      spacing_reason="40 km because the back-test then picks most designations.")
+    bt = select(cands, rules).backtest
+    sweep = {row["spacing_km"]: row["designated_picked"] for row in bt["spacing_sweep"]}
+    assert sweep == {0.0: 3, 40.0: 2, 70.0: 1}
+    assert all(row["text"].startswith(f"{row['spacing_km']:g} km:") for row in bt["spacing_sweep"])
+    assert bt["both"] == sweep[40.0]  # the configured spacing's row is the proposal's
+    assert "40 km because the back-test" in bt["spacing_choice"] and "2 of the 3" in bt["spacing_choice"]
+    assert "guesses" in bt["caveat"] and "smoke test" in bt["caveat"] and "not evidence" in bt["caveat"]
+    assert json.loads(json.dumps(select(cands, rules).to_dict()))["backtest"]["spacing_sweep"][0]["spacing_km"] == 0
+
+
+def test_highs_is_silenced_through_the_public_api(capfd):
+    """No import of highspy's private _core; the banner never reaches stdout (captured at the fd level)."""
+    import ast
+    import inspect
+
+    from screening import _selection_model
+
+    tree = ast.parse(inspect.getsource(_selection_model))
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom | ast.Import) for a in n.names}
+    assert not any("_core" in (m or "") for m in modules) and "_Highs" not in names
+    select(_candidates([("A", 0, 0, 90.0, NORD, "0101"), ("B", 100, 0, 50.0, SYD, "0102")]),
+           Selection(k_min=1, k_max=2))
+    assert "HiGHS" not in capfd.readouterr().out

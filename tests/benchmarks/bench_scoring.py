@@ -153,7 +153,7 @@ def _filtered(gdf, layer_id, criteria):
     crit = next((c for c in criteria.criteria if c.layer == layer_id), None)
     if crit is None or not (crit.filter.where or crit.filter.require):
         return gdf
-    return catalog.apply_filter(gdf, crit.filter)
+    return crit.filter.apply(gdf)
 
 
 def _best(fn, repeats: int = REPEATS):
