@@ -209,18 +209,17 @@ def compute_tile(inputs: TileInputs, window: Window) -> Tile | None:
     scores = np.full((len(inputs.criteria), *land.shape), np.nan, dtype=np.float32) if inputs.keep_scores \
         else None
     total = np.zeros(rows.size)
-    road_cells = None
+    on_roads = [c for c in inputs.criteria if not isinstance(c, Nearest | Reach)]
+    road_raw = _raster_travel.tile_values(  # the cells' access legs once, shared by the travel criteria
+        inputs.roads, on_roads, grid.left + (window.col_off + cols + 0.5) * grid.res_m,
+        grid.top - (window.row_off + rows + 0.5) * grid.res_m, rows, cols) if on_roads else {}
     for k, crit in enumerate(inputs.criteria):  # a dozen criteria, each vectorised over the tile
         if isinstance(crit, Nearest):
             raw = _nearest_m(crit, grid, window, cells) * crit.raw_per_m
         elif isinstance(crit, Reach):
             raw = _reach_raw(crit, grid, window)[rows, cols]
-        else:  # on the road network: the cells' access legs once per tile, shared by these criteria
-            if road_cells is None:
-                road_cells = _raster_travel.cell_access(
-                    inputs.roads, grid.left + (window.col_off + cols + 0.5) * grid.res_m,
-                    grid.top - (window.row_off + rows + 0.5) * grid.res_m, rows, cols)
-            raw = _raster_travel.raw(crit, *road_cells)
+        else:  # on the road network (`screening._raster_travel`)
+            raw = road_raw[crit.id]
         score = band_score(crit.band, raw)
         if scores is not None:
             scores[k][rows, cols] = score

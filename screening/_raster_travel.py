@@ -18,12 +18,14 @@ import pandas as pd
 from screening import routing
 from screening.road_network import RoadNetwork
 
-__all__ = ["RoadNearest", "RoadReach", "prepare", "cell_access", "raw", "GROUP_CELLS"]
+__all__ = ["RoadNearest", "RoadReach", "prepare", "tile_values", "cell_access", "raw", "GROUP_CELLS"]
 
 log = logging.getLogger(__name__)
 
 GROUP_CELLS = 8
 """Cells of one GROUP_CELLS x GROUP_CELLS block with the same nearest nodes form one catchment group."""
+STRIPE_CELLS = 200_000
+"""Land cells handled at once within a tile (bounds the memory of the access and catchment arrays)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,19 @@ def prepare(crit, geoms: np.ndarray, values: np.ndarray | None, network: RoadNet
     log.info("surface: %s: %d targets reach %s node entries within %g min", crit.id, len(geoms),
              f"{times.target.size:,}", crit.within_min)
     return RoadReach(crit.id, times, vals, float(crit.within_min), crit.band.points)
+
+
+def tile_values(network: RoadNetwork, crits, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
+                cols: np.ndarray) -> dict[str, np.ndarray]:
+    """Raw value of each road criterion at the land cells (centres x, y metres; window rows and cols),
+    in stripes of about `STRIPE_CELLS` cells: the answer does not depend on the stripes."""
+    out = {c.id: np.empty(x.size) for c in crits}
+    for start in range(0, x.size, STRIPE_CELLS):  # a handful of stripes per tile
+        part = slice(start, start + STRIPE_CELLS)
+        acc, groups = cell_access(network, x[part], y[part], rows[part], cols[part])
+        for crit in crits:  # the few travel criteria
+            out[crit.id][part] = raw(crit, acc, groups)
+    return out
 
 
 def cell_access(network: RoadNetwork, x: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray):

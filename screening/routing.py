@@ -18,6 +18,7 @@ import shapely
 from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import dijkstra
 
+from screening._catchment import EPS_MIN, catchment
 from screening.road_network import RoadNetwork, leg_minutes
 
 __all__ = ["Access", "TargetTimes", "NodeTimes", "Route", "access", "access_xy", "nearest_times", "place_minutes",
@@ -25,8 +26,6 @@ __all__ = ["Access", "TargetTimes", "NodeTimes", "Route", "access", "access_xy",
 
 log = logging.getLogger(__name__)
 
-EPS_MIN = 1e-9
-"""A place is within X minutes when its time is <= X + EPS_MIN (sums of floating-point minutes)."""
 ON_NODE_M = 0.5
 """A point target within this many metres of a graph node (any class) enters the network at that node."""
 _CHUNK_CELLS = 4_000_000  # (source x node) or (group x target) entries handled at once
@@ -144,10 +143,12 @@ def access_xy(network: RoadNetwork, xy: np.ndarray, *, role: str) -> Access:
     k = min(network.travel.access_k, nodes.size)
     if k == 0 or len(xy) == 0:
         return _to_dense(len(xy), *[np.empty(0, dtype=np.int64)] * 2, np.empty(0), network.travel)
-    rows, cols, dist = _nearest_xy(np.asarray(xy, dtype=float), nodes, tree, k, network.travel)
-    acc = _to_dense(len(xy), rows, cols, dist, network.travel)
-    order = np.argsort(np.where(acc.node >= 0, acc.node, np.iinfo(np.int64).max), axis=1, kind="stable")
-    return Access(*(np.take_along_axis(a, order, axis=1) for a in (acc.node, acc.leg_m, acc.leg_min)))
+    d, pos = tree.query(np.asarray(xy, dtype=float), k=k, distance_upper_bound=network.travel.access_snap_max_m)
+    d, pos = d.reshape(len(xy), k), pos.reshape(len(xy), k)
+    node = np.where(np.isfinite(d), nodes[np.minimum(pos, nodes.size - 1)], -1)
+    order = np.argsort(np.where(node >= 0, node, np.iinfo(np.int64).max), axis=1, kind="stable")
+    node, d = np.take_along_axis(node, order, axis=1), np.take_along_axis(d, order, axis=1)
+    return Access(node, d, np.where(node >= 0, leg_minutes(d, network.travel), np.inf))
 
 
 def nearest_times(network: RoadNetwork, targets: Access) -> NodeTimes:
@@ -189,48 +190,6 @@ def target_times(network: RoadNetwork, targets: Access, limit_min: float) -> Tar
     order = np.lexsort((tgt, nod))
     ptr = np.r_[0, np.cumsum(np.bincount(nod, minlength=n))]
     return TargetTimes(ptr=ptr, target=tgt[order], minutes=mins[order], limit_min=float(limit_min), n_targets=m)
-
-
-def catchment(times: TargetTimes, values: np.ndarray, places: Access, within_min: float, *,
-              groups: np.ndarray | None = None, with_pairs: bool = False):
-    """Sum of `values` and count of the targets from which each place is reached within `within_min`.
-
-    A target reaches a place when min over the place's access slots s of (target -> node_s) + leg_s is
-    at most `within_min` (+ `EPS_MIN`): the union over the place's nodes, exactly. `groups` (optional)
-    numbers places that share the same node in every slot (e.g. raster cells of one 8 x 8 block with the
-    same nearest nodes): per group and target the bound over the group's smallest and largest legs
-    decides most targets at once; only targets between the bounds are checked cell by cell. The answer
-    is the same with or without groups.
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray[, (numpy.ndarray, numpy.ndarray)])
-        Sums and counts per place and, with `with_pairs`, the (place, target) pairs counted.
-    """
-    if within_min > times.limit_min + EPS_MIN:
-        msg = f"catchment within {within_min} min asked of target times bounded at {times.limit_min} min"
-        raise ValueError(msg)
-    values = np.nan_to_num(np.asarray(values, dtype=float))
-    n = places.n
-    g = np.arange(n) if groups is None else np.asarray(groups)
-    order = np.argsort(g, kind="stable")
-    starts = np.r_[0, np.flatnonzero(np.diff(g[order])) + 1] if n else np.zeros(0, dtype=np.int64)
-    gnode = places.node[order[starts]] if n else places.node
-    lmin = np.minimum.reduceat(places.leg_min[order], starts, axis=0) if n else places.leg_min
-    lmax = np.maximum.reduceat(places.leg_min[order], starts, axis=0) if n else places.leg_min
-    gid = g[order[starts]]
-    rptr = np.r_[starts, n]
-    sums, counts = np.zeros(n), np.zeros(n, dtype=np.int64)
-    pairs: list[tuple[np.ndarray, np.ndarray]] = []
-    bound = within_min + EPS_MIN
-    for lo_g, hi_g in _group_chunks(times, gnode, lmin, bound):  # chunks of groups, bounded memory
-        _catchment_chunk(times, values, places, (lo_g, hi_g), (gnode, lmin, lmax, gid, order, rptr), bound,
-                         (sums, counts), pairs if with_pairs else None)
-    if with_pairs:
-        both = (np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])) if pairs else \
-            (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
-        return sums, counts, both
-    return sums, counts
 
 
 def times_to_place(network: RoadNetwork, place: Access, *, limit_min: float = np.inf) -> np.ndarray:
@@ -363,59 +322,6 @@ def _augmented(network: RoadNetwork, sources: Access | None, sinks: Access | Non
     size = n + m_src + m_dst
     return coo_array((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
                      shape=(size, size)).tocsr()
-
-
-def _group_chunks(times: TargetTimes, gnode: np.ndarray, lmin: np.ndarray, bound: float):
-    """Ranges of groups whose (group, slot, target) expansion holds about `_CHUNK_CELLS` entries."""
-    size = np.where((gnode >= 0) & (lmin <= bound),
-                    times.ptr[np.maximum(gnode, 0) + 1] - times.ptr[np.maximum(gnode, 0)], 0).sum(axis=1)
-    cum = np.cumsum(size)
-    start, total = 0, gnode.shape[0]
-    while start < total:  # a handful of chunks
-        stop = int(np.searchsorted(cum, (cum[start - 1] if start else 0) + _CHUNK_CELLS, side="right"))
-        stop = max(stop, start + 1)
-        yield start, min(stop, total)
-        start = stop
-
-
-def _catchment_chunk(times, values, places, span, grouped, bound, out, pairs) -> None:
-    """`catchment` for the groups in ``span``: bounds per (group, target), then the undecided cells."""
-    gnode, lmin, lmax, gid, order, rptr = grouped
-    sums, counts = out
-    lo_g, hi_g = span
-    k = gnode.shape[1]
-    sub = np.arange(lo_g, hi_g)
-    gg, ss = np.nonzero((gnode[sub] >= 0) & (lmin[sub] <= bound))
-    gg = sub[gg]
-    j = gnode[gg, ss]
-    cnt = times.ptr[j + 1] - times.ptr[j]
-    rep = np.repeat(np.arange(j.size), cnt)
-    pos = np.repeat(times.ptr[j], cnt) + np.arange(rep.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    pg, ps, pt, ptime = gg[rep], ss[rep], times.target[pos], times.minutes[pos]
-    near = ptime + lmin[pg, ps] <= bound
-    pg, ps, pt, ptime = pg[near], ps[near], pt[near], ptime[near]
-    key, uniq = pd.factorize(pg * np.int64(times.n_targets) + pt)
-    d = np.full((uniq.size, k), np.inf)
-    d[key, ps] = ptime
-    ug, ut = uniq // times.n_targets, uniq % times.n_targets
-    lo = np.min(d + lmin[ug], axis=1)
-    hi = np.min(d + lmax[ug], axis=1)
-    sure = hi <= bound
-    # every place of a group where a target is sure: add its value to each of them
-    w = rptr[ug[sure] + 1] - rptr[ug[sure]]
-    rows = order[np.repeat(rptr[ug[sure]], w) + np.arange(w.sum()) - np.repeat(np.cumsum(w) - w, w)]
-    tgt = np.repeat(ut[sure], w)
-    undecided = np.flatnonzero(~sure & (lo <= bound))
-    if undecided.size:
-        w2 = rptr[ug[undecided] + 1] - rptr[ug[undecided]]
-        pr = np.repeat(undecided, w2)
-        r2 = order[np.repeat(rptr[ug[undecided]], w2) + np.arange(w2.sum()) - np.repeat(np.cumsum(w2) - w2, w2)]
-        hit = np.min(d[pr] + places.leg_min[r2], axis=1) <= bound
-        rows, tgt = np.r_[rows, r2[hit]], np.r_[tgt, ut[pr[hit]]]
-    sums += np.bincount(rows, weights=values[tgt], minlength=sums.size)
-    counts += np.bincount(rows, minlength=counts.size)
-    if pairs is not None:
-        pairs.append((rows, tgt))
 
 
 def _by_class(edges: pd.DataFrame) -> pd.DataFrame:
