@@ -18,6 +18,7 @@ from screening._cli_overview import overview
 from screening._cli_preview import preview, serve
 from screening._cli_scenarios import scenarios
 from screening._cli_screen import screen, select_cmd, submissions_group, surface
+from screening._cli_travel import travel_cmd
 
 __all__ = ["main"]
 
@@ -35,7 +36,8 @@ def main(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-for _command in (layers, submissions_group, screen, select_cmd, surface, scenarios, preview, serve, overview):
+for _command in (layers, submissions_group, screen, select_cmd, surface, scenarios, preview, serve, overview,
+                 travel_cmd):
     main.add_command(_command)
 
 

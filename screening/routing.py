@@ -22,7 +22,7 @@ from screening._catchment import EPS_MIN, catchment
 from screening.road_network import RoadNetwork, leg_minutes
 
 __all__ = ["Access", "TargetTimes", "NodeTimes", "Route", "access", "access_xy", "nearest_times", "place_minutes",
-           "target_times", "catchment", "times_to_place", "route", "EPS_MIN"]
+           "target_times", "catchment", "times_to_place", "route", "lonlat_access", "route_line_to", "EPS_MIN"]
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +228,15 @@ def route(network: RoadNetwork, origin: Access, destination: Access) -> Route | 
                  geometry=None if nodes.size == 0 else _route_line(network, edges, nodes))
 
 
+def lonlat_access(network: RoadNetwork, origin: tuple[float, float], destination: tuple[float, float]):
+    """`access` of an origin (role ``depart``) and a destination (``arrive``) given as (lon, lat) WGS84."""
+    from pyproj import Transformer
+
+    to_m = Transformer.from_crs(4326, 25832, always_xy=True)
+    a, b = (shapely.Point(*to_m.transform(*p)) for p in (origin, destination))
+    return (access(network, np.array([a]), role="depart"), access(network, np.array([b]), role="arrive"))
+
+
 def route_line_to(network: RoadNetwork, times: NodeTimes, node: int) -> shapely.LineString | None:
     """The drawn route from the target nearest to `node` (per `nearest_times`) to `node`, without legs."""
     n = network.n_nodes
@@ -325,7 +334,8 @@ def _augmented(network: RoadNetwork, sources: Access | None, sinks: Access | Non
 
 
 def _by_class(edges: pd.DataFrame) -> pd.DataFrame:
-    cls = edges["road_class"].where(edges["kind"] != "connector", "harbour connector")
+    cls = edges["road_class"].mask(edges["kind"] == "connector", "harbour connector").mask(
+        edges["kind"] == "local", "local link")
     return (pd.DataFrame({"road_class": cls, "minutes": edges["minutes"], "km": edges["length_m"] / 1000.0})
             .groupby("road_class", sort=False).sum().sort_values("minutes", ascending=False))
 
