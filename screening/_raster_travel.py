@@ -30,10 +30,12 @@ STRIPE_CELLS = 200_000
 
 @dataclass(frozen=True)
 class RoadNearest:
-    """A ``travel_time`` criterion on the network: minutes from the nearest target to every node."""
+    """A ``travel_time`` criterion on the network: minutes from the nearest target to every node, and the
+    direct legs to the targets (without places: the tile's cells are filled in)."""
 
     id: str
     node_minutes: np.ndarray
+    direct: routing.Direct
     band: tuple[tuple[float, float], ...]
 
 
@@ -46,6 +48,7 @@ class RoadReach:
     times: routing.TargetTimes
     values: np.ndarray
     within_min: float
+    direct: routing.Direct
     band: tuple[tuple[float, float], ...]
 
 
@@ -56,14 +59,16 @@ def prepare(crit, geoms: np.ndarray, values: np.ndarray | None, network: RoadNet
     values of a ``reach_sum`` (None: a count).
     """
     targets = routing.access(network, geoms, role="depart", on_node=True)
+    geoms = np.asarray(geoms, dtype=object)
     if crit.measure == "travel_time":
         times = routing.nearest_times(network, targets)
-        return RoadNearest(crit.id, times.minutes, crit.band.points)
+        return RoadNearest(crit.id, times.minutes, routing.direct_for(network, geoms), crit.band.points)
     vals = np.ones(len(geoms)) if values is None else np.nan_to_num(np.asarray(values, dtype=float))
     times = routing.target_times(network, targets, crit.within_min)
     log.info("surface: %s: %d targets reach %s node entries within %g min", crit.id, len(geoms),
              f"{times.target.size:,}", crit.within_min)
-    return RoadReach(crit.id, times, vals, float(crit.within_min), crit.band.points)
+    return RoadReach(crit.id, times, vals, float(crit.within_min), routing.direct_for(network, geoms),
+                     crit.band.points)
 
 
 def tile_values(network: RoadNetwork, crits, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
@@ -74,8 +79,9 @@ def tile_values(network: RoadNetwork, crits, x: np.ndarray, y: np.ndarray, rows:
     for start in range(0, x.size, STRIPE_CELLS):  # a handful of stripes per tile
         part = slice(start, start + STRIPE_CELLS)
         acc, groups = cell_access(network, x[part], y[part], rows[part], cols[part])
+        xy = np.column_stack([x[part], y[part]])
         for crit in crits:  # the few travel criteria
-            out[crit.id][part] = raw(crit, acc, groups)
+            out[crit.id][part] = raw(crit, acc, groups, xy)
     return out
 
 
@@ -91,14 +97,16 @@ def cell_access(network: RoadNetwork, x: np.ndarray, y: np.ndarray, rows: np.nda
     return acc, groups
 
 
-def raw(crit: RoadNearest | RoadReach, acc: routing.Access, groups: np.ndarray) -> np.ndarray:
-    """Raw value per cell: minutes from the nearest target, or the catchment sum; NaN without access."""
+def raw(crit: RoadNearest | RoadReach, acc: routing.Access, groups: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Raw value per cell (centres `xy`): minutes from the nearest target (network or direct leg), or the
+    catchment sum; NaN for a cell with no access node (as the vector scoring: not assessed)."""
+    from dataclasses import replace
+
+    direct = replace(crit.direct, place_xy=xy)
     if isinstance(crit, RoadNearest):
-        node = acc.node
-        tau = np.where(node >= 0, crit.node_minutes[np.maximum(node, 0)] + acc.leg_min, np.inf)
-        out = tau.min(axis=1) if tau.shape[1] else np.full(acc.n, np.inf)
-        out[~np.isfinite(out)] = np.nan
-        return out
-    sums, _ = routing.catchment(crit.times, crit.values, acc, crit.within_min, groups=groups)
-    sums[~acc.reachable] = np.nan
-    return sums
+        times = routing.NodeTimes(crit.node_minutes, np.zeros(crit.node_minutes.size, dtype=np.int64), np.empty(0))
+        out = routing.nearest_with_direct(times, acc, direct)[0]
+    else:
+        out, _ = routing.catchment(crit.times, crit.values, acc, crit.within_min, groups=groups, direct=direct)
+    out[~acc.reachable | ~np.isfinite(out)] = np.nan
+    return out

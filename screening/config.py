@@ -434,7 +434,8 @@ class Travel(_Frozen):
     ramps) by straight line x ``access_detour_factor`` at
     ``access_speed_kmh``, up to ``access_snap_max_m``; the fastest wins. Local links: each access node
     joins its ``local_link_k`` nearest access nodes within ``local_link_max_m`` the same way (the local
-    roads the data lacks). Without a road layer: straight line x ``detour_factor`` at ``fallback_speed_kmh``.
+    roads the data lacks). A target and a place within ``direct_max_m`` are also joined directly, the same
+    way. Without a road layer: straight line x ``detour_factor`` at ``fallback_speed_kmh``.
     """
 
     road_layer: str = "roads"
@@ -458,6 +459,7 @@ class Travel(_Frozen):
     access_excluded_classes: tuple[str, ...] = ("motorway",)
     local_link_k: int = Field(4, ge=0)
     local_link_max_m: float = Field(2000.0, ge=0)
+    direct_max_m: float = Field(10_000.0, ge=0)
     detour_factor: float = Field(ge=1)
     fallback_speed_kmh: float = Field(gt=0)
     access_snap_max_m: float = Field(5000.0, gt=0)

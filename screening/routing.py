@@ -18,11 +18,12 @@ import shapely
 from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import dijkstra
 
-from screening._catchment import EPS_MIN, catchment
+from screening._catchment import EPS_MIN, Direct, catchment
 from screening.road_network import RoadNetwork, leg_minutes
 
 __all__ = ["Access", "TargetTimes", "NodeTimes", "Route", "access", "access_xy", "nearest_times", "place_minutes",
-           "target_times", "catchment", "times_to_place", "route", "lonlat_access", "route_line_to", "EPS_MIN"]
+           "nearest_with_direct", "target_times", "catchment", "Direct", "direct_for", "times_to_place", "route",
+           "lonlat_access", "route_line_to", "EPS_MIN"]
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,14 @@ def nearest_times(network: RoadNetwork, targets: Access) -> NodeTimes:
     return NodeTimes(minutes=dist[:n], target=target, predecessors=pred)
 
 
+def direct_for(network: RoadNetwork, target_geoms, *, place_geoms=None, place_xy=None) -> Direct:
+    """The direct legs between places and targets under the network's access model (straight line x
+    ``access_detour_factor`` at ``access_speed_kmh``: the local roads between them; up to ``direct_max_m``)."""
+    return Direct(float(leg_minutes(1.0, network.travel)), np.asarray(target_geoms, dtype=object),
+                  None if place_geoms is None else np.asarray(place_geoms, dtype=object), place_xy,
+                  network.travel.direct_max_m)
+
+
 def place_minutes(times: NodeTimes, places: Access) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per place: minutes from the nearest target (inf = none), that target (-1) and the slot of the
     place's access node used (the fastest of its nodes: node time + its leg)."""
@@ -170,6 +179,20 @@ def place_minutes(times: NodeTimes, places: Access) -> tuple[np.ndarray, np.ndar
     best = tau[np.arange(places.n), slot] if tau.shape[1] else np.full(places.n, np.inf)
     target = np.where(np.isfinite(best), times.target[np.maximum(node[np.arange(places.n), slot], 0)], -1)
     return best, target, slot
+
+
+def nearest_with_direct(times: NodeTimes, places: Access, direct: Direct):
+    """`place_minutes`, or the direct leg to the nearest target when that is faster (slot -1 then).
+
+    Returns (minutes, target, slot, direct metres) per place; the nearest target by straight line is
+    found exactly (k-d tree for points, else an STRtree).
+    """
+    minutes, target, slot = place_minutes(times, places)
+    dist, which = _nearest_target(direct)
+    straight = direct.of_metres(dist)
+    closer = straight < minutes
+    return (np.where(closer, straight, minutes), np.where(closer, which, target), np.where(closer, -1, slot),
+            dist)
 
 
 def target_times(network: RoadNetwork, targets: Access, limit_min: float) -> TargetTimes:
@@ -252,6 +275,21 @@ def route_line_to(network: RoadNetwork, times: NodeTimes, node: int) -> shapely.
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _nearest_target(direct: Direct) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (m) from each place to the nearest target, and which (exact)."""
+    tg = direct.target_geoms
+    if direct.place_xy is not None and (shapely.get_type_id(tg) == 0).all():
+        from scipy.spatial import cKDTree
+
+        d, which = cKDTree(shapely.get_coordinates(tg)).query(direct.place_xy)
+        return d, which.astype(np.int64)
+    places = shapely.points(direct.place_xy) if direct.place_xy is not None else direct.place_geoms
+    idx, d = shapely.STRtree(tg).query_nearest(places, return_distance=True, all_matches=False)
+    dist, which = np.full(len(places), np.inf), np.full(len(places), -1, dtype=np.int64)
+    dist[idx[0]], which[idx[0]] = d, idx[1]
+    return dist, which
 
 
 def _nearest_xy(xy: np.ndarray, nodes: np.ndarray, tree, k: int, travel):

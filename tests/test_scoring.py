@@ -412,7 +412,8 @@ def test_mirror_applications_2025(mirror_root):
     labour = b.loc[(b["group"] == "labour") & b["assessed"]]
     assert set(labour["criterion"]) == {"population_30min", "population_45min", "education_30min"}
     assert pd.concat([mw, labour])["method"].str.fullmatch(
-        r"road network, OSM 2023-03-21, \+ \d+\.\d km access leg").all()
+        r"road network, OSM 2023-03-21(, \+ \d+\.\d km access leg"
+        r"|: direct, \d+\.\d km straight line × 1.3 at 50 km/h \(local roads\))").all()
     assert scores["flagged"].all()
 
 

@@ -2,7 +2,8 @@
 
 Every network here is in EPSG:25832 around (X0, Y0). The test travel model drives primary roads at
 60 km/h (1 km per minute), motorways at 120 km/h, ferries at 30 km/h with 20 minutes boarding, and access
-legs as straight lines (detour 1.0) at 60 km/h, so minutes are kilometres and every answer is exact.
+legs (and direct legs between place and target) as straight lines (detour 1.0) at 6 km/h (10 minutes per
+km), so every answer is exact.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ X0, Y0 = 550_000, 6_200_000  # round EPSG:25832 coordinates (metres) inside Denm
 
 TRAVEL = Travel(speeds_kmh={"motorway": 120, "motorway_link": 60, "primary": 60, "trunk": 90},
                 default_speed_kmh=30, detour_factor=1.3, fallback_speed_kmh=60, access_snap_max_m=50_000,
-                access_k=1, access_speed_kmh=60, access_detour_factor=1.0, ferry_speed_kmh=30,
+                access_k=1, access_speed_kmh=6, access_detour_factor=1.0, ferry_speed_kmh=30,
                 ferry_boarding_min=20, ferry_snap_max_m=1_000, local_link_k=0)
 
 
@@ -130,8 +131,8 @@ def ferry_net():
 
 @pytest.mark.parametrize(("target", "site"), [(MAIN, I2), (I2, MAIN)])
 def test_ferry_crossing_time(ferry_net, target, site):
-    """0.5 min connector + 20 min boarding + 10 km at 30 km/h (20 min) + 0.5 min connector + 4 km road."""
-    assert _minutes(ferry_net, target, site) == pytest.approx(45.0, abs=1e-9)
+    """5 min connector (500 m) + 20 min boarding + 10 km at 30 km/h (20 min) + 5 min connector + 4 km road."""
+    assert _minutes(ferry_net, target, site) == pytest.approx(54.0, abs=1e-9)
 
 
 def test_island_site_method_names_the_ferry(ferry_net):
@@ -144,14 +145,16 @@ def test_island_site_method_names_the_ferry(ferry_net):
 def test_ferry_end_beyond_snap_distance_stays_unjoined():
     roads = _roads(([MAIN, MAIN2], "primary"), ([(1_500, 0), ISLAND_HARBOUR], "ferry"), ([I1, I2], "primary"))
     net = road_network.build_network(roads, TRAVEL)
-    assert np.isnan(_minutes(net, MAIN, I2))  # the mainland end is 1.5 km from a node: not joined
+    assert np.isnan(_minutes(net, MAIN, I2))  # no ferry (1.5 km from a node); 15 km is beyond a direct leg
+    far = road_network.build_network(roads, TRAVEL.model_copy(update={"direct_max_m": 20_000}))
+    assert _minutes(far, MAIN, I2) == pytest.approx(149.0)  # direct legs up to 20 km: 14.9 km at 10 min/km
 
 
 def test_route_reports_classes_ferries_and_legs(ferry_net):
     origin = routing.access(ferry_net, np.array([Point(_xy(-2_000, 0))]), role="depart")
     dest = routing.access(ferry_net, np.array([Point(_xy(15_000, 300))]), role="arrive")
     r = routing.route(ferry_net, origin, dest)
-    assert r.minutes == pytest.approx(2.0 + 45.0 + 0.3, abs=1e-9)  # 2 km leg, the crossing, 0.3 km leg
+    assert r.minutes == pytest.approx(20.0 + 54.0 + 3.0, abs=1e-9)  # 2 km leg, the crossing, 0.3 km leg
     assert r.ferries == ("Testfærgen",)
     assert (r.origin_leg_m, r.destination_leg_m) == (2_000.0, 300.0)
     assert r.by_class.loc["ferry", "km"] == pytest.approx(10.0)
@@ -174,14 +177,14 @@ def test_access_leg_and_fastest_of_k_nodes():
     assert got.loc[0, "method"] == f"road network, OSM, + {leg / 1000:.1f} km access leg"
 
 
-@pytest.mark.parametrize(("k", "expected"), [(1, 3.9 + 93.0), (2, 4.9)])
+@pytest.mark.parametrize(("k", "expected"), [(1, 30 + 93 + 39.0), (2, 30 + 49.0)])
 def test_fastest_of_k_nodes_not_the_nearest(k, expected):
-    """The node nearest to the site (3.9 km) is 93 km from A by road; the second (A itself, 4.9 km) wins
-    once k = 2: the fastest of the k nearest nodes, not the nearest."""
-    roads = _roads(([A, (-1_000, 0)], "primary"), ([(9_000, 0), (30_000, 0)], "primary"),
+    """From Z, 30 km west of A: the node nearest to the site (3.9 km, 39 min) is 93 km beyond A by road;
+    the second (A itself, 4.9 km, 49 min) wins once k = 2: the fastest of the k nearest, not the nearest."""
+    roads = _roads(([(-30_000, 0), A], "primary"), ([A, (-1_000, 0)], "primary"), ([(9_000, 0), (30_000, 0)], "primary"),
                    ([(-1_000, 0), (-1_000, 20_000), (30_000, 20_000), (30_000, 0)], "primary"))
     net = road_network.build_network(roads, TRAVEL.model_copy(update={"access_k": k}))
-    assert _minutes(net, A, (5_000, 0)) == pytest.approx(expected, abs=1e-9)
+    assert _minutes(net, (-30_000, 0), (5_000, 0)) == pytest.approx(expected, abs=1e-9)
 
 
 def test_target_on_a_node_enters_there():
@@ -204,14 +207,14 @@ def line_30():
 @pytest.mark.parametrize(
     ("within_min", "expected_sum", "expected_count"),
     [
-        (30.0, 100 + 4, 2),    # the town on P30 at exactly 30.0 min counts; 1 m beyond it does not
-        (29.999, 4, 1),        # only the town 15 km from P0 (15 min leg)
-        (30.001, 100 + 10 + 4, 3),  # now the town 1 m beyond P30 too (30.001 min)
-        (14.9, 0, 0),
+        (30.0, 100 + 4, 2),    # the town on P30 at exactly 30.0 min counts; 1 m beyond it (30.01) does not
+        (29.999, 4, 1),        # only the town 1 km north of P0 (a 10 min leg)
+        (30.02, 100 + 10 + 4, 3),  # now the town 1 m beyond P30 too (0.01 min leg)
+        (8.9, 0, 0),          # the north town's direct leg to the site is 900 m: 9 min
     ],
 )
 def test_catchment_boundary_at_exactly_30_min(line_30, within_min, expected_sum, expected_count):
-    towns = _points((30_000, 0), (30_000, 1), (0, 15_000), population=[100, 10, 4])
+    towns = _points((30_000, 0), (30_000, 1), (0, 1_000), population=[100, 10, 4])
     acc = travel.access(_around(0, 0), travel=TRAVEL, network=line_30)
     got = travel.reach(acc, towns, within_min, values=towns["population"], labels=["P30", "beyond", "north"])
     assert got.loc[0, "reach_sum"] == expected_sum
@@ -219,7 +222,7 @@ def test_catchment_boundary_at_exactly_30_min(line_30, within_min, expected_sum,
 
 
 def test_reach_names_the_largest_towns(line_30):
-    towns = _points((30_000, 0), (0, 15_000), (0, 100), (0, 200), population=[100, 4, 50, 7])
+    towns = _points((30_000, 0), (0, 1_000), (0, 100), (0, 200), population=[100, 4, 50, 7])
     acc = travel.access(_around(0, 0), travel=TRAVEL, network=line_30)
     got = travel.reach(acc, towns, 30.0, values=towns["population"], labels=["P30", "north", "near", "near2"])
     assert got.loc[0, "counted"] == "P30, near, near2"
@@ -232,9 +235,6 @@ def test_catchment_by_groups_equals_catchment_by_place():
     net = _random_network(rng)
     cells = rng.uniform(0, 20_000, (3_000, 2))
     places = routing.access(net, np.array([Point(_xy(*p)) for p in cells]), role="arrive")
-    targets = routing.access(net, np.array([Point(_xy(*p)) for p in rng.uniform(0, 20_000, (40, 2))]),
-                             role="depart")
-    times = routing.target_times(net, targets, 25.0)
     values = rng.integers(1, 1000, 40).astype(float)
     order = np.argsort(places.node, axis=1)
     sorted_places = routing.Access(np.take_along_axis(places.node, order, 1), np.take_along_axis(places.leg_m, order, 1),
@@ -242,11 +242,16 @@ def test_catchment_by_groups_equals_catchment_by_place():
     block = (cells[:, 0] // 2_000).astype(np.int64) * 100 + (cells[:, 1] // 2_000).astype(np.int64)
     key = np.c_[block, sorted_places.node]
     _, groups = np.unique(key, axis=0, return_inverse=True)
-    one = routing.catchment(times, values, sorted_places, 20.0)
-    grouped = routing.catchment(times, values, sorted_places, 20.0, groups=groups.ravel())
+    tgeoms = np.array([Point(_xy(*p)) for p in rng.uniform(0, 20_000, (40, 2))])
+    targets = routing.access(net, tgeoms, role="depart")
+    times = routing.target_times(net, targets, 25.0)
+    direct = routing.direct_for(net, tgeoms, place_xy=cells + (X0, Y0))
+    for d in (None, direct):  # without and with direct legs
+        one = routing.catchment(times, values, sorted_places, 20.0, direct=d)
+        grouped = routing.catchment(times, values, sorted_places, 20.0, groups=groups.ravel(), direct=d)
+        np.testing.assert_array_equal(one[0], grouped[0])
+        np.testing.assert_array_equal(one[1], grouped[1])
     assert groups.max() < cells.shape[0] - 100  # groups do hold several cells
-    np.testing.assert_array_equal(one[0], grouped[0])
-    np.testing.assert_array_equal(one[1], grouped[1])
 
 
 # --------------------------------------------------------------------------- the networkx reference
@@ -271,9 +276,9 @@ def _random_network(rng, n=8, step=2_500.0):
     return road_network.build_network(_roads(*lines), TRAVEL.model_copy(update={"access_k": 3, "local_link_k": 2}))
 
 
-def _nx_reference(net, sites: routing.Access, targets: routing.Access, within_min: float):
-    """Per site, a networkx Dijkstra on the reversed graph from the site over its legs: nearest minutes,
-    and the targets within `within_min` (the naive per-candidate method)."""
+def _nx_reference(net, sites: routing.Access, targets: routing.Access, within_min: float, direct):
+    """Per site, a networkx Dijkstra on the reversed graph from the site over its legs, or the direct leg
+    (shapely distance): nearest minutes, and the targets within `within_min` (the naive method)."""
     import networkx as nx
 
     g = nx.DiGraph()
@@ -288,6 +293,8 @@ def _nx_reference(net, sites: routing.Access, targets: routing.Access, within_mi
         tau = np.array([min((dist.get(int(j), np.inf) + w for j, w in zip(targets.node[t], targets.leg_min[t],
                                                                            strict=True) if j >= 0), default=np.inf)
                         for t in range(targets.n)])
+        straight = np.array([direct.place_geoms[i].distance(g) for g in direct.target_geoms]) * direct.min_per_m
+        tau = np.minimum(tau, straight)
         nearest.append(tau.min())
         reach.append(tau <= within_min + routing.EPS_MIN)
     return np.array(nearest), np.array(reach)
@@ -300,13 +307,15 @@ def test_same_answers_as_networkx():
     site_geoms = np.array([box(X0 + x, Y0 + y, X0 + x + 400, Y0 + y + 300)
                            for x, y in rng.uniform(-1_000, 27_000, (60, 2))] + [Point(_xy(26_500, 0))])
     sites = routing.access(net, site_geoms, role="arrive")
-    targets = routing.access(net, np.array([Point(_xy(*p)) for p in rng.uniform(0, 20_000, (25, 2))]),
-                             role="depart", on_node=True)
-    ref_nearest, ref_reach = _nx_reference(net, sites, targets, 15.0)
-    minutes, _, _ = routing.place_minutes(routing.nearest_times(net, targets), sites)
+    tgeoms = np.array([Point(_xy(*p)) for p in rng.uniform(0, 20_000, (25, 2))])
+    targets = routing.access(net, tgeoms, role="depart", on_node=True)
+    direct = routing.direct_for(net, tgeoms, place_geoms=site_geoms)
+    ref_nearest, ref_reach = _nx_reference(net, sites, targets, 15.0, direct)
+    minutes, _, slot, _ = routing.nearest_with_direct(routing.nearest_times(net, targets), sites, direct)
     np.testing.assert_allclose(minutes, ref_nearest, atol=1e-9, rtol=0)
+    assert 0 < (slot < 0).sum() < slot.size  # some sites nearer by the direct leg, most by the network
     values = rng.integers(1, 100, targets.n).astype(float)
-    sums, counts = routing.catchment(routing.target_times(net, targets, 15.0), values, sites, 15.0)
+    sums, counts = routing.catchment(routing.target_times(net, targets, 15.0), values, sites, 15.0, direct=direct)
     np.testing.assert_array_equal(counts, ref_reach.sum(axis=1))
     np.testing.assert_allclose(sums, ref_reach @ values, atol=1e-9)
     assert np.isfinite(minutes[-1]) and 0 < counts.sum() < counts.size * targets.n  # the island is reached
