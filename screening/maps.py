@@ -27,6 +27,7 @@ import markupsafe
 import numpy as np
 import pandas as pd
 import shapely
+from folium.template import Template as FoliumTemplate
 from folium.utilities import JsCode
 from xstatic.pkg import leaflet as xstatic_leaflet
 
@@ -66,6 +67,7 @@ class ContextStyle:
     dash: str | None = None
     radius: float = 3.5
     land: bool = False  # filled with the land colour in a pane below all others, not clickable
+    merge_by: tuple[str, ...] = ()  # lines: merged per value of these columns first (fewer, longer features)
 
 
 CONTEXT_STYLES: dict[str, ContextStyle] = {
@@ -96,6 +98,11 @@ CONTEXT_STYLES: dict[str, ContextStyle] = {
     "ports": ContextStyle("Ports", "point", "#08519c", show=False),
     "airports": ContextStyle("Airports", "point", "#c51b8a", show=False, label=("name", "iata")),
     "towns": ContextStyle("Towns", "point", "#8c510a", show=False, label=("name", "population"), radius=3),
+    "roads": ContextStyle("Main roads (© OpenStreetMap contributors)", "line", "#a6761d", show=False,
+                          label=("ref", "road_class"), tolerance_m=150, weight=1.2, merge_by=("road_class", "ref")),
+    "motorway_junctions": ContextStyle("Motorway exits (© OpenStreetMap contributors)", "point", "#d94801",
+                                       show=False, label=("ref", "name"), radius=3),
+    "education": ContextStyle("Education institutions", "point", "#54278f", show=False, radius=3),
 }
 """Display style of the known context layers; other layer ids are drawn plainly by geometry type."""
 
@@ -168,8 +175,9 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
         page=page, legend_rows=legend_rows, counts=counts, colours=STATUS_COLOURS, labels=STATUS_LABELS,
         land=LAND_COLOUR)
     fmap.get_root().html.add_child(folium.Element(overlay))
-    fmap.fit_bounds(_bounds_4326(context.get("regioner"), candidates), padding_top_left=(20, 60),
-                    padding_bottom_right=(300, 20))  # keep the country clear of the legend
+    bounds = _bounds_4326(context.get("regioner"), candidates)
+    fmap.fit_bounds(bounds, padding_top_left=(20, 60), padding_bottom_right=(300, 20))  # clear of the legend
+    _FitWhenSized(bounds, padding_top_left=(20, 60), padding_bottom_right=(300, 20)).add_to(fmap)
     path = Path(path)
     path.write_text(with_script_policy(fmap.get_root().render()), encoding="utf-8")
     log.info("wrote %s (%.1f MB, %d candidates, %d context layers)", path, path.stat().st_size / 1e6,
@@ -279,6 +287,11 @@ def _style(layer_id: str, gdf: gpd.GeoDataFrame) -> ContextStyle:
 
 def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: ContextStyle) -> str | None:
     """Add one context layer; return its name in the layer control, or None when it is empty."""
+    if style.merge_by and all(c in gdf.columns for c in style.merge_by):
+        keys = gdf[list(style.merge_by)].astype(object).where(gdf[list(style.merge_by)].notna(), "")
+        gdf = gpd.GeoDataFrame(keys.assign(geometry=gdf.geometry.to_numpy()), crs=gdf.crs).dissolve(
+            by=list(style.merge_by), as_index=False)
+        gdf.geometry = shapely.line_merge(gdf.geometry.to_numpy())
     frame = display_frame(gdf, tolerance_m=style.tolerance_m, label=style.label)
     if frame.empty:
         log.info("context layer %s is empty; not drawn", layer_id)
@@ -316,6 +329,44 @@ def _add_surface(fmap: folium.Map, png: Path, bounds) -> None:
     folium.raster_layers.ImageOverlay(
         image=str(png), bounds=[[south, west], [north, east]], opacity=0.65, show=False,
         name="Suitability surface 0-100 (raster; excluded land dark grey)", interactive=False).add_to(fmap)
+
+
+class _FitWhenSized(folium.MacroElement):
+    """Fit the bounds again when the map's first fit was made without a size: a map in an isolated
+    (sandboxed, cross-origin) frame may get its size only after its scripts ran, and Leaflet's first fit
+    is then lost (the web preview frames its map so). Checked now, on load and whenever the map's box
+    changes size."""
+
+    _template = FoliumTemplate("""
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var box = map.getContainer();
+            function lost() {
+                try {
+                    var c = map.getCenter(), size = map.getSize();
+                    return !(isFinite(c.lat) && isFinite(c.lng) && isFinite(map.getZoom()))
+                        || size.x !== box.clientWidth
+                        || size.y !== box.clientHeight;
+                } catch (e) { return true; }
+            }
+            function refit() {
+                if (box.clientWidth === 0 || box.clientHeight === 0 || !lost()) { return; }
+                map.invalidateSize();
+                map.fitBounds({{ this.bounds|tojson }}, {{ this.options|tojson }});
+            }
+            refit();
+            window.addEventListener("load", refit);
+            window.addEventListener("resize", refit);
+            if (window.ResizeObserver) { new ResizeObserver(refit).observe(box); }
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, bounds, *, padding_top_left, padding_bottom_right):
+        super().__init__()
+        self._name = "FitWhenSized"
+        self.bounds = bounds
+        self.options = {"paddingTopLeft": list(padding_top_left), "paddingBottomRight": list(padding_bottom_right)}
 
 
 _CANDIDATE_JS = JsCode("""

@@ -14,13 +14,14 @@ import concurrent.futures
 import ipaddress
 import logging
 import re
+import secrets
 import tempfile
 import threading
 from dataclasses import dataclass
 from html import escape as html_escape
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, render_template, request, send_file
+from flask import Flask, abort, g, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import make_server
 
@@ -40,6 +41,14 @@ TEMPLATE_FILES = (PROJECT_ROOT / "data" / "template_submission.geojson",
 
 MAP_CONTEXT_M = 20_000.0
 """Protected nature and infrastructure within this distance (metres) of the draft are drawn on its map."""
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+    "img-src 'self' data: https://tile.openstreetmap.org; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'; frame-ancestors 'none'")
+"""The policy of every answer: only scripts carrying this answer's nonce run (no inline event handlers, no
+injected ``<script>``); the framed map and card inherit it. Styles stay open (Leaflet and the cards set
+inline styles); images may be data URIs and the optional basemap's tiles."""
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -93,11 +102,28 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
                    threading.BoundedSemaphore(8 * workers))
     page = {"incomplete": "; ".join(f"incomplete: {lid} missing"
                                     for lid in preview_mod.incomplete_layers(layer_set, criteria)),
+            "partial": _nature_layers.partial_layers(layer_set.layers, preview_mod.rule_layers(criteria)),
             "provisional": _nature_layers.provisional_layers(
                 layer_set.layers, {r.layer for r in criteria.exclusions.rules}),
             "reference": reference,
             "max_upload_mb": max_upload_mb, "max_vertices": max_vertices, "top_k": criteria.sensitivity.top_k,
             "extensions": ", ".join(_upload.ALLOWED_EXTENSIONS)}
+
+    @app.before_request
+    def fresh_nonce():
+        g.csp_nonce = secrets.token_urlsafe(18)
+
+    @app.context_processor
+    def nonce_in_templates():
+        return {"csp_nonce": _nonce()}
+
+    @app.after_request
+    def security_headers(answer):
+        answer.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(nonce=_nonce())
+        answer.headers["X-Content-Type-Options"] = "nosniff"
+        answer.headers["X-Frame-Options"] = "DENY"
+        answer.headers["Referrer-Policy"] = "no-referrer"
+        return answer
 
     @app.get("/")
     def index():
@@ -120,7 +146,8 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
         status, body = _handle(svc, html=True)
         if status != 200:
             return render_template("serve_error.html.j2", page=page, error=body), status
-        return render_template("serve_result.html.j2", page=page, data=body, map_html=body.pop("map_html"))
+        return render_template("serve_result.html.j2", page=page, data=body,
+                               map_html=_with_nonce(body.pop("map_html"), _nonce()))
 
     @app.post("/api/preview")
     def preview_api():
@@ -211,6 +238,21 @@ def _work(svc: _Service, data: bytes, name: str, repair: bool, html: bool) -> tu
                 app["card_html"], app["card_file"] = _self_contained(card), card.name
             body["map_html"] = _site_map(result, svc, Path(tmp), page)
     return 200, body
+
+
+def _nonce() -> str:
+    """This answer's script nonce (made before the request; a fresh one if that step did not run)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def _with_nonce(html: str, nonce: str) -> str:
+    """The map's own ``<script>`` tags with this answer's nonce (the framed map inherits the page's policy).
+
+    Every value from the upload is escaped before it reaches the map, so the only tags here are the map's.
+    """
+    return re.sub(r"<script\b", f'<script nonce="{nonce}"', html, flags=re.I)
 
 
 def _error(title: str, message: str, fix: str = "") -> dict:

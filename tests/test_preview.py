@@ -93,7 +93,7 @@ def test_context_uses_the_mirror_reference_and_marks_incomplete(ctx):
     _, _, criteria, context = ctx
     assert context.reference.label.startswith("approximate 2025 applications (15,")
     assert len(context.reference.table) == 15
-    assert set(fx.MAKE_ALLOW_MISSING) <= set(context.layer_set.missing)
+    assert set(fx.MAKE_ALLOW_MISSING) <= set(context.layer_set.allow_missing)
 
 
 @pytest.mark.mirror
@@ -109,7 +109,9 @@ def test_preview_of_a_good_draft(ctx, good_draft):
     r = result.ranks.loc["VEJ-2026-01"]
     assert r["of_overall"] == 1 + int((~ctx[3].reference.table["excluded"].astype(bool)).sum())
     assert 1 <= r["rank"] <= r["of_overall"] and 1 <= r["rank_region"] <= r["of_region"]
-    assert result.incomplete == "; ".join(f"incomplete: {i} missing" for i in sorted(fx.MAKE_ALLOW_MISSING))
+    assert result.incomplete == "; ".join(f"incomplete: {i} missing"  # layers absent from the server
+                                          for i in preview.incomplete_layers(ctx[3].layer_set, ctx[2]))
+    assert row["incomplete"] == fx.GIVE_INCOMPLETE  # Give lies outside the § 3 copy's coverage
     tips = result.improvements["VEJ-2026-01"]
     assert 1 <= len(tips) <= 3 and tips == sorted(tips, key=lambda t: -t["gain_points"])
 
@@ -177,13 +179,13 @@ def test_text_json_and_card(ctx, good_draft, tmp_path):
     assert app["eligible"] is True and set(app["group_scores"]) == set(GROUPS)
     text = preview.render_text(data)
     for expected in ("VEJ-2026-01", "ELIGIBLE", f"Score: {app['score_total']:.1f} of 100", "Rank: ",
-                     "Changes that would raise the score most:", "incomplete: natura2000_habitat missing"):
+                     "Changes that would raise the score most:", "INCOMPLETE FOR THIS SITE - " + fx.GIVE_INCOMPLETE):
         assert expected in text
     folder = pipeline.new_run_dir(tmp_path / "reports" / "previews")
     written = preview_card.write_card(result, folder, layer_set=context.layer_set, criteria=criteria)
     assert written == {"VEJ-2026-01": folder / "cards" / cards.card_filename("VEJ-2026-01")}
     card = written["VEJ-2026-01"].read_text(encoding="utf-8")
-    assert "Give Øst test site" in card and "incomplete: natura2000_habitat missing" in card
+    assert "Give Øst test site" in card and fx.GIVE_INCOMPLETE in card
     assert "preview only" in card
     saved = json.loads((folder / "preview.json").read_text())
     assert saved["applications"][0]["application_id"] == "VEJ-2026-01"
@@ -232,12 +234,14 @@ def test_preview_runs_the_state_steps(monkeypatch, tmp_path, criteria):
 
     def fake_assess(c, layer_set, crit, **kw):
         calls.append(("assess", kw))
-        return pipeline.RunResult(candidates=c, exclusion=type("E", (), {"overlaps": pd.DataFrame()})(),
+        exclusion_result = type("E", (), {"overlaps": pd.DataFrame(), "provisional": {}})()
+        return pipeline.RunResult(candidates=c, exclusion=exclusion_result,
                                   scores=type("S", (), {"breakdown": breakdown})(), selection=None,
                                   layers=layer_set, manifest={})
 
     monkeypatch.setattr(pipeline, "assess", fake_assess)
-    layer_set = type("L", (), {"layers": {"kommuner": None}, "missing": {"natura2000_habitat": "absent"}})()
+    layer_set = type("L", (), {"layers": {"kommuner": None}, "missing": {"natura2000_habitat": "absent"},
+                               "allow_missing": ()})()
     ref = preview.Reference(_apps([("A", "R1", False, 80.0)]), "test")
     result = preview.preview([tmp_path / "x.geojson"], layer_set=layer_set, criteria=criteria, settings=None,
                              reference=ref)

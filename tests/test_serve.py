@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import io
 import json
 import logging
+import re
 
 import pytest
 
@@ -46,7 +48,7 @@ def _still_up(client):
 def test_form_and_template(client):
     page = client.get("/").get_data(as_text=True)
     assert 'name="file"' in page and 'href="/template"' in page
-    assert "incomplete: natura2000_habitat missing" in page
+    assert 'id="partial-bes_naturtyper"' in page and "six municipalities west of Copenhagen" in page
     answer = client.get("/template")
     assert answer.status_code == 200 and "attachment" in answer.headers["Content-Disposition"]
     assert json.loads(answer.data)["features"][0]["geometry"]["type"] == "Polygon"
@@ -60,18 +62,18 @@ def test_good_upload_json_and_page_agree(client):
     assert body["ok"] is True and app["application_id"] == "VEJ-2026-01" and app["eligible"] is True
     assert 0 < app["score_total"] <= 100 and app["rank"]["rank"] >= 1
     assert sum(r["contribution"] for r in app["breakdown"]) == pytest.approx(app["score_total"])
-    assert body["incomplete"].startswith("incomplete: bes_naturtyper missing")
+    assert app["incomplete"] == fx.GIVE_INCOMPLETE
     page = _post(client, "draft.geojson", fx.good_geojson_bytes(), route="/preview")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert f'data-score="{app["score_total"]}"' in html and "Eligible" in html and "Would rank" in html
-    assert 'id="card-1"' in html and 'id="map"' in html and "incomplete: natura2000_habitat missing" in html
+    assert 'id="card-1"' in html and 'id="map"' in html and fx.GIVE_INCOMPLETE in html
     assert f'download="{cards.card_filename("VEJ-2026-01")}"' in html
     assert "industripark-preview-" not in html and "industripark-preview-" not in api.get_data(as_text=True)
 
 
 BAD = {  # kind -> (field of the first problem or "", words its message contains)
-    "corrupt": ("", "cannot be read as GeoJSON"),
+    "corrupt": ("", "JSON"),
     "empty_file": ("file", "the file is empty"),
     "empty_collection": ("", "no features"),
     "no_crs": ("", "no .prj file"),
@@ -173,3 +175,68 @@ def test_unknown_route_and_method_get_friendly_answers(client):
     assert wrong.status_code == 405 and "Method Not Allowed" in wrong.get_data(as_text=True)
     no_file = client.post("/api/preview", data={}, content_type="multipart/form-data")
     assert no_file.status_code == 400 and no_file.get_json()["title"] == "No file chosen"
+
+
+# --------------------------------------------------------------------------- script injection, headers
+
+PAYLOAD = "<img src=x onerror=\"window.__pwned=1;document.title='pwned'\">"
+
+
+def _injected_draft() -> bytes:
+    return json.dumps(fx.feature_collection(dict(fx.GOOD_PROPERTIES, area_name=PAYLOAD))).encode()
+
+
+def _policy(answer) -> dict[str, str]:
+    header = answer.headers.get("Content-Security-Policy", "")
+    return dict((d.strip().split(" ", 1) + [""])[:2] for d in header.split(";") if d.strip())
+
+
+def test_every_answer_carries_the_security_headers(client):
+    answers = [client.get("/"), client.get("/health"), client.get("/nothing"), client.get("/api/nothing"),
+               _post(client, "draft.geojson", b"", route="/preview"), _post(client, *fx.bad_uploads()["corrupt"])]
+    nonces = set()
+    for answer in answers:
+        policy = _policy(answer)
+        assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+        assert policy["base-uri"] == "'none'" and policy["object-src"] == "'none'"
+        assert re.fullmatch(r"'nonce-[\w-]{16,}'", policy["script-src"])  # no 'unsafe-inline', no hosts
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        nonces.add(policy["script-src"])
+    assert len(nonces) == len(answers)  # a fresh nonce per answer
+
+
+def test_result_page_escapes_and_only_its_own_scripts_carry_the_nonce(client):
+    page = _post(client, "draft.geojson", _injected_draft(), route="/preview")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    nonce = _policy(page)["script-src"][len("'nonce-"):-1]
+    assert "<img src=x" not in html and PAYLOAD not in html
+    tags = re.findall(r"<script\b[^>]*>", html)
+    assert tags and all(f'nonce="{nonce}"' in t for t in tags)
+    assert not [a for a in _attributes(html) if a.startswith("on")]  # no inline event handler on the page
+    frames = dict(re.findall(r'<iframe class="(\w+)"[^>]*?sandbox="([^"]*)"', html))
+    assert frames == {"card": "allow-same-origin", "map": "allow-scripts"}
+    map_doc = htmllib.unescape(re.search(r'<iframe class="map"[^>]*srcdoc="([^"]*)"', html).group(1))
+    card_doc = htmllib.unescape(re.search(r'<iframe class="card"[^>]*srcdoc="([^"]*)"', html).group(1))
+    for doc in (map_doc, card_doc):  # the documents inside the frames: the payload is text there too
+        assert "<img src=x" not in doc and "\\u003cimg src=x" not in doc
+    map_tags = re.findall(r"<script\b[^>]*>", map_doc)
+    assert map_tags and all(f'nonce="{nonce}"' in t for t in map_tags)
+    assert "&lt;img src=x" in card_doc
+
+
+def _attributes(html: str) -> list[str]:
+    """The attribute names of every element of a page, as a browser parses it."""
+    from html.parser import HTMLParser
+
+    names = []
+    parser = HTMLParser()
+    parser.handle_starttag = lambda tag, attrs: names.extend(name for name, _ in attrs)
+    parser.feed(html)
+    return names
+
+
+def test_flask_templates_escape(loaded):
+    env = _app(loaded).jinja_env
+    assert env.autoescape is True or env.autoescape("serve_result.html.j2")
+    assert env.from_string("{{ x }}").render(x=PAYLOAD).startswith("&lt;img")

@@ -5,6 +5,7 @@ The screenshot is written to ``tmp_path``, or to ``$PREVIEW_SCREENSHOT_DIR`` whe
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -48,6 +49,7 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1200,1800"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(90)
     yield driver
@@ -106,3 +108,44 @@ def test_a_bad_file_shows_the_fix_in_the_browser(browser, base_url, tmp_path):
     browser.get(url + "/health")  # the server is still up
     assert '"ok":true' in browser.page_source.replace(" ", "")
 
+
+
+def test_injected_site_name_runs_nothing_in_the_result_page(browser, base_url, tmp_path):
+    """A draft named ``<img src=x onerror=...>``: hovering and clicking it on the result page's map shows the
+    text as typed and runs nothing, in the page or its frames; the page's own scripts run (no CSP errors)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = base_url
+    payload = "<img src=x onerror=\"window.__pwned=1;document.title='pwned'\">"
+    draft = tmp_path / "injected.geojson"
+    draft.write_text(json.dumps(fx.feature_collection(dict(fx.GOOD_PROPERTIES, area_name=payload))))
+    browser.get_log("browser")
+    _upload(browser, url, draft)
+    title = browser.title
+    assert payload in browser.find_element(By.CSS_SELECTOR, ".application h1").text
+    card = browser.find_element(By.ID, "card-1")
+    WebDriverWait(browser, 20).until(lambda d: card.size["height"] > 1000,  # the nonce'd script sized it
+                                     message="the card frame was not fitted to its content")
+    frame = browser.find_element(By.ID, "map")
+    browser.execute_script("arguments[0].scrollIntoView()", frame)
+    browser.switch_to.frame(frame)
+    site = WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "path.candidate-site"))[0]
+    ActionChains(browser).move_to_element(site).perform()
+    tip = WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-tooltip"))[0]
+    assert payload in tip.get_attribute("textContent") and not tip.find_elements(By.TAG_NAME, "img")
+    marker = browser.find_element(By.CSS_SELECTOR, "path.candidate-marker")
+    ActionChains(browser).move_to_element(marker).click().perform()
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup"))
+    assert browser.execute_script("return window.__pwned === undefined")
+    browser.switch_to.default_content()
+    browser.switch_to.frame(card)
+    assert not browser.find_elements(By.CSS_SELECTOR, "img[src='x']")
+    browser.switch_to.default_content()
+    assert browser.execute_script("return window.__pwned === undefined")
+    assert browser.title == title != "pwned"
+    if os.environ.get("PREVIEW_SCREENSHOT_DIR"):
+        browser.save_screenshot(str(Path(os.environ["PREVIEW_SCREENSHOT_DIR"]) / "preview_injected.png"))
+    severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
