@@ -101,6 +101,8 @@ PROBLEMS: dict[str, tuple[str, str]] = {
                     "but the CRS is {crs} (GeoJSON without a 'crs' member is WGS84 per RFC 7946).{hint}",
                     "reproject to WGS84 (EPSG:4326), or declare the CRS, e.g. \"crs\": {{\"type\": \"name\", "
                     "\"properties\": {{\"name\": \"urn:ogc:def:crs:EPSG::25832\"}}}}"),
+    "crs_untransformable": ("the file's CRS '{crs}' cannot be transformed to EPSG:25832 ({reason})",
+                            "export the outline in EPSG:25832 (ETRS89 / UTM 32N) or WGS84 (EPSG:4326)"),
     "outside_box": ("the site lies outside Denmark ({where}; Denmark is within {box}){hint}",
                     "check the coordinates and the declared CRS (GeoJSON without 'crs' is WGS84 longitude/latitude)"),
     # ------------------------------------------------------------------ location and area

@@ -12,6 +12,7 @@ import struct
 
 import geopandas as gpd
 import numpy as np
+import pyproj
 import shapely
 
 from screening._geo import area_ha
@@ -56,7 +57,11 @@ def check_geometry(raw: gpd.GeoDataFrame, rules, at, *, repair: bool) -> tuple[n
         swapped = _within(shapely.bounds(fixed), _SWAPPED)
     elif usable.any():
         degrees = _within(shapely.bounds(fixed), (-180.0, -90.0, 180.0, 90.0))
-    metric[usable] = np.asarray(gpd.GeoSeries(fixed[usable], crs=raw.crs).to_crs(CRS).values, dtype=object)
+    try:
+        metric[usable] = np.asarray(gpd.GeoSeries(fixed[usable], crs=raw.crs).to_crs(CRS).values, dtype=object)
+    except pyproj.exceptions.ProjError as exc:  # e.g. a local (engineering) CRS: no way to EPSG:25832
+        return metric, placed, [*problems, at(None, "geometry", "crs_untransformable", crs=raw.crs.name,
+                                              reason=str(exc))]
     b = shapely.bounds(metric)
     placed = usable & _within(b, rules.denmark_bounds_25832)
     problems += [_outside(i, b[i], rules.denmark_bounds_25832, swapped[i], degrees[i], raw.crs, at)

@@ -163,6 +163,15 @@ def test_hostile_geometry_is_a_problem_of_its_feature(tmp_path, kommuner, suffix
     assert re.search(match, error.message), error.message
 
 
+def test_a_crs_without_a_way_to_epsg_25832_is_a_problem(kommuner):
+    local = ('LOCAL_CS["site grid",LOCAL_DATUM["x",0],UNIT["metre",1],AXIS["X",EAST],AXIS["Y",NORTH]]')
+    sites = gpd.GeoDataFrame({"application_id": ["A-1"], "kommunekode": ["0101"]}, geometry=[box(0, 0, 1e3, 1e3)],
+                             crs=local)
+    (error,) = validate(sites, kommuner=kommuner).errors
+    assert (error.feature_index, error.field) == (None, "geometry")
+    assert error.message.startswith("the file's CRS 'site grid' cannot be transformed to EPSG:25832")
+
+
 @pytest.mark.parametrize(("blob", "kind", "values"), [
     (wkb_polygon(_NAN_RING), "nonfinite", {"bad": 4, "total": 4}),
     (struct.pack(">BI", 0, 3) + struct.pack(">II", 1, 4) + struct.pack(">8d", *[NAN] * 8),  # big endian
