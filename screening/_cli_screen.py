@@ -55,10 +55,14 @@ def submissions_check(files, repair, mirror, offline) -> None:
 @allow_damaged_opt
 @repair_opt
 @click.option("--no-report", is_flag=True, help="Write the data files only, no HTML report.")
+@click.option("--max-applications", type=click.IntRange(min=1), default=None,
+              help="Refuse more applications than this in one screening (default 250, pipeline.MAX_APPLICATIONS: "
+                   "each gets a report card).")
 @click.option("--surface", "surface_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="A folder from 'industripark surface': map overlay and better-land notes.")
 @handle_errors
-def screen(inputs, out_root, allow_missing, allow_damaged, mirror, offline, repair, no_report, surface_dir) -> None:
+def screen(inputs, out_root, allow_missing, allow_damaged, mirror, offline, repair, no_report, max_applications,
+           surface_dir) -> None:
     """Screen submission files: exclude, score, rank, select and report into a new run folder."""
     from screening import pipeline
 
@@ -66,7 +70,7 @@ def screen(inputs, out_root, allow_missing, allow_damaged, mirror, offline, repa
     t0 = time.perf_counter()
     result = pipeline.screen(inputs, settings=settings, catalog=catalog, criteria=criteria, out_root=out_root,
                              allow_missing=allow_missing, allow_damaged=allow_damaged, repair=repair,
-                             report=not no_report,
+                             report=not no_report, max_applications=max_applications or pipeline.MAX_APPLICATIONS,
                              surface_dir=surface_dir)
     click.echo(pipeline.summary_text(result))
     click.echo(f"\nRun folder: {result.run_dir}  ({time.perf_counter() - t0:.1f} s)")

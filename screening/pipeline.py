@@ -43,8 +43,21 @@ log = logging.getLogger(__name__)
 
 CONTEXT_LAYERS = ("regioner", "kommuner", "natura2000_fuglebeskyttelse", "natura2000_omraader_simplified",
                   "natura2000_habitat", "naturnationalparker", "nationalparker",
-                  "hv_lines", "hv_substations", "rail_stations", "ports", "airports", "towns")
-"""Layers drawn on the map for context, besides those the rules use."""
+                  "hv_lines", "hv_substations", "rail_stations", "ports", "airports", "towns", "roads",
+                  "motorway_junctions", "education")
+"""Layers drawn on the map for context, besides those the rules use (roads, exits and institutions also
+give the card site maps their routes and catchments)."""
+
+MAX_APPLICATIONS = 250
+"""Most applications one screening takes (``industripark screen --max-applications`` changes it).
+
+The 2025 round had about 31. The report writes a card per application: measured on the 2-core test machine
+under load, about 0.9 s a card and 270 s for the rest of a 5,000-application file, so 5,000 applications
+would write for over an hour; 250 stay within a few minutes. A larger file is refused at once."""
+
+TOO_MANY = ("{n} applications in {files}: a screening takes at most {limit}, because the report writes a card "
+            "per application (about a second each) and the run would take too long. Split the submissions over "
+            "several screenings, or raise the limit with --max-applications N if the time is acceptable.")
 
 CANDIDATE_COLUMNS = (
     "application_id", "site_name", "kommunekode", "kommunenavn", "regionskode", "regionsnavn",
@@ -71,8 +84,8 @@ class RunResult:
 
 def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, criteria: Criteria,
            out_root: Path | None, allow_missing: Iterable[str] = (), allow_damaged: Iterable[str] = (),
-           repair: bool = False,
-           report: bool = True, select: bool = True, surface_dir: Path | None = None) -> RunResult:
+           repair: bool = False, report: bool = True, select: bool = True, surface_dir: Path | None = None,
+           max_applications: int | None = MAX_APPLICATIONS) -> RunResult:
     """Screen submission files end to end and, when `out_root` is given, write a new run folder in it.
 
     Parameters
@@ -91,12 +104,19 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
     surface_dir
         A folder written by ``industripark surface`` (``suitability.tif``, ``exclusion.tif``): adds the
         surface overlay to the map and a "better land within 10 km" note to each card.
+    max_applications
+        Refuse more applications than this (`MAX_APPLICATIONS`); None for no limit.
+
+    Raises
+    ------
+    ScreeningError
+        Among others (subclasses), when the files hold more than `max_applications` applications.
     """
     if out_root is not None:  # the output location is checked first: a bad --out fails before any work
         with run_folder(Path(out_root)) as folder:
             result = screen(inputs, settings=settings, catalog=catalog, criteria=criteria, out_root=None,
                             allow_missing=allow_missing, allow_damaged=allow_damaged, repair=repair,
-                            select=select, surface_dir=surface_dir)
+                            select=select, surface_dir=surface_dir, max_applications=max_applications)
             outputs = write_outputs(folder.path, result, criteria=criteria, report=report)
         outputs = {k: folder.final / p.relative_to(folder.path) for k, p in outputs.items()}
         return RunResult(**{**result.__dict__, "run_dir": folder.final, "outputs": outputs})
@@ -110,6 +130,9 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
 
     t0 = time.perf_counter()
     candidates = submissions.load_submissions(inputs, kommuner=layer_set.layers["kommuner"], repair=repair)
+    if max_applications is not None and len(candidates) > max_applications:
+        files = ", ".join(Path(p).name for p in inputs)
+        raise ScreeningError(TOO_MANY.format(n=len(candidates), files=files, limit=max_applications))
     timings["load_submissions"] = time.perf_counter() - t0
 
     if surface_dir is not None:

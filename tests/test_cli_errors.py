@@ -204,3 +204,44 @@ def test_preview_without_allow_missing_refuses_as_screen_does(apps, tmp_path):
     manifest = json.loads((runs / "latest" / "manifest.json").read_text())
     assert {f.split()[1] for f in flags} <= set(manifest["allow_missing"])  # the reference allowed them
     _clean(res)
+
+
+# --------------------------------------------------------------------------- a hostile number of applications
+
+
+@pytest.mark.mirror
+def test_screen_refuses_more_applications_than_the_declared_limit(apps, tmp_path):
+    """A 5,000-feature file would take over an hour of report writing (measured: ~0.9 s a card on a busy
+    machine); above `pipeline.MAX_APPLICATIONS` a screening refuses at once, naming the limit and the option."""
+    assert 31 < pipeline.MAX_APPLICATIONS < 1000  # the real rounds have ~31 applications
+    out = tmp_path / "o"
+    res = CliRunner().invoke(main, ["screen", str(apps), "--out", str(out), "--no-report", "--max-applications",
+                                    "3", *ALLOW])
+    assert res.exit_code == 1, res.output
+    assert "15 applications" in res.output and "at most 3" in res.output and "--max-applications" in res.output
+    assert not out.exists()
+    _clean(res)
+    res = CliRunner().invoke(main, ["screen", "--help"])
+    assert f"default {pipeline.MAX_APPLICATIONS}," in " ".join(res.output.split())  # the CLI states the same
+
+
+@pytest.mark.mirror
+@pytest.mark.slow
+def test_the_hostile_5000_site_file_is_refused_without_assessing_it(mirror_root, tmp_path, monkeypatch):
+    import geopandas as gpd
+
+    from tests._hostile_fixtures import many_sites
+
+    path = tmp_path / "hostile.geojson"
+    many_sites(gpd.read_file(mirror_root / "boundaries" / "kommuner.gpkg"), 5000).to_crs(4326).to_file(
+        path, driver="GeoJSON", COORDINATE_PRECISION=8)
+    assert path.stat().st_size > 9_000_000  # the campaign's 10 MB file
+
+    def no_assessment(*args, **kwargs):
+        raise AssertionError("the applications were assessed")
+
+    monkeypatch.setattr(pipeline, "assess", no_assessment)
+    res = CliRunner().invoke(main, ["screen", str(path), "--out", str(tmp_path / "o"), *ALLOW])
+    assert res.exit_code == 1, res.output
+    assert f"5000 applications in hostile.geojson: a screening takes at most {pipeline.MAX_APPLICATIONS}" in res.output
+    _clean(res)
