@@ -140,11 +140,13 @@ def write_wkb(path: Path, blobs: list[bytes | None], *, epsg: int = 25832, **col
         target = path.parent / "shp" / "sites.shp"
         target.parent.mkdir()
     placeholder = shapely.to_wkb(box(0, 0, 1, 1))  # GDAL refuses to write NaN: the blobs are put in after
-    pyogrio.raw.write(target, np.array([placeholder] * n, dtype=object),
-                      [np.array(v, dtype=object) for v in data.values()], list(data),
-                      geometry_type="Unknown" if suffix == ".gpkg" else "Polygon", crs=f"EPSG:{epsg}",
-                      driver="GPKG" if suffix == ".gpkg" else "ESRI Shapefile",
-                      layer_options={"SPATIAL_INDEX": "NO"} if suffix == ".gpkg" else None)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Normalized/laundered field name", RuntimeWarning)  # dBase: 10 chars
+        pyogrio.raw.write(target, np.array([placeholder] * n, dtype=object),
+                          [np.array(v, dtype=object) for v in data.values()], list(data),
+                          geometry_type="Unknown" if suffix == ".gpkg" else "Polygon", crs=f"EPSG:{epsg}",
+                          driver="GPKG" if suffix == ".gpkg" else "ESRI Shapefile",
+                          layer_options={"SPATIAL_INDEX": "NO"} if suffix == ".gpkg" else None)
     if suffix == ".gpkg":
         _put_gpkg_blobs(target, blobs, epsg)
         return path
