@@ -1,8 +1,10 @@
 """The small static site maps of the score cards: a site and its nearest infrastructure (matplotlib, Agg).
 
-No basemap is needed: municipalities are drawn as land on a blue sea, with Natura 2000, HV lines and
-towns for orientation. One figure is reused for all applications and the national background is drawn on
-it once, so tens of maps take seconds.
+No basemap is needed: municipalities are drawn as land on a blue sea, with Natura 2000, HV lines, the
+main roads and towns for orientation. With the road layer the map also shows the site's 30- and 45-minute
+catchments and its route from the nearest motorway exit (`screening._sitemap_travel`), credited to
+OpenStreetMap. One figure is reused for all applications and the national background is drawn on it once,
+so tens of maps take seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
+from screening import _sitemap_travel
 from screening._figures import format_value
 from screening.config import Criteria
 from screening.errors import LayerDataError
@@ -41,21 +44,28 @@ def nearest_infrastructure(
     """The nearest feature of each distance criterion's context layer to each site, as a connecting line.
 
     Uses the criterion's filter (e.g. substations only, airports with an IATA code) and one bulk
-    ``sindex.nearest`` query per criterion.
+    ``sindex.nearest`` query per criterion. With the road layer in `context`, travel criteria are drawn
+    as the scoring measures them instead (`screening._sitemap_travel.travel_overlays`): the route from the
+    nearest exit and the catchment polygons.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``application_id, criterion, layer, label, distance_m`` and the shortest line from the site to the
-        feature (EPSG:25832); empty when no criterion's layer is in `context`.
+        ``application_id, criterion, layer, label, distance_m, kind`` and the geometry (EPSG:25832):
+        ``kind`` ``straight`` (the shortest line from the site to the feature), ``route`` or ``direct``
+        (from the site to the nearest exit; ``minutes``), ``catchment`` (a polygon; ``minutes``); empty
+        when no criterion's layer is in `context`.
     """
-    cols = ["application_id", "criterion", "layer", "label", "distance_m"]
+    cols = ["application_id", "criterion", "layer", "label", "distance_m", "kind"]
     parts = []
     geoms = candidates.geometry.to_numpy()
+    on_roads = criteria.travel.road_layer in context
     for crit in criteria.criteria:  # a loop over the handful of criteria, each a vectorised query
         layer = context.get(crit.layer or "")
         if crit.measure not in ("distance", "travel_time") or layer is None or layer.empty:
             continue
+        if crit.measure == "travel_time" and on_roads:
+            continue  # drawn as the route from the road network below
         try:
             layer = crit.filter.apply(layer, what=str(crit.layer))
         except LayerDataError as exc:
@@ -71,15 +81,18 @@ def nearest_infrastructure(
                 {
                     "application_id": candidates["application_id"].astype(str).to_numpy()[src],
                     "criterion": crit.id, "layer": crit.layer, "label": labels,
-                    "distance_m": shapely.length(lines)
+                    "distance_m": shapely.length(lines), "kind": "straight"
                 },
                 geometry=lines,
                 crs=candidates.crs,
             )
         )
+    if on_roads:
+        parts.append(_sitemap_travel.travel_overlays(candidates, context, criteria))
+    parts = [p for p in parts if len(p)]
     if not parts:
         return gpd.GeoDataFrame(columns=cols, geometry=[], crs=candidates.crs)
-    return pd.concat(parts, ignore_index=True)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=candidates.crs)
 
 
 def site_maps(
@@ -114,6 +127,10 @@ def site_maps(
     ax = fig.add_axes((0.005, 0.005, 0.99, 0.99))
     ax.set_facecolor("#dbeaf5" if "kommuner" in context else "#ffffff")
     _draw_background(ax, context)
+    roads = _sitemap_travel.prepare_roads(context.get("roads"), "road_class")
+    credit = _sitemap_travel.draw_attribution(ax) if roads is not None else []  # ODbL: wherever roads show
+    has_catchments = "kind" in nearest and (nearest["kind"] == "catchment").any()
+    inset = _sitemap_travel.inset_axes(fig, context, roads) if has_catchments else None
     towns = _towns(context)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -121,11 +138,15 @@ def site_maps(
     near_ids = nearest["application_id"].astype(str)
     for aid, path in paths.items():  # one map per application (tens), on the one figure
         cand = by_id.loc[aid]
-        added = _draw_site(ax, cand.geometry, nearest.loc[near_ids == aid], towns,
-                           colours.get(str(cand["status"]), "#d7301f"))
+        rows, colour = nearest.loc[near_ids == aid], colours.get(str(cand["status"]), "#d7301f")
+        added = _draw_site(ax, cand.geometry, rows, towns, colour, roads, inset is not None)
+        if inset is not None:
+            added += _sitemap_travel.draw_inset(inset, cand.geometry, rows.loc[rows["kind"] == "catchment"], colour)
         fig.savefig(path, format="png")
         for artist in added:
             artist.remove()
+    for artist in credit:
+        artist.remove()
     return dict(paths)
 
 
@@ -161,11 +182,17 @@ def _towns(context: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
                          "population": pop.loc[big.index]}).sort_values("population", ascending=False)
 
 
-def _draw_site(ax, site, nearest: pd.DataFrame, towns: pd.DataFrame, colour: str) -> list:
-    """Add the site, its nearest features, town labels and a scale bar; return the artists added."""
+def _draw_site(ax, site, nearest: pd.DataFrame, towns: pd.DataFrame, colour: str, roads=None,
+               inset: bool = False) -> list:
+    """Add the site, its catchments, route and nearest features, the roads in view, town labels and a
+    scale bar; return the artists added."""
     cx, cy = site.centroid.x, site.centroid.y
     xmin, ymin, xmax, ymax = site.bounds
-    within = nearest.loc[nearest["distance_m"] <= _MAX_FRAME_M, "distance_m"]
+    kind = nearest["kind"] if "kind" in nearest else pd.Series("straight", index=nearest.index)
+    catchments, routes = nearest.loc[kind == "catchment"], nearest.loc[kind.isin(["route", "direct"])]
+    nearest = nearest.loc[kind == "straight"]
+    within = pd.concat([nearest["distance_m"], routes["distance_m"]])
+    within = within.loc[within <= _MAX_FRAME_M]
     half = max(3000.0, 0.75 * max(xmax - xmin, ymax - ymin),
                1.15 * (float(within.max()) if len(within) else 0.0) + 1500.0)
     frame = (cx - half, cy - half, cx + half, cy + half)
@@ -180,8 +207,17 @@ def _draw_site(ax, site, nearest: pd.DataFrame, towns: pd.DataFrame, colour: str
     placed = [
         (min(xmin, cx - 10 * px), min(ymin, cy - 10 * px), max(xmax, cx + 10 * px), max(ymax, cy + 10 * px))
     ]
+    added += _sitemap_travel.draw_roads(ax, roads, frame)
+    if inset:  # keep labels off the inset (upper right): its box in this frame's metres
+        left, bottom, width, height = _sitemap_travel.INSET
+        span = frame[2] - frame[0]
+        placed.append((frame[0] + left * span, frame[1] + bottom * span, frame[2], frame[3]))
+    for row in routes.itertuples():  # the route from the nearest exit (one per travel criterion)
+        added += _sitemap_travel.draw_route(ax, row, frame)
+        added += _route_label(ax, row, frame, placed, px)
     for row in nearest.sort_values("distance_m").to_dict("records"):  # the five or so nearest features
         added += _draw_nearest(ax, row, (cx, cy), half, frame, placed)
+    added += _sitemap_travel.draw_legend(ax, None, len(routes) > 0)
     shown = towns.loc[(abs(towns["x"] - cx) < half * 0.95) & (abs(towns["y"] - cy) < half * 0.95)].head(6)
     added += ax.plot(shown["x"], shown["y"], "o", color="#636363", markersize=3, zorder=3)
     for row in shown.itertuples():  # at most six town labels, only where they hide nothing
@@ -207,6 +243,20 @@ def _draw_site(ax, site, nearest: pd.DataFrame, towns: pd.DataFrame, colour: str
     ax.set_ylim(frame[1], frame[3])
     ax.set_aspect("equal")
     return added
+
+
+def _route_label(ax, row, frame, placed: list, px: float) -> list:
+    """The exit's name and minutes beside the route, where it hides no other label."""
+    text = _sitemap_travel.TEXT["route" if row.kind == "route" else "direct"].format(label=row.label,
+                                                                                    minutes=row.minutes)
+    xy = shapely.get_coordinates(row.geometry)
+    inside = [(x, y) for x, y in xy[::-1] if frame[0] < x < frame[2] and frame[1] < y < frame[3]]
+    anchors = inside[:1] + inside[len(inside) // 2:len(inside) // 2 + 1] if inside else [tuple(xy[0])]
+    size = ((6.0 * max(len(s) for s in text.split("\n")) + 14) * px, 32 * px)
+    x, y, ha, va = _free_spot(anchors, size, placed, frame)
+    return [ax.annotate(text, (x, y), xytext=(4 if ha == "left" else -4, -3 if va == "top" else 3),
+                        textcoords="offset points", fontsize=7.5, zorder=7, ha=ha, va=va,
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "#fff5eb", "ec": "#d94801", "alpha": 0.9})]
 
 
 def _free_spot(anchors, size, placed: list, frame, *, strict: bool = False):

@@ -227,7 +227,7 @@ def test_nearest_infrastructure_known_by_construction():
     assert near.drop(columns="geometry").to_dict("records") == [
         {
             "application_id": "S", "criterion": "hv_substation", "layer": "hv_substations", "label": "Far",
-            "distance_m": 3000.0
+            "distance_m": 3000.0, "kind": "straight"
         }
     ]
 

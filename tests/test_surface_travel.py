@@ -89,7 +89,7 @@ def test_cell_equals_a_tiny_site_at_its_centre(case, built):
     rng = np.random.default_rng(3)
     rows, cols = rng.integers(0, 260, 300), rng.integers(0, 320, 300)
     band, transform = _read(built.paths["criteria/mw"])
-    x, y = transform * (cols + 0.5, rows + 0.5)
+    x, y = transform.c + (cols + 0.5) * transform.a, transform.f + (rows + 0.5) * transform.e
     sites = gpd.GeoDataFrame({"application_id": [f"c{i}" for i in range(x.size)]},
                              geometry=[box(a - 0.1, b - 0.1, a + 0.1, b + 0.1) for a, b in zip(x, y, strict=True)],
                              crs=25832)
@@ -122,7 +122,7 @@ def test_raster_mean_agrees_with_vector_scoring_on_small_sites(case, built):
     for site in sites.itertuples():  # 25 synthetic sites
         inside = rasterio.features.geometry_mask([site.geometry], score.shape, transform, invert=True)
         r, k = np.nonzero(inside)
-        x, y = transform * (k + 0.5, r + 0.5)
+        x, y = transform.c + (k + 0.5) * transform.a, transform.f + (r + 0.5) * transform.e
         diam = math.dist(site.geometry.bounds[:2], site.geometry.bounds[2:])
         p_acc = routing.access(net, np.array([site.geometry]), role="arrive")
         q_acc = routing.access_xy(net, np.column_stack([x, y]), role="arrive")
