@@ -12,17 +12,23 @@ source, so a later fetch that returns fewer features is caught (`screening._laye
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import stat
 from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
+import shapely
 
+from screening.config import LayerSpec
 from screening.errors import LayerDataError
 
-__all__ = ["file_sha256", "entry_path", "read", "write", "ledger_path", "ledger_count", "ledger_record"]
+__all__ = ["file_sha256", "mirror_file", "mirror_sha256", "content_sha256", "entry_path", "read", "write",
+           "ledger_path", "ledger_count", "ledger_record"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,59 @@ def file_sha256(path: Path) -> str:
     with Path(path).open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def mirror_file(path: Path, spec: LayerSpec) -> bool:
+    """True when `path` is a file; False when nothing is there.
+
+    Raises
+    ------
+    LayerDataError
+        When something is there but cannot be used: a folder, or not readable (permissions).
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as exc:  # PermissionError on the file or a folder above it, a loop of links, ...
+        msg = (f"{path}: the mirror copy of layer {spec.id!r} cannot be read ({exc.strerror or exc}). Fix the "
+               "file's or its folder's permissions, or point --mirror / INDUSTRIPARK_MIRROR elsewhere.")
+        raise LayerDataError(msg) from None
+    if not stat.S_ISREG(mode):
+        msg = (f"{path}: the mirror copy of layer {spec.id!r} is a folder or special file, not a layer file. "
+               f"Fix: put the layer's GeoPackage there ({spec.mirror_path} under the mirror root).")
+        raise LayerDataError(msg)
+    return True
+
+
+def mirror_sha256(path: Path) -> str:
+    """Checksum of a mirror file (cached per path, size and modification time: it is read once a process).
+
+    Raises
+    ------
+    LayerDataError
+        When the file cannot be read.
+    """
+    st = Path(path).stat()
+    return _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    try:
+        return file_sha256(Path(path))
+    except OSError as exc:
+        msg = f"{path}: cannot read the mirror file ({exc.strerror or exc}). Fix the file's permissions."
+        raise LayerDataError(msg) from None
+
+
+def content_sha256(gdf: gpd.GeoDataFrame) -> str:
+    """Checksum of a layer's content (geometries as WKB, attributes as text), for fetched layers."""
+    digest = hashlib.sha256()
+    for wkb in shapely.to_wkb(gdf.geometry.to_numpy()):
+        digest.update(wkb or b"")
+    digest.update(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).to_csv(index=False).encode())
     return digest.hexdigest()
 
 

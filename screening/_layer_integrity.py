@@ -27,11 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from screening import _layer_cache
 from screening.config import LayerSpec
 from screening.errors import LayerDamagedError
 
 __all__ = ["STRICT_ROLES", "RowCount", "row_labels", "check_read", "check_damaged", "check_expected",
-           "check_allowable", "allowed_note", "ATTRS"]
+           "check_allowable", "allowed_note", "verify", "ATTRS"]
 
 STRICT_ROLES = ("exclude", "boundary")
 """Roles whose layers must be complete: damaged features there can never be allowed."""
@@ -125,6 +126,25 @@ def check_expected(spec: LayerSpec, *, what: str, count: int, expected: int | No
     msg = (f"layer {spec.id!r} ({spec.title}): {what} has {count} features, but {known}; it may be truncated "
            f"or replaced. {_fix(spec)} ({intended})")
     raise LayerDamagedError(msg)
+
+
+def verify(gdf: pd.DataFrame, spec: LayerSpec, *, cache_dir, allow_damaged: bool) -> None:
+    """The count known before and the damaged rows, for a freshly read layer and a cache hit alike.
+
+    The known count is ``mirror_features`` of the catalog for a mirror copy, the count of the last fetch
+    (the cache's ledger) for an official source; it is stored as ``attrs['expected_features']``.
+    """
+    origin, location = gdf.attrs.get("origin"), str(gdf.attrs.get("location", ""))
+    expected, basis = None, ""
+    if origin == "mirror":
+        expected, basis = spec.mirror_features, "catalog"
+    elif origin == "online":
+        expected = _layer_cache.ledger_count(cache_dir, spec.id, location)
+        basis = str(_layer_cache.ledger_path(cache_dir))
+    gdf.attrs["expected_features"] = expected
+    count = gdf.attrs.get("source_features", len(gdf))
+    check_expected(spec, what=location, count=count, expected=expected, basis=basis)
+    check_damaged(spec, gdf.attrs, what=location, allow=allow_damaged)
 
 
 def check_allowable(spec: LayerSpec) -> None:

@@ -8,27 +8,23 @@ geometry family, columns renamed to the catalog's names, and its provenance in `
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
-import shapely
 
 from screening import _fetch, _layer_cache, _nature_layers
 from screening import _layer_integrity as integrity
-from screening._geo import to_metric
+from screening._catalog_table import sources_markdown, update_readme_sources
 from screening._layer_cache import file_sha256
+from screening._normalise import normalise
 from screening.config import Catalog, LayerSpec, Settings
-from screening.errors import CRSError, LayerDamagedError, LayerDataError, LayerUnavailableError
+from screening.errors import LayerDamagedError, LayerDataError, LayerUnavailableError
 
 __all__ = [
     "LayerSet",
@@ -51,10 +47,6 @@ log = logging.getLogger(__name__)
 
 NORMALISE_VERSION = 2
 """Bump when `normalise` changes what it writes, so old cache entries are not reused."""
-
-_FAMILY = {"Point": ("Point", "MultiPoint"), "LineString": ("LineString", "MultiLineString"),
-           "Polygon": ("Polygon", "MultiPolygon")}
-
 
 @dataclass(frozen=True)
 class Resolution:
@@ -206,11 +198,11 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings,
     tried = [] if any(s[0] == "mirror" for s in sources) else _not_tried(spec, settings)[:1]
     for origin, location, key in sources:
         cached = _cache_read(settings.cache_dir, key,
-                             source_sha256=_mirror_sha256(Path(location)) if origin == "mirror" else None)
+                             source_sha256=_layer_cache.mirror_sha256(Path(location)) if origin == "mirror" else None)
         if cached is not None:
             cached.attrs.update(_nature_layers.copy_attrs(spec, cached.attrs.get("origin", origin),
                                                           settings.mirror_root))
-            _verify(cached, spec, settings, allow_damaged=allow_damaged)
+            integrity.verify(cached, spec, cache_dir=settings.cache_dir, allow_damaged=allow_damaged)
             return cached
         if origin == "mirror":
             if tried and spec.provisional:
@@ -219,7 +211,7 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings,
             raw = _read_file(Path(location), spec)
             gdf = normalise(raw, spec, what=location, declared=raw.attrs.get("declared_features"),
                             allow_damaged=allow_damaged)
-            gdf.attrs["source_sha256"] = _mirror_sha256(Path(location))
+            gdf.attrs["source_sha256"] = _layer_cache.mirror_sha256(Path(location))
         elif not settings.online:
             tried.append(f"official source {location} (not tried: offline, INDUSTRIPARK_OFFLINE is set)")
             continue
@@ -230,12 +222,12 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings,
                 tried.append(f"official source {location} ({exc})")
                 continue
             gdf = normalise(raw, spec, what=location, allow_damaged=allow_damaged)
-            gdf.attrs["source_sha256"] = _content_sha256(gdf)
+            gdf.attrs["source_sha256"] = _layer_cache.content_sha256(gdf)
             gdf.attrs["fetched"] = raw.attrs.get("provenance", {})  # the source used, fetch facts
         _stamp(gdf, spec, origin=origin, location=location, key=key)
         gdf.attrs.update(gdf.attrs.pop("fetched", {}))
         gdf.attrs.update(_nature_layers.copy_attrs(spec, origin, settings.mirror_root))
-        _verify(gdf, spec, settings, allow_damaged=allow_damaged)
+        integrity.verify(gdf, spec, cache_dir=settings.cache_dir, allow_damaged=allow_damaged)
         _cache_write(settings.cache_dir, key, gdf)
         if origin == "online":
             _layer_cache.ledger_record(settings.cache_dir, spec.id, location, gdf.attrs["source_features"])
@@ -274,67 +266,6 @@ def apply_filter(gdf: gpd.GeoDataFrame, flt, *, what: str = "layer") -> gpd.GeoD
     return flt.apply(gdf, what=what)
 
 
-def normalise(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, what: str, declared: int | None = None,
-              allow_damaged: bool = False) -> gpd.GeoDataFrame:
-    """Reproject to EPSG:25832, repair invalid geometries, rename columns to the catalog's; account for every row.
-
-    Every row read ends up valid (kept), repaired (`shapely.make_valid`, parts of the layer's geometry
-    family kept), empty (empty in the source: left out, counted) or damaged (no readable geometry, or none
-    of the layer's family after repair). ``attrs`` get the counts (``source_features``, ``n_valid``,
-    ``n_repaired``, ``n_empty``, ``n_damaged``, ``damaged_ids``; see `screening._layer_integrity`).
-
-    Parameters
-    ----------
-    what
-        The file or URL, for messages.
-    declared
-        The number of features the source declares (e.g. the GeoPackage's count); the reader must have
-        returned that many.
-    allow_damaged
-        Leave damaged features out instead of raising (never for ``exclude`` or ``boundary`` layers).
-
-    Raises
-    ------
-    LayerDamagedError
-        When rows were lost by the reader, or features are damaged and not allowed; names the ids.
-    """
-    if gdf.crs is None:
-        msg = f"{what}: layer {spec.id!r} has no CRS; the catalog expects {spec.crs}. Fix the file's CRS."
-        raise CRSError(msg)
-    integrity.check_read(spec, what=what, read=len(gdf), declared=declared)
-    gdf = to_metric(gdf, what)
-    gdf = _rename_columns(gdf, spec, what)
-    geoms = gdf.geometry.to_numpy()
-    unreadable = shapely.is_missing(geoms)
-    empty = ~unreadable & shapely.is_empty(geoms)
-    invalid = ~unreadable & ~empty & ~shapely.is_valid(geoms)
-    if invalid.any():
-        geoms = geoms.copy()
-        geoms[invalid] = shapely.make_valid(geoms[invalid])
-        log.info("%s: repaired %d invalid geometries with make_valid", spec.id, int(invalid.sum()))
-    geoms = _keep_family(geoms, spec.geometry_type)
-    unusable = ~unreadable & ~empty & (shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    keep = ~(unreadable | empty | unusable)
-    why = [text for n, text in ((int(unreadable.sum()), "geometry unreadable or missing"),
-                                (int(unusable.sum()), f"not a {spec.geometry_type.lower()}, not repairable"))
-           if n]
-    rows = integrity.RowCount(
-        read=len(gdf), valid=int((keep & ~invalid).sum()), repaired=int((keep & invalid).sum()),
-        empty=int(empty.sum()), damaged_ids=integrity.row_labels(gdf.index, unreadable | unusable),
-        damaged_why="; ".join(why))
-    integrity.check_damaged(spec, rows.as_attrs(), what=what, allow=allow_damaged)
-    if rows.empty:
-        log.warning("%s: %d feature(s) with an empty geometry in %s left out (they cover nothing): %s", spec.id,
-                    rows.empty, what, ", ".join(integrity.row_labels(gdf.index, empty)[:20]))
-    out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name).loc[keep].reset_index(drop=True),
-                           geometry=geoms[keep], crs=gdf.crs)
-    if out.empty:
-        msg = f"{what}: layer {spec.id!r} has no usable {spec.geometry_type} features"
-        raise LayerDataError(msg)
-    out.attrs.update(rows.as_attrs())
-    return out
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -346,8 +277,8 @@ def _candidate_sources(spec: LayerSpec, settings: Settings) -> list[tuple[str, s
         sources.append(("online", location, _key(spec, "online", location)))
     if settings.mirror_root is not None:
         path = Path(settings.mirror_root) / spec.mirror_path
-        if _mirror_file(path, spec):
-            sources.insert(0, ("mirror", str(path), _key(spec, "mirror", _mirror_sha256(path))))
+        if _layer_cache.mirror_file(path, spec):
+            sources.insert(0, ("mirror", str(path), _key(spec, "mirror", _layer_cache.mirror_sha256(path))))
     if spec.provisional and settings.online:  # official sources are tried before a provisional copy
         sources.sort(key=lambda s: s[0] == "mirror")
     online_cached = [s for s in sources if s[0] == "online" and (settings.cache_dir / f"{s[2]}.parquet").exists()]
@@ -390,68 +321,6 @@ def _key(spec: LayerSpec, origin: str, identity: str) -> str:
     return f"{spec.id}-{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
 
 
-def _mirror_file(path: Path, spec: LayerSpec) -> bool:
-    """True when `path` is a file; False when nothing is there.
-
-    Raises
-    ------
-    LayerDataError
-        When something is there but cannot be used: a folder, or not readable (permissions).
-    """
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return False
-    except OSError as exc:  # PermissionError on the file or a folder above it, a loop of links, ...
-        msg = (f"{path}: the mirror copy of layer {spec.id!r} cannot be read ({exc.strerror or exc}). Fix the "
-               "file's or its folder's permissions, or point --mirror / INDUSTRIPARK_MIRROR elsewhere.")
-        raise LayerDataError(msg) from None
-    if not stat.S_ISREG(mode):
-        msg = (f"{path}: the mirror copy of layer {spec.id!r} is a folder or special file, not a layer file. "
-               f"Fix: put the layer's GeoPackage there ({spec.mirror_path} under the mirror root).")
-        raise LayerDataError(msg)
-    return True
-
-
-def _mirror_sha256(path: Path) -> str:
-    """Checksum of a mirror file (cached per path, size and modification time: it is read once a process)."""
-    st = path.stat()
-    return _sha256_cached(str(path), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=256)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    try:
-        return file_sha256(Path(path))
-    except OSError as exc:
-        msg = f"{path}: cannot read the mirror file ({exc.strerror or exc}). Fix the file's permissions."
-        raise LayerDataError(msg) from None
-
-
-def _content_sha256(gdf: gpd.GeoDataFrame) -> str:
-    """Checksum of a layer's content (geometries as WKB, attributes as text), for fetched layers."""
-    digest = hashlib.sha256()
-    for wkb in shapely.to_wkb(gdf.geometry.to_numpy()):
-        digest.update(wkb or b"")
-    digest.update(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).to_csv(index=False).encode())
-    return digest.hexdigest()
-
-
-def _verify(gdf: gpd.GeoDataFrame, spec: LayerSpec, settings: Settings, *, allow_damaged: bool) -> None:
-    """The count known before and the damaged rows, for a freshly read layer and a cache hit alike."""
-    origin, location = gdf.attrs.get("origin"), str(gdf.attrs.get("location", ""))
-    expected, basis = None, ""
-    if origin == "mirror":
-        expected, basis = spec.mirror_features, "catalog"
-    elif origin == "online":
-        expected = _layer_cache.ledger_count(settings.cache_dir, spec.id, location)
-        basis = str(_layer_cache.ledger_path(settings.cache_dir))
-    gdf.attrs["expected_features"] = expected
-    count = gdf.attrs.get("source_features", len(gdf))
-    integrity.check_expected(spec, what=location, count=count, expected=expected, basis=basis)
-    integrity.check_damaged(spec, gdf.attrs, what=location, allow=allow_damaged)
-
-
 def _read_file(path: Path, spec: LayerSpec) -> gpd.GeoDataFrame:
     """Read a mirror file with its feature ids as the index (``fid``) and ``attrs['declared_features']``."""
     import pyogrio
@@ -464,41 +333,6 @@ def _read_file(path: Path, spec: LayerSpec) -> gpd.GeoDataFrame:
         raise LayerDataError(msg) from None
     gdf.attrs["declared_features"] = int(declared)
     return gdf
-
-
-def _rename_columns(gdf: gpd.GeoDataFrame, spec: LayerSpec, what: str) -> gpd.GeoDataFrame:
-    lower = {c.lower(): c for c in gdf.columns if c != gdf.geometry.name}
-    renames, missing = {}, []
-    for name, col in spec.columns.items():
-        found = next((lower[n.lower()] for n in (name, *col.aliases) if n.lower() in lower), None)
-        if found is None:
-            if col.required:
-                missing.append(name)
-        elif found != name:
-            renames[found] = name
-    if missing:
-        msg = (f"{what}: layer {spec.id!r} lacks required column(s) {missing} (or their aliases); "
-               f"columns present: {sorted(lower.values())}. Update catalog.yaml aliases or fix the file.")
-        raise LayerDataError(msg)
-    return gdf.rename(columns=renames)
-
-
-def _keep_family(geoms: np.ndarray, geometry_type: str) -> np.ndarray:
-    """Replace geometries of another family by their parts of the right family (collections from make_valid)."""
-    family = _FAMILY[geometry_type]
-    types = shapely.get_type_id(geoms)
-    ok_ids = {shapely.GeometryType[name.upper()].value for name in family}
-    off = ~np.isin(types, list(ok_ids)) & ~shapely.is_missing(geoms)
-    if off.any():
-        parts, idx = shapely.get_parts(geoms[off], return_index=True)
-        good = np.isin(shapely.get_type_id(parts), list(ok_ids))
-        rebuilt = np.full(int(off.sum()), None, dtype=object)
-        if good.any():
-            series = pd.Series(list(parts[good])).groupby(idx[good]).agg(lambda g: shapely.union_all(list(g)))
-            rebuilt[series.index.to_numpy()] = series.to_numpy()
-        geoms = geoms.copy()
-        geoms[off] = rebuilt
-    return geoms
 
 
 def _stamp(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, origin: str, location: str, key: str) -> None:
@@ -554,37 +388,6 @@ def probe(resolution: Resolution, *, timeout_s: float = 3.0) -> Resolution:
     except requests.RequestException as exc:
         return Resolution(resolution.layer_id, "unreachable", resolution.location, type(exc).__name__)
     return Resolution(resolution.layer_id, "online", resolution.location, "answers")
-
-
-def sources_markdown(catalog: Catalog) -> str:
-    """The catalog as a Markdown table: layer, role, official source, licence, mirror copy."""
-    rows = ["| layer | role | official source | licence | evidence | offline mirror |",
-            "|---|---|---|---|---|---|"]
-    for spec in catalog.layers:  # a few dozen catalog entries
-        src = spec.source
-        where = src.publisher + (f": {src.kind.upper()} `{src.url}`" if src.url else " (no public service known)")
-        if src.typename:
-            where += f" `{src.typename}`"
-        mirror = f"`{spec.mirror}` ({spec.mirror_source})" if spec.mirror else "not in the mirror"
-        if spec.mirror and spec.provisional:  # an unofficial or out-of-date copy (screening._nature_layers)
-            mirror += f"; **provisional copy**, {spec.mirror_date or 'undated'}: {spec.provisional_reason}"
-        if spec.mirror and spec.mirror_coverage:
-            mirror += f"; **covers only** {spec.mirror_coverage_note}"
-        rows.append(f"| `{spec.id}` {spec.title} | {spec.role} | {where} | {src.licence} | {src.evidence} | "
-                    f"{mirror} |")
-    return "\n".join(rows)
-
-
-def update_readme_sources(readme: Path, catalog: Catalog) -> bool:
-    """Rewrite the table between the ``sources:start``/``sources:end`` markers; True when it changed."""
-    text = readme.read_text(encoding="utf-8")
-    start, end = "<!-- sources:start -->", "<!-- sources:end -->"
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    new = f"{head}{start}\n{sources_markdown(catalog)}\n{end}{tail}"
-    if new != text:
-        readme.write_text(new, encoding="utf-8")
-    return new != text
 
 
 def short_reason(reason: str) -> str:

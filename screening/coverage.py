@@ -9,8 +9,6 @@ All geometries are EPSG:25832 (metres); areas in this module are m², distances 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,8 +21,9 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from screening._coverage_cache import DEFAULT_TILE_M, PREPARE_VERSION, prepared_key, read_prepared, write_prepared
 from screening._geo import require_crs
-from screening.config import Exclusions, LayerFilter
+from screening.config import Exclusions
 from screening.errors import LayerDataError
 
 __all__ = [
@@ -34,12 +33,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-PREPARE_VERSION = 1
-"""Bump when `prepare_layer` changes what it writes, so old cache entries are not reused."""
-
-DEFAULT_TILE_M = 5_000.0
-"""Tile edge of prepared layers, metres: bounds the size of each piece so clipping a site stays cheap."""
 
 """Layer id whose flag rule reports zone shares (`screening.exclusion.zone_shares`), not overlaps."""
 
@@ -282,48 +275,6 @@ def prepared_layers(layers: Mapping[str, gpd.GeoDataFrame], exclusions: Exclusio
             if key:
                 write_prepared(cache_dir, key, out[rule.id])
     return out
-
-
-def prepared_key(gdf: gpd.GeoDataFrame, *, label_column: str | None, tile_m: float = DEFAULT_TILE_M,
-                 layer_filter: LayerFilter | None = None) -> str | None:
-    """Cache key of a prepared layer: layer id, ``attrs['version']`` and the preparation parameters.
-
-    Returns None when the layer carries no version (it cannot be told apart from other data then).
-    """
-    version = gdf.attrs.get("version")
-    if not version:
-        return None
-    blob = json.dumps({"layer": gdf.attrs.get("layer_id", ""), "version": version,
-                       "label_column": label_column, "tile_m": float(tile_m), "v": PREPARE_VERSION,
-                       "filter": (layer_filter or LayerFilter()).model_dump(mode="json")}, sort_keys=True)
-    return f"prepared-{gdf.attrs.get('layer_id', 'layer')}-{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
-
-
-def read_prepared(cache_dir: Path, key: str) -> gpd.GeoDataFrame | None:
-    """The prepared layer saved under `key` in `cache_dir`, or None on a miss; hits are logged by name."""
-    path = Path(cache_dir) / f"{key}.parquet"
-    if not path.exists():
-        log.debug("prepared cache miss %s", path.name)
-        return None
-    gdf = gpd.read_parquet(path)
-    log.info("prepared cache hit %s (%d pieces)", path.name, len(gdf))
-    return gdf
-
-
-def write_prepared(cache_dir: Path, key: str, gdf: gpd.GeoDataFrame) -> Path | None:
-    """Save a prepared layer as GeoParquet ``<cache_dir>/<key>.parquet`` (atomically); None when it fails."""
-    cache_dir = Path(cache_dir)
-    path = cache_dir / f"{key}.parquet"
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_dir / f".{key}.parquet.tmp"
-        gdf.to_parquet(tmp)
-        tmp.replace(path)  # only complete files become cache entries
-    except OSError as exc:
-        log.warning("could not save prepared layer %s in %s: %s", key, cache_dir, exc)
-        return None
-    log.info("prepared cache save %s (%d pieces)", path.name, len(gdf))
-    return path
 
 
 # --------------------------------------------------------------------------- helpers

@@ -290,3 +290,18 @@ def test_manifest_records_counts_and_checksums_of_every_layer(mirror_root, tmp_p
         assert len(entry["source_sha256"]) == 64 and len(entry["cache_sha256"]) == 64, lid
         assert entry["source_features"] is not None, lid
         assert np.isclose(entry["features"] + entry["damaged"] + entry["empty"], entry["source_features"]), lid
+
+
+def test_prepared_cache_entry_that_changed_is_refused(tmp_path):
+    from screening import coverage
+
+    layer = gpd.GeoDataFrame({"name": ["a", "b"]}, geometry=[box(X0, Y0, X0 + 10, Y0 + 10),
+                                                            box(X0 + 20, Y0, X0 + 30, Y0 + 10)], crs=25832)
+    layer.attrs.update({"layer_id": "habitat", "version": "v1"})
+    prepared = coverage.prepare_layer(layer, label_column="name")
+    key = coverage.prepared_key(layer, label_column="name")
+    coverage.write_prepared(tmp_path, key, prepared)
+    assert len(coverage.read_prepared(tmp_path, key)) == len(prepared)
+    prepared.iloc[:1].to_parquet(tmp_path / f"{key}.parquet")  # a piece lost under the same key
+    with pytest.raises(LayerDataError, match="changed since it was written"):
+        coverage.read_prepared(tmp_path, key)
