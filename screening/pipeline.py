@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,8 +180,12 @@ def write_outputs(run_dir: Path, result: RunResult, *, criteria: Criteria, repor
 def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criteria: Criteria, *,
            settings: Settings, allow_missing: Iterable[str] = (), timings: dict | None = None,
            select: bool = True, excluded: exclusion.ExclusionResult | None = None,
-           measured: scoring.Measurements | None = None) -> RunResult:
+           measured: scoring.Measurements | None = None,
+           prepared: Mapping[str, gpd.GeoDataFrame] | None = None) -> RunResult:
     """Exclude, score, rank and (optionally) select already loaded candidates; writes nothing.
+
+    `prepared`: the prepared exclusion coverages (`exclusion.prepared_layers`) when the caller holds them
+    (the preview server loads them once); None reads them from the cache.
 
     `excluded` and `measured` (an earlier `exclusion.evaluate` and `scoring.measure` of the same
     candidates) are used instead of computing them again: the policy scenarios (`screening.scenarios`)
@@ -191,7 +195,8 @@ def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criter
     layers = layer_set.layers
     t0 = time.perf_counter()
     if excluded is None:
-        prepared = exclusion.prepared_layers(layers, criteria.exclusions, cache_dir=settings.cache_dir)
+        if prepared is None:
+            prepared = exclusion.prepared_layers(layers, criteria.exclusions, cache_dir=settings.cache_dir)
         excl = exclusion.evaluate(candidates, layers, criteria.exclusions, allow_missing=allow_missing,
                                   prepared=prepared)
     else:
