@@ -8,7 +8,7 @@ the union over the place's nodes, not the best single node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -32,6 +32,11 @@ class Direct:
     place_geoms: np.ndarray | None = None
     place_xy: np.ndarray | None = None
     max_m: float = np.inf
+    target_xy: np.ndarray | None = field(default=None, repr=False)  # set when every target is a point
+
+    def __post_init__(self):
+        if self.target_xy is None and (shapely.get_type_id(self.target_geoms) == 0).all():
+            object.__setattr__(self, "target_xy", shapely.get_coordinates(self.target_geoms))
 
     def place_bounds(self) -> np.ndarray:
         if self.place_xy is not None:
@@ -40,13 +45,12 @@ class Direct:
 
     def minutes(self, place: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Exact direct minutes of (place, target) pairs."""
-        tg = self.target_geoms[target]
-        if self.place_xy is not None and (shapely.get_type_id(tg) == 0).all():
-            txy = shapely.get_coordinates(tg)
+        if self.place_xy is not None and self.target_xy is not None:
+            txy = self.target_xy[target]
             d = np.sqrt((self.place_xy[place, 0] - txy[:, 0]) ** 2 + (self.place_xy[place, 1] - txy[:, 1]) ** 2)
         else:
             geoms = shapely.points(self.place_xy[place]) if self.place_xy is not None else self.place_geoms[place]
-            d = shapely.distance(geoms, tg)
+            d = shapely.distance(geoms, self.target_geoms[target])
         return self.of_metres(d)
 
     def of_metres(self, d: np.ndarray) -> np.ndarray:

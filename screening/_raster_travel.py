@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 GROUP_CELLS = 8
 """Cells of one GROUP_CELLS x GROUP_CELLS block with the same nearest nodes form one catchment group."""
-STRIPE_CELLS = 200_000
-"""Land cells handled at once within a tile (bounds the memory of the access and catchment arrays)."""
+BLOCK_CELLS = 256
+"""Edge, in cells, of the square blocks of a tile handled at once (25.6 km at 100 m)."""
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,14 @@ def prepare(crit, geoms: np.ndarray, values: np.ndarray | None, network: RoadNet
 def tile_values(network: RoadNetwork, crits, x: np.ndarray, y: np.ndarray, rows: np.ndarray,
                 cols: np.ndarray) -> dict[str, np.ndarray]:
     """Raw value of each road criterion at the land cells (centres x, y metres; window rows and cols),
-    in stripes of about `STRIPE_CELLS` cells: the answer does not depend on the stripes."""
+    in square blocks of `BLOCK_CELLS` cells a side (few targets reach one block's nodes, so its dense
+    tables stay narrow; memory stays bounded): the answer does not depend on the blocks."""
     out = {c.id: np.empty(x.size) for c in crits}
-    for start in range(0, x.size, STRIPE_CELLS):  # a handful of stripes per tile
-        part = slice(start, start + STRIPE_CELLS)
+    block = (rows // BLOCK_CELLS) * (int(cols.max()) // BLOCK_CELLS + 1) + cols // BLOCK_CELLS if x.size else rows
+    order = np.argsort(block, kind="stable")
+    bounds = np.r_[0, np.flatnonzero(np.diff(block[order])) + 1, x.size]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):  # the blocks of a tile (tens)
+        part = order[a:b]
         acc, groups = cell_access(network, x[part], y[part], rows[part], cols[part])
         xy = np.column_stack([x[part], y[part]])
         for crit in crits:  # the few travel criteria

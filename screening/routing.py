@@ -280,10 +280,10 @@ def route_line_to(network: RoadNetwork, times: NodeTimes, node: int) -> shapely.
 def _nearest_target(direct: Direct) -> tuple[np.ndarray, np.ndarray]:
     """Distance (m) from each place to the nearest target, and which (exact)."""
     tg = direct.target_geoms
-    if direct.place_xy is not None and (shapely.get_type_id(tg) == 0).all():
+    if direct.place_xy is not None and direct.target_xy is not None:
         from scipy.spatial import cKDTree
 
-        d, which = cKDTree(shapely.get_coordinates(tg)).query(direct.place_xy)
+        d, which = cKDTree(direct.target_xy).query(direct.place_xy)
         return d, which.astype(np.int64)
     places = shapely.points(direct.place_xy) if direct.place_xy is not None else direct.place_geoms
     idx, d = shapely.STRtree(tg).query_nearest(places, return_distance=True, all_matches=False)
