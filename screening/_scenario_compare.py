@@ -16,9 +16,13 @@ import pandas as pd
 
 from screening._scenario_reasons import clause, positions, sentence, status_of
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["FULL_REASONS_MAX", "Comparison", "compare"]
 
 log = logging.getLogger(__name__)
+
+FULL_REASONS_MAX = 200
+"""Up to this many applications every one gets a reason under every scenario; beyond, an application
+chosen in no scenario is explained under the base rules only (keeps thousands of candidates fast)."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,12 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """``matrix``, ``applications`` (stability and reasons), ``robust_core``, ``swing``, ``differences``."""
-        apps = []
-        cells = self.matrix.set_index(["application_id", "scenario"])
-        for aid, row in self.stability.iterrows():  # one entry per application (tens)
-            apps.append({"application_id": aid, **{k: _plain(row[k]) for k in self.stability.columns},
-                         "cells": {s: {k: _plain(v) for k, v in cells.loc[(aid, s)].items()}
-                                   for s in self.scenario_ids}})
+        cells: dict[str, dict] = {}
+        for rec in self.matrix.to_dict("records"):  # applications x scenarios
+            cells.setdefault(rec.pop("application_id"), {})[rec.pop("scenario")] = {
+                k: _plain(v) for k, v in rec.items()}
+        apps = [{"application_id": aid, **{k: _plain(v) for k, v in row.items()}, "cells": cells[aid]}
+                for aid, row in self.stability.to_dict("index").items()]
         stab = self.stability["stability"]
         return {"applications": apps, "robust_core": list(stab.index[stab == "core"]),
                 "swing": list(stab.index[stab == "swing"]), "differences": self.differences}
@@ -72,15 +76,17 @@ def compare(runs: Sequence, *, towns: gpd.GeoDataFrame | None = None) -> Compari
         ["_x", "rank", "score_total"], ascending=[True, True, False], na_position="last").index
     frames, pos = [], {}
     contrib_base = _contributions(runs[0].result.scores.breakdown, order)
-    for r in runs:  # a handful of scenarios
-        table = r.result.candidates.set_index("application_id", drop=False).loc[order]
+    tables = [r.result.candidates.set_index("application_id", drop=False).loc[order] for r in runs]
+    ever = np.logical_or.reduce([status_of(t) == "chosen" for t in tables])
+    for n, (r, table) in enumerate(zip(runs, tables, strict=True)):  # a handful of scenarios
         frames.append(pd.DataFrame({
             "application_id": order, "scenario": r.scenario.id, "status": status_of(table),
             "rank": table["rank"].to_numpy(dtype=float), "score_total": table["score_total"].to_numpy(dtype=float),
             "proposal_rank": pd.array(table["proposal_rank"], dtype="Int64")}))
         contrib = _contributions(r.result.scores.breakdown, order)
+        only = ever if n and len(order) > FULL_REASONS_MAX else None  # the base examines every application
         pos[r.scenario.id] = positions(table, r.scenario.criteria.selection, towns=towns,
-                                       contributions=contrib, base_contributions=contrib_base,
+                                       contributions=(contrib, contrib_base), only=only,
                                        feasible=r.result.selection.objective is not None)
     matrix = pd.concat(frames, ignore_index=True)
     stability = _stability(base.loc[order], matrix, pos, ids, titles)
@@ -94,9 +100,22 @@ def compare(runs: Sequence, *, towns: gpd.GeoDataFrame | None = None) -> Compari
 
 
 def _contributions(breakdown: pd.DataFrame, order: pd.Index) -> pd.DataFrame:
-    """Points per application (rows, in `order`) and criterion title (columns), bonus included."""
-    wide = breakdown.pivot_table(index="application_id", columns="title", values="contribution",
-                                 aggfunc="sum", sort=False)
+    """Points per application (rows, in `order`) and criterion title (columns), bonus included.
+
+    The scoring's breakdown lists each application's criteria in the same order, so it is reshaped
+    directly; any other layout is pivoted.
+    """
+    ids = breakdown["application_id"].to_numpy(dtype=object)
+    titles = breakdown["title"].to_numpy(dtype=object)
+    n = breakdown["application_id"].nunique()
+    c = len(breakdown) // max(n, 1)
+    if n and n * c == len(breakdown) and (ids.reshape(n, c) == ids[::c, None]).all() \
+            and (titles.reshape(n, c) == titles[:c]).all() and len(set(titles[:c])) == c:
+        wide = pd.DataFrame(breakdown["contribution"].to_numpy(dtype=float).reshape(n, c), index=ids[::c],
+                            columns=titles[:c])
+    else:
+        wide = breakdown.pivot_table(index="application_id", columns="title", values="contribution",
+                                     aggfunc="sum", sort=False)
     return wide.reindex(order).fillna(0.0)
 
 
@@ -109,11 +128,12 @@ def _stability(base: pd.DataFrame, matrix: pd.DataFrame, pos: Mapping[str, Mappi
                                                    np.where(count > 0, "swing", "never")))
     out = pd.DataFrame({"site_name": base["site_name"], "kommunenavn": base["kommunenavn"],
                         "regionsnavn": base["regionsnavn"], "chosen_in": count, "scenarios": len(ids),
-                        "chosen_under": [list(chosen.columns[row]) for row in chosen.to_numpy()],
+                        "chosen_under": [list(np.asarray(ids)[row]) for row in chosen.to_numpy(dtype=bool)],
                         "stability": kind}, index=base.index)
     reasons, clauses = [], []
     for aid, k in zip(out.index, kind, strict=True):  # one sentence per application (tens)
-        per = [{"scenario": s, **pos[s][aid], "text": clause(pos[s][aid])} for s in ids]
+        per = [{"scenario": s, **pos[s][aid], "text": clause(pos[s][aid])} for s in ids
+               if pos[s][aid]["kind"] != "not_examined"]
         clauses.append(per)
         reasons.append(sentence(k, per, titles, len(ids)))
     out["reason"] = reasons

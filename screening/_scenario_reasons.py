@@ -11,6 +11,7 @@ words live (for the later translation).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from screening import selection as selection_mod
 from screening.config import Selection
 
 __all__ = ["TEXT", "STATUSES", "status_of", "positions", "clause", "sentence"]
@@ -34,7 +34,7 @@ TEXT = {
     "region_minimum": "it is needed for {rule}",
     "outside_towns": "it is needed for {rule}",
     "rule_region_minimum": "the minimum of {minimum} park{plural} in {region}",
-    "rule_outside_towns": "the minimum of {minimum} parks outside the large towns",
+    "rule_outside_towns": "the minimum of {minimum} park{plural} outside the large towns",
     "score": "it scores {score:.1f} ({rank} of {eligible})",
     "score_change": ", {delta:+.1f} against the base, mostly {drivers}",
     "on_score": "on its score",
@@ -47,6 +47,7 @@ TEXT = {
     "excluded": "excluded by the screening",
     "no_score": "not scored",
     "no_proposal": "no proposal meets this scenario's rules",
+    "not_examined": "not examined (chosen in no scenario)",
     # comparing with the park that holds the place
     "outscores": "which scores {gap} points more",
     "outscores_by": "which scores {gap} points more, mostly {drivers}",
@@ -88,8 +89,8 @@ def status_of(table: pd.DataFrame) -> np.ndarray:
 
 
 def positions(table: pd.DataFrame, rules: Selection, *, towns: gpd.GeoDataFrame | None = None,
-              contributions: pd.DataFrame | None = None, base_contributions: pd.DataFrame | None = None,
-              value: pd.Series | None = None, unit: str = "points", feasible: bool = True) -> dict[str, dict]:
+              contributions: tuple[pd.DataFrame, pd.DataFrame | None] | None = None, value: pd.Series | None = None,
+              unit: str = "points", feasible: bool = True, only: np.ndarray | None = None) -> dict[str, dict]:
     """For each application (row of `table`, indexed by ``application_id``), the fact that decides it.
 
     A chosen application is "needed for" a region minimum (or the outside-towns minimum) when its region
@@ -106,7 +107,7 @@ def positions(table: pd.DataFrame, rules: Selection, *, towns: gpd.GeoDataFrame 
         kommunekode, co_applicant_kommunekoder, kommunenavn``, polygons in EPSG:25832.
     rules
         That scenario's selection rules.
-    contributions, base_contributions
+    contributions
         Points per criterion (applications x criteria, columns are criterion titles) under this scenario
         and under the base: name the criteria behind a score gap or a score change.
     value, unit
@@ -114,6 +115,9 @@ def positions(table: pd.DataFrame, rules: Selection, *, towns: gpd.GeoDataFrame 
         or ``scenarios`` (the robust proposal's counts).
     feasible
         False when the scenario's rules admit no proposal.
+    only
+        Boolean per row: examine only these (and the chosen); the others get ``{"kind": "not_examined"}``
+        (the comparison of thousands of applications skips those never chosen in other scenarios).
 
     Returns
     -------
@@ -126,13 +130,18 @@ def positions(table: pd.DataFrame, rules: Selection, *, towns: gpd.GeoDataFrame 
     chosen = status == "chosen"
     xy = shapely.get_coordinates(shapely.centroid(table.geometry.to_numpy()))
     idx = np.flatnonzero(chosen)
-    region = table["regionsnavn"].astype(str).to_numpy()
+    region = table["regionsnavn"].astype(str).to_numpy(dtype=object)
     kommuner = [_kommuner(lead, co) for lead, co in  # text parsing per application (tens)
-                zip(table["kommunekode"], table["co_applicant_kommunekoder"], strict=True)]
-    urban = selection_mod._urban(xy, rules, towns) if rules.min_outside_urban > 0 else np.zeros(len(xy), bool)
+                zip(table["kommunekode"].to_numpy(dtype=object),
+                    table["co_applicant_kommunekoder"].to_numpy(dtype=object), strict=True)]
+    urban = _urban(xy, rules, towns) if rules.min_outside_urban > 0 else np.zeros(len(xy), dtype=bool)
     left_out = (status == "eligible") & ~np.isnan(v)
-    ctx = _Context(v, unit, (table.index.astype(str) + " (" + table["kommunenavn"].astype(str) + ")").to_numpy(),
-                   region, kommuner, contributions, base_contributions, table.index, rules, urban, idx,
+    titles, points, base_points = _points(*(contributions or (None, None)), table.index)
+    ids = np.asarray(table.index, dtype=object)
+    names = ids.astype(str) + " (" + table["kommunenavn"].astype(str).to_numpy(dtype=str) + ")"
+    ctx = _Context(v, unit, names.astype(object),
+                   region, kommuner, titles, points, base_points, ids, rules, urban, idx,
+                   Counter(k for j in idx for k in kommuner[j]), Counter(region[idx]), _weakest(v, ids, region, idx),
                    float(np.max(v[left_out])) if left_out.any() else -np.inf, int((status != "excluded").sum()),
                    table["rank"].to_numpy(dtype=float))
     facts: dict[int, dict] = {}
@@ -140,7 +149,9 @@ def positions(table: pd.DataFrame, rules: Selection, *, towns: gpd.GeoDataFrame 
         facts[int(i)] = _why_chosen(int(i), ctx)
     dist = np.hypot(xy[:, None, 0] - xy[None, idx, 0], xy[:, None, 1] - xy[None, idx, 1])  # n x k parks
     for i in range(len(table)):  # one fact per application (tens; a few thousand in the bench)
-        if status[i] == "excluded":
+        if only is not None and not only[i] and not chosen[i]:
+            facts[i] = {"kind": "not_examined"}
+        elif status[i] == "excluded":
             facts[i] = {"kind": "excluded"}
         elif np.isnan(v[i]):
             facts[i] = {"kind": "no_score"}
@@ -236,12 +247,16 @@ class _Context:
     names: np.ndarray
     region: np.ndarray
     kommuner: list
-    contributions: pd.DataFrame | None
-    base_contributions: pd.DataFrame | None
-    ids: pd.Index
+    titles: np.ndarray
+    points: np.ndarray | None
+    base_points: np.ndarray | None
+    ids: np.ndarray
     rules: Selection
     urban: np.ndarray
     chosen: np.ndarray
+    used: Mapping[str, int]
+    in_region: Mapping[str, int]
+    weakest: Mapping[str | None, int]
     best_left_out: float
     eligible: int
     rank: np.ndarray
@@ -257,18 +272,17 @@ def _why_chosen(i: int, ctx: _Context) -> dict:
                 "plural": "" if rule.min == 1 else "s"}
     outside = int((~ctx.urban[ctx.chosen]).sum())
     if displaced and rules.min_outside_urban > 0 and not ctx.urban[i] and outside <= rules.min_outside_urban:
-        return {"kind": "outside_towns", "minimum": rules.min_outside_urban}
+        return {"kind": "outside_towns", "minimum": rules.min_outside_urban,
+                "plural": "" if rules.min_outside_urban == 1 else "s"}
     fact = {"kind": "score", "score": float(ctx.value[i]), "eligible": ctx.eligible,
             "rank": "–" if np.isnan(ctx.rank[i]) else _ordinal(int(ctx.rank[i])), "delta": None,
             "change_drivers": []}
-    if ctx.unit == "points" and ctx.contributions is not None and ctx.base_contributions is not None:
-        aid = ctx.ids[i]
-        mine, before = ctx.contributions.loc[aid], ctx.base_contributions.loc[aid]
-        delta = float(mine.sum() - before.sum())
+    if ctx.unit == "points" and ctx.points is not None and ctx.base_points is not None:
+        change = ctx.points[i] - ctx.base_points[i]
+        delta = float(change.sum())
         if abs(delta) >= 0.05:
-            change = mine - before.reindex(mine.index).fillna(0.0)
             fact["delta"] = round(delta, 2)
-            fact["change_drivers"] = _top(change * np.sign(delta), sign=np.sign(delta))
+            fact["change_drivers"] = _top(ctx.titles, change * np.sign(delta), sign=np.sign(delta))
     return fact
 
 
@@ -281,21 +295,18 @@ def _why_not(i: int, dist_i: np.ndarray, ctx: _Context, facts: Mapping[int, dict
         return {"kind": "spacing", "distance_km": float(dist_i[j]) / 1000, "spacing_km": rules.spacing_km,
                 **_rival(i, int(idx[j]), ctx, facts)}
     if rules.max_per_kommune is not None:
-        used = pd.Series([k for j in idx for k in ctx.kommuner[j]], dtype=object).value_counts()
-        full = sorted(k for k in ctx.kommuner[i] if used.get(k, 0) >= rules.max_per_kommune)
+        full = sorted(k for k in ctx.kommuner[i] if ctx.used.get(k, 0) >= rules.max_per_kommune)
         if full:
             holder = next(int(j) for j in idx if full[0] in ctx.kommuner[j])
             return {"kind": "kommune", "maximum": rules.max_per_kommune, **_rival(i, holder, ctx, facts)}
     region = ctx.region[i]
     rule = rules.regions.get(region)
-    same = idx[ctx.region[idx] == region]
-    if rule is not None and rule.max is not None and len(same) >= rule.max and len(same):
-        other = min(same, key=lambda j: (ctx.value[j], ctx.ids[j]))
+    n_region = ctx.in_region.get(region, 0)
+    if rule is not None and rule.max is not None and n_region and n_region >= rule.max:
         return {"kind": "region_full", "region": region, "maximum": rule.max,
-                **_rival(i, int(other), ctx, facts)}
-    if len(idx) >= rules.k_max and len(idx):
-        other = min(idx, key=lambda j: (ctx.value[j], ctx.ids[j]))
-        return {"kind": "full", "k": rules.k_max, **_rival(i, int(other), ctx, facts)}
+                **_rival(i, ctx.weakest[region], ctx, facts)}
+    if len(idx) and len(idx) >= rules.k_max:
+        return {"kind": "full", "k": rules.k_max, **_rival(i, ctx.weakest[None], ctx, facts)}
     return {"kind": "not_better"}
 
 
@@ -303,12 +314,32 @@ def _rival(i: int, other: int, ctx: _Context, facts: Mapping[int, dict]) -> dict
     """The chosen park `other` that holds the place of `i`: its name, the gap, the criteria or rule behind it."""
     gap = float(ctx.value[other] - ctx.value[i])
     drivers = []
-    if ctx.unit == "points" and ctx.contributions is not None and gap > 0:
-        drivers = _top(ctx.contributions.loc[ctx.ids[other]] - ctx.contributions.loc[ctx.ids[i]], sign=1)
+    if ctx.unit == "points" and ctx.points is not None and gap > 0:
+        drivers = _top(ctx.titles, ctx.points[other] - ctx.points[i], sign=1)
     held = facts.get(other, {})
     return {"other": ctx.names[other], "other_id": str(ctx.ids[other]), "other_gap": round(gap, 2),
             "other_drivers": drivers, "unit": ctx.unit,
             "other_rule": _rule(held) if held.get("kind") in ("region_minimum", "outside_towns") else ""}
+
+
+def _urban(xy: np.ndarray, rules: Selection, towns: gpd.GeoDataFrame | None) -> np.ndarray:
+    """True where a centroid (EPSG:25832) lies within ``urban_radius_km`` of a town of at least
+    ``urban_town_min_population`` inhabitants: the selection's reading of "large towns" (its NOTES)."""
+    if towns is None or not len(xy):
+        return np.zeros(len(xy), dtype=bool)
+    big = towns.geometry.to_numpy()[pd.to_numeric(towns["population"], errors="coerce").to_numpy()
+                                    >= rules.urban_town_min_population]
+    hit, _ = shapely.STRtree(big).query(shapely.points(xy), predicate="dwithin", distance=rules.urban_radius_km * 1000)
+    return np.isin(np.arange(len(xy)), hit)
+
+
+def _weakest(value: np.ndarray, ids: np.ndarray, region: np.ndarray, chosen: np.ndarray) -> dict:
+    """The lowest-valued chosen row overall (key None) and per region (ties: the smaller id)."""
+    order = chosen[np.lexsort((ids[chosen].astype(str), value[chosen]))][::-1]  # strongest first
+    out: dict[str | None, int] = {}
+    for j in order:  # the chosen parks, strongest first: the last write per key is the weakest
+        out[None] = out[region[j]] = int(j)
+    return out
 
 
 def _rule(fact: Mapping) -> str:
@@ -348,11 +379,20 @@ def _span(lo: float, hi: float, fmt: str = "{:.1f}") -> str:
     return a if a == b else TEXT["range"].format(lo=a, hi=b)
 
 
-def _top(diff: pd.Series, *, sign: float, n: int = 2) -> list[dict]:
+def _top(titles: np.ndarray, diff: np.ndarray, *, sign: float, n: int = 2) -> list[dict]:
     """The `n` criteria with the largest positive `diff` (points), as ``{title, points}`` (points x `sign`)."""
-    best = diff.fillna(0.0).sort_values(ascending=False)
-    best = best[best > 0.05].head(n)
-    return [{"title": str(t), "points": round(float(sign * p), 2)} for t, p in best.items()]
+    order = np.argsort(-diff, kind="stable")[:n]
+    return [{"title": str(titles[k]), "points": round(float(sign * diff[k]), 2)} for k in order if diff[k] > 0.05]
+
+
+def _points(contributions: pd.DataFrame | None, base: pd.DataFrame | None, ids: pd.Index):
+    """Criterion titles and the points arrays (rows aligned to `ids`, columns to the titles; 0 where absent)."""
+    if contributions is None:
+        return np.array([], dtype=object), None, None
+    titles = contributions.columns
+    mine = contributions.reindex(ids).fillna(0.0).to_numpy(dtype=float)
+    before = None if base is None else base.reindex(index=ids, columns=titles).fillna(0.0).to_numpy(dtype=float)
+    return titles.to_numpy(dtype=object), mine, before
 
 
 def _drivers(drivers: Sequence[Mapping]) -> str:

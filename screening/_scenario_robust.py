@@ -97,20 +97,17 @@ def robust_proposal(runs: Sequence, *, towns: gpd.GeoDataFrame | None = None) ->
     mean = scores.mean(axis=1)
     d = 1.0 / (rules.k_max + 1)
     weight = 100.0 * (count + d * mean.fillna(0.0) / 100.0) / (len(runs) + d)
-    frame = base.drop(columns=["score_total", "designated_2025", "selected", "selection_reason",
-                               "proposal_rank"], errors="ignore").reset_index(drop=True)
-    frame["score_total"] = weight.to_numpy()
-    never = (count == 0).to_numpy()
-    was_excluded = frame["excluded"].astype(bool).to_numpy()
-    frame["excluded"] = was_excluded | never
-    frame["exclusion_reasons"] = np.where(was_excluded, frame.get("exclusion_reasons", ""),
-                                          np.where(never, "chosen in no scenario", ""))
+    ever = (count > 0).to_numpy()  # only applications chosen somewhere take part (never excluded ones)
+    frame = base.loc[ever].drop(columns=["score_total", "designated_2025", "selected", "selection_reason",
+                                         "proposal_rank"], errors="ignore").reset_index(drop=True)
+    frame["score_total"] = weight[ever].to_numpy()
     sel = selection_mod.select(frame, rules, towns=towns)
     selected = list(sel.selected_ids)
     table = pd.DataFrame({"chosen_in": count, "mean_score": mean, "weight": weight,
                           "selected": base.index.isin(selected)}, index=base.index)
-    table["reason"] = _reasons(frame.set_index("application_id", drop=False), sel, rules, count, towns,
-                               len(runs))
+    reasons = _reasons(frame, sel, rules, count, towns, len(runs))
+    table["reason"] = [reasons.get(a) or TEXT["robust_count"].format(count=int(count[a]), n=len(runs))
+                       for a in base.index]
     pairs = int(count[table["selected"]].sum())
     best = int(np.sort(count.to_numpy())[::-1][: rules.k_max].sum())
     log.info("robust proposal: %s (%s), %d members chosen in %d scenario-pairs (at most %d)", sel.status,
@@ -120,18 +117,17 @@ def robust_proposal(runs: Sequence, *, towns: gpd.GeoDataFrame | None = None) ->
                           sel.solver)
 
 
-def _reasons(frame: pd.DataFrame, sel, rules, count: pd.Series, towns, n: int) -> list[str]:
-    """Per application: "chosen in c of n scenarios" and, when out, the rule and the member holding its place."""
-    table = selection_mod.apply_selection(frame.reset_index(drop=True), sel).set_index("application_id",
-                                                                                       drop=False)
+def _reasons(frame: pd.DataFrame, sel, rules, count: pd.Series, towns, n: int) -> dict[str, str]:
+    """For the applications that took part: "chosen in c of n scenarios" and, when the rules decide it, the
+    rule and the member holding its place."""
+    table = selection_mod.apply_selection(frame, sel).set_index("application_id", drop=False)
     facts = positions(table.assign(rank=np.nan), rules, towns=towns, value=count.astype(float),
                       unit="scenarios", feasible=sel.objective is not None)
-    out = []
-    for aid in frame.index:  # tens of applications
+    out = {}
+    for aid, fact in facts.items():  # the applications chosen in some scenario (tens)
         head = TEXT["robust_count"].format(count=int(count[aid]), n=n)
-        fact = facts[aid]
-        if fact["kind"] in ("score", "excluded", "no_score"):  # in on its count, or never chosen
-            out.append(head)
+        if fact["kind"] in ("score", "excluded", "no_score"):  # in on its count
+            out[aid] = head
         else:
-            out.append(TEXT["robust_in" if fact["chosen"] else "robust_out"].format(head=head, text=clause(fact)))
+            out[aid] = TEXT["robust_in" if fact["chosen"] else "robust_out"].format(head=head, text=clause(fact))
     return out

@@ -157,7 +157,8 @@ def evaluate(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, scen
     Every scenario shares the first scenario's exclusion rules (overlays cannot change them). The raw
     measurements are shared by every scenario that measures the same way (`scoring.measurement_key`);
     a scenario that changes how something is measured (a layer, a filter, the travel model) is measured
-    separately, and the log says so. `timings` receives ``exclusion``, ``measure`` (shared work),
+    separately, and the log says so. `timings` receives ``exclusion``, ``measure`` (shared work; with
+    ``cpu_exclusion``, ``cpu_measure`` in CPU seconds),
     ``scenario:<id>`` (that scenario's rescoring, ranking and selection) and ``selection:<id>``, in
     seconds; each run's own ``timings`` hold its steps and ``measurement`` (which measurement it used).
     """
@@ -165,15 +166,15 @@ def evaluate(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, scen
     allow_missing = tuple(allow_missing)
     layers = layer_set.layers
     base = scenarios[0].criteria
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     prepared = exclusion.prepared_layers(layers, base.exclusions, cache_dir=settings.cache_dir)
     excluded = exclusion.evaluate(candidates, layers, base.exclusions, allow_missing=allow_missing,
                                   prepared=prepared)
-    timings["exclusion"] = time.perf_counter() - t0
+    timings["exclusion"], timings["cpu_exclusion"] = time.perf_counter() - t0, time.process_time() - c0
     meta = {lid: {"missing": catalog_mod.short_reason(reason)} for lid, reason in layer_set.missing.items()}
     measured: dict[tuple[str, ...], scoring.Measurements] = {}
     runs = []
-    timings["measure"] = 0.0
+    timings["measure"] = timings["cpu_measure"] = 0.0
     for scenario in scenarios:  # a handful of scenarios; each call is vectorised over the candidates
         crit = scenario.criteria
         key = tuple(scoring.measurement_key(item, crit) for item in (*crit.criteria, *crit.bonus))
@@ -181,9 +182,10 @@ def evaluate(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, scen
             if measured:
                 log.info("scenario %s measures differently from the base (layer, filter, unit or travel "
                          "model); measuring again", scenario.id)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             measured[key] = scoring.measure(candidates, layers, crit, catalog_meta=meta)
             timings["measure"] += time.perf_counter() - t0
+            timings["cpu_measure"] += time.process_time() - c0
         t0 = time.perf_counter()
         steps: dict[str, float] = {}
         result = pipeline.assess(candidates, layer_set, crit, settings=settings, allow_missing=allow_missing,

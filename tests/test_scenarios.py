@@ -27,9 +27,10 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import yaml
-from shapely.geometry import box
+from shapely.geometry import Point, box
 
 from screening import scenarios
+from screening._scenario_compare import compare
 from screening._scenario_config import BASE_ID, Scenario, load_scenarios, overlay_changes, scenario_criteria
 from screening.catalog import LayerSet
 from screening.config import PROJECT_ROOT, Criteria, load_catalog, load_criteria, settings_from_env
@@ -96,7 +97,6 @@ def compared(candidates, tmp_path_factory):
              _scenario("quality", {"groups": {"quality": {"weight": 0.9}, "access": {"weight": 0.1}}}, base))
     settings = settings_from_env(cache_dir=tmp_path_factory.mktemp("cache"), online=False)
     runs = scenarios.evaluate(candidates, LayerSet(layers={}), specs, settings=settings)
-    from screening._scenario_compare import compare
     from screening._scenario_robust import robust_proposal
 
     return runs, compare(runs), robust_proposal(runs)
@@ -289,3 +289,23 @@ def test_robust_proposal(compared):
                                                 "only 3 parks and A3 (Kommune A3), the lowest chosen, which is "
                                                 "chosen in as many scenarios and scores more on average")
     assert robust.table.loc["A6", "chosen_in"] == 0 and not robust.table.loc["A6", "selected"]
+
+
+def test_outside_towns_reason(candidates, tmp_path):
+    """Towns of 200,000 by A1/A2 and by A3 make them urban (15 km); a minimum of one park outside the towns
+    brings in A5 (50, the best rural site) in place of A3 (70)."""
+    towns = gpd.GeoDataFrame({"name": ["North", "Mid"], "population": [200_000, 150_000]},
+                             geometry=[Point(X0 + 10_000, Y0 + 300_000), Point(X0, Y0 + 150_000)], crs=25832)
+    base = _criteria()
+    rural = {"selection": {"min_outside_urban": 1, "urban_radius_km": 15}}
+    specs = (_scenario(BASE_ID, {}, base), _scenario("rural", rural, base))
+    settings = settings_from_env(cache_dir=tmp_path, online=False)
+    runs = scenarios.evaluate(candidates, LayerSet(layers={"towns": towns}), specs, settings=settings)
+    assert sorted(runs[1].result.selection.selected_ids) == ["A1", "A2", "A5"]
+    comp = compare(runs, towns=towns)
+    assert comp.stability.loc["A5", "reason"] == (
+        "Chosen under 'Rural' (it is needed for the minimum of 1 park outside the large towns); "
+        "not under 'Base' (the proposal holds only 3 parks and A3 (Kommune A3), the lowest chosen, which scores "
+        "20.0 points more, mostly access to the site +35.0)")  # 35 - 0 access; quality 35 - 50 is no reason
+    assert "A5 (Kommune A5), the lowest chosen, which is needed for the minimum of 1 park outside the large " \
+           "towns although it scores 20.0 points less" in comp.stability.loc["A3", "reason"]
