@@ -288,10 +288,12 @@ def _style(layer_id: str, gdf: gpd.GeoDataFrame) -> ContextStyle:
 def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: ContextStyle) -> str | None:
     """Add one context layer; return its name in the layer control, or None when it is empty."""
     if style.merge_by and all(c in gdf.columns for c in style.merge_by):
-        keys = gdf[list(style.merge_by)].astype(object).where(gdf[list(style.merge_by)].notna(), "")
-        gdf = gpd.GeoDataFrame(keys.assign(geometry=gdf.geometry.to_numpy()), crs=gdf.crs).dissolve(
-            by=list(style.merge_by), as_index=False)
-        gdf.geometry = shapely.line_merge(gdf.geometry.to_numpy())
+        keys = gdf[list(style.merge_by)].astype(str).where(gdf[list(style.merge_by)].notna(), "")
+        codes, groups = pd.MultiIndex.from_frame(keys).factorize()
+        parts, owner = shapely.get_parts(gdf.geometry.to_numpy(), return_index=True)
+        order = np.argsort(codes[owner], kind="stable")
+        merged = shapely.line_merge(shapely.multilinestrings(parts[order], indices=codes[owner][order]))
+        gdf = gpd.GeoDataFrame(groups.to_frame(index=False), geometry=merged, crs=gdf.crs)
     frame = display_frame(gdf, tolerance_m=style.tolerance_m, label=style.label)
     if frame.empty:
         log.info("context layer %s is empty; not drawn", layer_id)
