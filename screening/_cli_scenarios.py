@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from screening._cli_common import context, handle_errors, layer_options, repair_opt
+from screening._cli_common import allow_damaged_opt, context, handle_errors, layer_options, repair_opt
 
 __all__ = ["scenarios"]
 
@@ -20,11 +20,15 @@ __all__ = ["scenarios"]
 @click.option("--out", "out_root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Folder in which a new <timestamp>/ run folder is created.")
 @layer_options
+@allow_damaged_opt
 @repair_opt
 @click.option("--no-report", is_flag=True, help="No index.html, map or cards for the base rules (the "
                                                 "scenario tables and scenarios.html are always written).")
+@click.option("--max-applications", type=click.IntRange(min=1), default=None,
+              help="Refuse more applications than this (default 250: a score card is written for each).")
 @handle_errors
-def scenarios(inputs, scenarios_dir, out_root, allow_missing, mirror, offline, repair, no_report) -> None:
+def scenarios(inputs, scenarios_dir, out_root, allow_missing, allow_damaged, mirror, offline, repair, no_report,
+              max_applications) -> None:
     """Run every policy scenario on the submission files and compare them (scenarios/scenarios.html).
 
     Exclusion and measurements are made once; each scenario rescores, ranks and selects. The run folder
@@ -37,8 +41,9 @@ def scenarios(inputs, scenarios_dir, out_root, allow_missing, mirror, offline, r
     t0 = time.perf_counter()
     result = scenarios_mod.run(inputs, settings=settings, catalog=catalog, criteria=criteria,
                                scenarios_dir=scenarios_dir or settings.layers_dir / "scenarios",
-                               out_root=out_root, allow_missing=allow_missing, repair=repair,
-                               report=not no_report)
+                               out_root=out_root, allow_missing=allow_missing, allow_damaged=allow_damaged,
+                               repair=repair, report=not no_report,
+                               max_applications=max_applications or scenarios_mod.pipeline.MAX_APPLICATIONS)
     click.echo(scenarios_mod.summary_text(result))
     click.echo(f"\nComparison: {result.outputs['scenarios_page']}  ({time.perf_counter() - t0:.1f} s)")
     if any(r.result.selection.status == "infeasible" for r in result.runs):

@@ -25,10 +25,12 @@ import geopandas as gpd
 from screening import catalog as catalog_mod
 from screening import exclusion, pipeline, scoring, submissions
 from screening._json import write_json
+from screening._run_files import manifest as run_manifest
 from screening._scenario_compare import Comparison, compare
 from screening._scenario_config import Scenario, load_scenarios
 from screening._scenario_robust import RobustProposal, robust_proposal
 from screening.config import Catalog, Criteria, Settings, config_hash
+from screening.errors import ScreeningError
 
 __all__ = ["ScenarioRun", "ScenariosResult", "SMOKE_TEST_INPUTS", "run", "evaluate", "write", "summary_text",
            "load_scenarios"]
@@ -91,7 +93,8 @@ class ScenariosResult:
 
 def run(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, criteria: Criteria,
         scenarios_dir: str | Path, out_root: Path | None, allow_missing: Iterable[str] = (),
-        repair: bool = False, report: bool = True) -> ScenariosResult:
+        allow_damaged: Iterable[str] = (), repair: bool = False, report: bool = True,
+        max_applications: int | None = pipeline.MAX_APPLICATIONS) -> ScenariosResult:
     """Run every scenario of `scenarios_dir` on the submission files and, with `out_root`, write the run folder.
 
     Parameters
@@ -103,11 +106,15 @@ def run(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, c
     scenarios_dir
         Folder of scenario files (``layers/scenarios``), with ``base.yaml``.
     out_root
-        Folder under which ``<timestamp>/`` is created, with a ``latest`` link; None writes nothing.
-    allow_missing
-        Exclusion layer ids the run may proceed without; every output then says it is incomplete.
+        Folder under which ``<timestamp>/`` is created (`pipeline.run_folder`: checked before any work,
+        appearing only once complete), with a ``latest`` link; None writes nothing.
+    allow_missing, allow_damaged
+        Layer ids the run may proceed without (exclusion) or with unreadable features left out (score,
+        flag, context); every output then says so.
     report
         Also write the base scenario's ``index.html``, map and cards (linking to ``scenarios.html``).
+    max_applications
+        Refuse more applications than this when writing the report (`pipeline.MAX_APPLICATIONS`).
 
     Returns
     -------
@@ -119,16 +126,28 @@ def run(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, c
     ConfigError
         For a bad scenario file (before any layer is loaded).
     """
+    scenarios = load_scenarios(scenarios_dir, criteria, catalog=catalog)  # bad files fail before any work
+    if out_root is not None:
+        with pipeline.run_folder(Path(out_root)) as folder:
+            result = run(inputs, settings=settings, catalog=catalog, criteria=criteria, scenarios_dir=scenarios_dir,
+                         out_root=None, allow_missing=allow_missing, allow_damaged=allow_damaged, repair=repair,
+                         report=report, max_applications=max_applications)
+            result = write(result, folder.path, catalog=catalog, settings=settings, inputs=inputs, report=report)
+        outputs = {k: folder.final / p.relative_to(folder.path) for k, p in result.outputs.items()}
+        return replace(result, run_dir=folder.final, outputs=outputs)
     timings: dict[str, float] = {}
     allow_missing = tuple(allow_missing)
-    scenarios = load_scenarios(scenarios_dir, criteria, catalog=catalog)
     t0 = time.perf_counter()
     used = sorted(set().union(*(s.criteria.layer_ids() for s in scenarios)))
     needed = ["kommuner", "regioner", *used, *pipeline.CONTEXT_LAYERS]
-    layer_set = catalog_mod.load_layers(needed, catalog=catalog, settings=settings, allow_missing=allow_missing)
+    layer_set = catalog_mod.load_layers(needed, catalog=catalog, settings=settings, allow_missing=allow_missing,
+                                        allow_damaged=allow_damaged)
     timings["load_layers"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     candidates = submissions.load_submissions(inputs, kommuner=layer_set.layers["kommuner"], repair=repair)
+    if report and max_applications is not None and len(candidates) > max_applications:
+        files = ", ".join(Path(p).name for p in inputs)
+        raise ScreeningError(pipeline.TOO_MANY.format(n=len(candidates), files=files, limit=max_applications))
     timings["load_submissions"] = time.perf_counter() - t0
 
     runs = evaluate(candidates, layer_set, scenarios, settings=settings, allow_missing=allow_missing,
@@ -140,13 +159,9 @@ def run(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, c
     robust = robust_proposal(runs, towns=layer_set.layers.get("towns"))
     timings["robust_proposal"] = time.perf_counter() - t0
     smoke = any(Path(p).stem.startswith(SMOKE_TEST_INPUTS) for p in inputs)
-    manifest = pipeline._manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings,
-                                  runs[0].result)  # the run's manifest as `screen` writes it
+    manifest = run_manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings, runs[0].result)
     measurements = len({r.timings["measurement"] for r in runs})
-    result = ScenariosResult(runs, comparison, robust, timings, manifest, smoke, measurements)
-    if out_root is None:
-        return result
-    return write(result, out_root, catalog=catalog, settings=settings, inputs=inputs, report=report)
+    return ScenariosResult(runs, comparison, robust, timings, manifest, smoke, measurements)
 
 
 def evaluate(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, scenarios: Sequence[Scenario], *,
@@ -198,9 +213,14 @@ def evaluate(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, scen
     return tuple(runs)
 
 
-def write(result: ScenariosResult, out_root: Path, *, catalog: Catalog, settings: Settings,
+def write(result: ScenariosResult, run_dir: Path, *, catalog: Catalog, settings: Settings,
           inputs: Sequence[str | Path], report: bool = True) -> ScenariosResult:
-    """Write a new run folder under `out_root`: the base run at its top, ``scenarios/`` beside it.
+    """Write the run into the (new, empty) folder `run_dir`: ``scenarios/`` first, then the base rules' run.
+
+    ``scenarios/<id>/`` gets each scenario's usual tables (`pipeline.write_run`) with a manifest naming
+    the scenario; ``scenarios/scenarios.json`` and ``scenarios/scenarios.html`` follow; then the base
+    scenario's run is written at the top (`pipeline.write_outputs`: tables, and with `report` the index,
+    which links the comparison, the map and the cards). The folder's name is the run id.
 
     Returns
     -------
@@ -209,21 +229,20 @@ def write(result: ScenariosResult, out_root: Path, *, catalog: Catalog, settings
     """
     from screening import _scenario_page
 
+    run_dir = Path(run_dir)
     timings = dict(result.timings)
     t0 = time.perf_counter()
-    run_dir = pipeline.new_run_dir(Path(out_root))
     result = replace(result, manifest=result.manifest | {"run_id": run_dir.name})
     base = result.base
-    base_result = replace(base.result, manifest=result.manifest)
-    outputs = pipeline.write_run(run_dir, base_result)
     folder = run_dir / "scenarios"
+    outputs: dict[str, Path] = {}
     for r in result.runs:  # a handful of scenarios
         sub = folder / r.id
         sub.mkdir(parents=True)
         steps = {k: v for k, v in r.timings.items() if k != "measurement"}
-        manifest = pipeline._manifest(inputs, base.result.layers, catalog, r.scenario.criteria, settings,
-                                      result.manifest.get("allow_missing", []), steps, r.result)
-        manifest |= {"run_id": result.manifest.get("run_id"), "scenario": r.scenario.to_dict()}
+        manifest = run_manifest(inputs, base.result.layers, catalog, r.scenario.criteria, settings,
+                                result.manifest.get("allow_missing", []), steps, r.result)
+        manifest |= {"run_id": run_dir.name, "scenario": r.scenario.to_dict()}
         files = pipeline.write_run(sub, replace(r.result, manifest=manifest))
         outputs |= {f"{r.id}:{k}": v for k, v in files.items()}
     timings["write_tables"] = time.perf_counter() - t0
@@ -233,20 +252,14 @@ def write(result: ScenariosResult, out_root: Path, *, catalog: Catalog, settings
     timings["page"] = time.perf_counter() - t0
     outputs["scenarios_json"] = folder / "scenarios.json"
     write_json(outputs["scenarios_json"], replace(result, timings=timings).to_dict())
-    if report:
-        from screening import report as report_mod
-
-        t0 = time.perf_counter()
-        res = base_result
-        outputs.update(report_mod.write_report(
-            run_dir, res.candidates, res.scores.breakdown, res.exclusion.overlaps, res.selection.to_dict(),
-            result.manifest, context=_context(res), criteria=base.scenario.criteria))
-        timings["report"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    base_result = replace(base.result, manifest=result.manifest)
+    outputs |= pipeline.write_outputs(run_dir, base_result, criteria=base.scenario.criteria, report=report)
+    timings["base_run"] = time.perf_counter() - t0
     result = replace(result, timings=timings)
-    write_json(run_dir / "manifest.json", result.manifest | {"scenarios": [r.id for r in result.runs],
-                                                            "scenario_timings_s": {k: round(v, 3) for k, v in
-                                                                                   timings.items()}})
-    pipeline.point_latest(Path(out_root), run_dir)
+    write_json(run_dir / "manifest.json", base_result.manifest | {
+        "scenarios": [r.id for r in result.runs],
+        "scenario_timings_s": {k: round(v, 3) for k, v in timings.items()}})
     log.info("scenarios written to %s (%d scenarios)", folder, len(result.runs))
     return replace(result, run_dir=run_dir, outputs=outputs)
 

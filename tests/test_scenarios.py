@@ -309,3 +309,20 @@ def test_outside_towns_reason(candidates, tmp_path):
         "20.0 points more, mostly access to the site +35.0)")  # 35 - 0 access; quality 35 - 50 is no reason
     assert "A5 (Kommune A5), the lowest chosen, which is needed for the minimum of 1 park outside the large " \
            "towns although it scores 20.0 points less" in comp.stability.loc["A3", "reason"]
+
+
+def test_cli_bad_scenario_file_fails_before_any_work(tmp_path):
+    from click.testing import CliRunner
+
+    from screening.cli import main
+
+    folder = tmp_path / "scen"
+    folder.mkdir()
+    _write(folder, "base.yaml", BASE_FILE)
+    _write(folder, "typo.yaml", {"title": "Typo", "rationale": "r", "overlay": {"selection": {"k_maxx": 5}}})
+    sub = tmp_path / "apps.geojson"
+    sub.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    res = CliRunner().invoke(main, ["scenarios", str(sub), "--scenarios", str(folder), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "typo.yaml: overlay key 'selection.k_maxx' does not exist in criteria.yaml" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "o").exists()
