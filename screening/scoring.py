@@ -251,7 +251,8 @@ def _travel_access(geoms, candidates, layers, criteria):
         return None
     cfg = criteria.travel
     network = travel_mod.network_for(layers[cfg.road_layer], cfg) if cfg.road_layer in layers else None
-    return travel_mod.access(gpd.GeoSeries(geoms, crs=candidates.crs), travel=cfg, network=network)
+    return travel_mod.access(gpd.GeoSeries(geoms, crs=candidates.crs), travel=cfg, network=network,
+                             cutoff_min=max((c.within_min or 0.0) for c in used))
 
 
 def _measure(crit, candidates, geoms, layers, acc, criteria, meta) -> pd.DataFrame:

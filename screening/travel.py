@@ -38,6 +38,7 @@ class Access:
     places: routing.Access | None
     method: np.ndarray
     travel: Travel
+    cutoff_min: float = 0.0
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -53,7 +54,8 @@ def access(sites, *, travel: Travel, network: RoadNetwork | None = None, cutoff_
     network
         The road network (`network_for`); None uses the straight-line fallback for every site.
     cutoff_min
-        Unused (kept for callers of the earlier per-site Dijkstra); catchments are bounded per criterion.
+        The largest "within X minutes" that will be asked: target times are computed once up to it and
+        reused by every reach criterion on the same targets.
 
     Returns
     -------
@@ -62,10 +64,11 @@ def access(sites, *, travel: Travel, network: RoadNetwork | None = None, cutoff_
     require_crs(sites, "candidate sites")
     geoms = np.asarray(sites.geometry.to_numpy() if hasattr(sites, "geometry") else sites)
     if network is None:
-        return Access(geoms, None, None, np.full(geoms.size, fallback_method(travel), dtype=object), travel)
+        return Access(geoms, None, None, np.full(geoms.size, fallback_method(travel), dtype=object), travel,
+                      float(cutoff_min))
     places = routing.access(network, geoms, role="arrive")
     first = places.leg_m[:, 0] if places.node.shape[1] else np.full(geoms.size, np.inf)
-    return Access(geoms, network, places, method_text(network, first, places.node[:, 0]), travel)
+    return Access(geoms, network, places, method_text(network, first, places.node[:, 0]), travel, float(cutoff_min))
 
 
 def nearest_minutes(acc: Access, targets) -> pd.DataFrame:
@@ -294,7 +297,8 @@ def _target_times(acc: Access, tgeoms: np.ndarray, within_min: float) -> routing
     got = acc.cache.get(key)
     if got is None or got.limit_min < within_min:
         net = acc.network
-        got = routing.target_times(net, routing.access(net, tgeoms, role="depart", on_node=True), within_min)
+        got = routing.target_times(net, routing.access(net, tgeoms, role="depart", on_node=True),
+                                   max(within_min, acc.cutoff_min))
         acc.cache[key] = got
     return got
 
