@@ -68,6 +68,13 @@ The selector is an integer programme solved by HiGHS; the result says whether op
     ("code", """wide = criteria.selection.model_copy(update={"spacing_km": 60.0})
 sel = selection.select(table, wide, breakdown=result.scores.breakdown, towns=layer_set.layers.get("towns"))
 print(sel.summary_text())"""),
+    ("code", """# Policy scenarios (layers/scenarios/*.yaml) side by side: exclusion and measurements once, each scenario
+# rescores, ranks and selects. `make scenarios` writes the same as reports/<run>/scenarios/scenarios.html.
+from screening import scenarios
+compared = scenarios.run([apps], settings=settings, catalog=cat, criteria=criteria,
+                         scenarios_dir=settings.layers_dir / "scenarios", out_root=None, allow_missing=ALLOW_MISSING)
+print(scenarios.summary_text(compared))
+compared.comparison.stability[["chosen_in", "stability", "reason"]]"""),
     ("md", "## 5. Back-test: how does the proposal compare with the 2025 designation?"),
     ("code", """result.selection.to_dict().get("backtest")"""),
 ]

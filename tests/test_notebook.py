@@ -24,6 +24,7 @@ def test_walkthrough_notebook_executes(mirror_root, tmp_path):
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "incomplete: " in text  # the run is honest about the missing exclusion layers
     assert "in the proposal only with labour x2:" in text
+    assert "Robust core (chosen in all" in text and "SMOKE TEST, NOT EVIDENCE" in text  # the scenarios cell
 
 
 def test_notebook_is_built_from_its_script():
