@@ -189,7 +189,7 @@ def _draw_site(ax, site, nearest: pd.DataFrame, towns: pd.DataFrame, colour: str
     cx, cy = site.centroid.x, site.centroid.y
     xmin, ymin, xmax, ymax = site.bounds
     kind = nearest["kind"] if "kind" in nearest else pd.Series("straight", index=nearest.index)
-    catchments, routes = nearest.loc[kind == "catchment"], nearest.loc[kind.isin(["route", "direct"])]
+    routes = nearest.loc[kind.isin(["route", "direct"])]  # catchments go to the inset (`site_maps`)
     nearest = nearest.loc[kind == "straight"]
     within = pd.concat([nearest["distance_m"], routes["distance_m"]])
     within = within.loc[within <= _MAX_FRAME_M]

@@ -325,7 +325,8 @@ def _local_links(node_xy: np.ndarray, access: np.ndarray, travel: Travel) -> pd.
     rows = np.repeat(np.arange(access.size), k + 1)
     ok = np.isfinite(dist.ravel()) & (pos.ravel() != rows)
     u, v, d = access[rows[ok]], access[pos.ravel()[ok]], dist.ravel()[ok]
-    links = pd.DataFrame({"u": np.r_[u, v], "v": np.r_[v, u], "minutes": np.r_[leg_minutes(d, travel), leg_minutes(d, travel)],
+    leg = leg_minutes(d, travel)
+    links = pd.DataFrame({"u": np.r_[u, v], "v": np.r_[v, u], "minutes": np.r_[leg, leg],
                           "length_m": np.r_[d, d]})
     return links.assign(road_class="local", ref="", name="", kind="local", start=-1, stop=-1)[cols]
 

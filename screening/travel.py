@@ -184,7 +184,8 @@ def template_labels(feats, template: str) -> np.ndarray:
     Examples
     --------
     >>> import pandas as pd
-    >>> template_labels(pd.DataFrame({"ref": ["56", None], "name": ["Horsens V", None]}), "afkørsel {ref} {name}").tolist()
+    >>> exits = pd.DataFrame({"ref": ["56", None], "name": ["Horsens V", None]})
+    >>> template_labels(exits, "afkørsel {ref} {name}").tolist()
     ['afkørsel 56 Horsens V', 'afkørsel (unnamed)']
     """
     import string

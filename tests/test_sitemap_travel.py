@@ -33,7 +33,7 @@ def test_routes_and_catchments_are_the_scored_ones(case, sites):  # noqa: F811
         assert min(shapely.distance(shapely.Point(end), layers["motorway_junctions"].geometry)) < 1e-6
     polys = near.loc[near["kind"] == "catchment"]
     assert sorted(polys["minutes"].unique()) == [30.0, 45.0]
-    for aid, group in polys.groupby("application_id"):  # two sites
+    for _, group in polys.groupby("application_id"):  # two sites
         small, large = group.sort_values("minutes").geometry
         assert small.area <= large.area and large.buffer(1).contains(small)
 

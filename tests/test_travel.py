@@ -181,7 +181,8 @@ def test_access_leg_and_fastest_of_k_nodes():
 def test_fastest_of_k_nodes_not_the_nearest(k, expected):
     """From Z, 30 km west of A: the node nearest to the site (3.9 km, 39 min) is 93 km beyond A by road;
     the second (A itself, 4.9 km, 49 min) wins once k = 2: the fastest of the k nearest, not the nearest."""
-    roads = _roads(([(-30_000, 0), A], "primary"), ([A, (-1_000, 0)], "primary"), ([(9_000, 0), (30_000, 0)], "primary"),
+    roads = _roads(([(-30_000, 0), A], "primary"), ([A, (-1_000, 0)], "primary"),
+                   ([(9_000, 0), (30_000, 0)], "primary"),
                    ([(-1_000, 0), (-1_000, 20_000), (30_000, 20_000), (30_000, 0)], "primary"))
     net = road_network.build_network(roads, TRAVEL.model_copy(update={"access_k": k}))
     assert _minutes(net, (-30_000, 0), (5_000, 0)) == pytest.approx(expected, abs=1e-9)
@@ -237,8 +238,8 @@ def test_catchment_by_groups_equals_catchment_by_place():
     places = routing.access(net, np.array([Point(_xy(*p)) for p in cells]), role="arrive")
     values = rng.integers(1, 1000, 40).astype(float)
     order = np.argsort(places.node, axis=1)
-    sorted_places = routing.Access(np.take_along_axis(places.node, order, 1), np.take_along_axis(places.leg_m, order, 1),
-                                   np.take_along_axis(places.leg_min, order, 1))
+    sorted_places = routing.Access(*(np.take_along_axis(a, order, 1) for a in (places.node, places.leg_m,
+                                                                                places.leg_min)))
     block = (cells[:, 0] // 2_000).astype(np.int64) * 100 + (cells[:, 1] // 2_000).astype(np.int64)
     key = np.c_[block, sorted_places.node]
     _, groups = np.unique(key, axis=0, return_inverse=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from screening import _raster, _raster_travel, catalog, road_network, routing, scoring, travel
+from screening import _raster, _raster_travel, catalog, road_network, routing, scoring
 from screening.config import load_catalog, load_criteria, settings_from_env
 from tests.benchmarks.bench_scoring import synthetic_sites
 
