@@ -40,6 +40,8 @@ TEXT = {
     "on_score": "on its score",
     # why it is not chosen
     "spacing": "it lies {distance_km:.0f} km from chosen {other} (spacing {spacing_km:g} km), {compared}",
+    "spacing_many": "it lies within {spacing_km:g} km of chosen {others}, {compared}",
+    "at_km": "{other} at {distance_km:.0f} km",
     "kommune": "its municipality already has {other} (at most {maximum:g} per municipality), {compared}",
     "region_full": "{region} already has its maximum of {maximum:g} parks and {other} {compared}",
     "full": "the proposal holds only {k} parks and {other}, the lowest chosen, {compared}",
@@ -51,6 +53,8 @@ TEXT = {
     # comparing with the park that holds the place
     "outscores": "which scores {gap} points more",
     "outscores_by": "which scores {gap} points more, mostly {drivers}",
+    "outscore_together": "which together score {gap} points more",
+    "outscore_together_count": "which together are chosen in {gap} more scenario{plural}",
     "held_by_rules": "which is needed for {rule} although it scores {gap} points less",
     "held_otherwise": "which fits the rules better although it scores {gap} points less",
     "gap_mixed": "whose score differs by {gap} points",
@@ -214,8 +218,7 @@ def sentence(kind: str, per: Sequence[Mapping], titles: Mapping[str, str], n: in
         for group_key, members in groups.items():  # a few groups
             text = TEXT["on_score"] if group_key == ("score",) else _group_text(members)
             names = [TEXT["title"].format(title=titles[c["scenario"]]) for c in members]
-            joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + TEXT["and"] + names[-1]
-            items.append(TEXT["titles_reason"].format(titles=joined, text=text))
+            items.append(TEXT["titles_reason"].format(titles=_joined(names), text=text))
         parts.append("; ".join(items) if kind == "never" else TEXT[key].format(items="; ".join(items)))
     text = TEXT["never"].format(text=parts[0]) if kind == "never" else "; ".join(parts)
     return text[0].upper() + text[1:]
@@ -291,9 +294,17 @@ def _why_not(i: int, dist_i: np.ndarray, ctx: _Context, facts: Mapping[int, dict
     rules, idx = ctx.rules, ctx.chosen
     close = np.flatnonzero(dist_i < rules.spacing_km * 1000)
     if len(close):
-        j = close[np.lexsort((dist_i[close], -ctx.value[idx[close]]))[0]]  # the best-valued close park
-        return {"kind": "spacing", "distance_km": float(dist_i[j]) / 1000, "spacing_km": rules.spacing_km,
+        close = close[np.lexsort((dist_i[close], -ctx.value[idx[close]]))]  # best-valued first
+        j = close[0]
+        fact = {"kind": "spacing", "distance_km": float(dist_i[j]) / 1000, "spacing_km": rules.spacing_km,
                 **_rival(i, int(idx[j]), ctx, facts)}
+        if len(close) > 1 and fact["other_gap"] < 0:  # it would displace several parks: compare with all
+            names = [TEXT["at_km"].format(other=ctx.names[idx[k]], distance_km=dist_i[k] / 1000) for k in close]
+            gap = float(ctx.value[idx[close]].sum() - ctx.value[i])
+            fact |= {"kind": "spacing_many", "others": _joined(names), "other_gap": round(gap, 2),
+                     "other_id": "+".join(str(ctx.ids[idx[k]]) for k in close), "other_drivers": [],
+                     "together": True, "other_rule": ""}
+        return fact
     if rules.max_per_kommune is not None:
         full = sorted(k for k in ctx.kommuner[i] if ctx.used.get(k, 0) >= rules.max_per_kommune)
         if full:
@@ -353,6 +364,10 @@ def _compared(fields: Mapping) -> str:
     scenarios are grouped), the criteria behind it, or the rule that needs it."""
     gap, rule = fields["other_gap"], fields.get("other_rule", "")
     lo, hi = gap if isinstance(gap, tuple) else (gap, gap)
+    if fields.get("together") and lo > 0:
+        key = "outscore_together_count" if fields.get("unit") == "scenarios" else "outscore_together"
+        fmt = "{:.0f}" if fields.get("unit") == "scenarios" else "{:.1f}"
+        return TEXT[key].format(gap=_span(lo, hi, fmt), plural="" if abs(hi) == 1 else "s")
     if fields.get("unit") == "scenarios":
         plural = "" if abs(hi) == 1 else "s"
         if lo == hi == 0:
@@ -403,6 +418,11 @@ def _drivers(drivers: Sequence[Mapping]) -> str:
 
 def _in_sentence(title: str) -> str:
     return title[0].lower() + title[1:] if len(title) > 1 and title[1].islower() else title
+
+
+def _joined(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + TEXT["and"] + items[-1]
 
 
 def _kommuner(lead, co) -> frozenset[str]:

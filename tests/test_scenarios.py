@@ -326,3 +326,21 @@ def test_cli_bad_scenario_file_fails_before_any_work(tmp_path):
     assert res.exit_code == 1
     assert "typo.yaml: overlay key 'selection.k_maxx' does not exist in criteria.yaml" in res.output
     assert "Traceback" not in res.output and not (tmp_path / "o").exists()
+
+
+def test_a_site_that_would_displace_two_parks(tmp_path):
+    """B2 (90) lies 20 km from B1 and from B3 (60 each) with 30 km spacing: B1 + B3 (120) beat B2 alone."""
+    rows = [("B1", 0, 60), ("B2", 20, 90), ("B3", 40, 60)]
+    gdf = gpd.GeoDataFrame(
+        [{"application_id": a, "site_name": a, "kommunekode": f"0{i}01", "kommunenavn": f"Kommune {a}",
+          "regionskode": "", "regionsnavn": "Region Midtjylland", "co_applicant_kommunekoder": "", "q": q, "a": q}
+         for i, (a, _x, q) in enumerate(rows, start=1)],
+        geometry=[box(X0 + x * 1000, Y0, X0 + x * 1000 + 1000, Y0 + 1000) for _a, x, _q in rows], crs=25832)
+    gdf["area_ha"] = gdf.area / 10_000
+    base = scenario_criteria(_criteria(), {"selection": {"spacing_km": 30}})
+    runs = scenarios.evaluate(gdf, LayerSet(layers={}), (_scenario(BASE_ID, {}, base),),
+                              settings=settings_from_env(cache_dir=tmp_path, online=False))
+    assert sorted(runs[0].result.selection.selected_ids) == ["B1", "B3"]
+    assert compare(runs).stability.loc["B2", "reason"] == (
+        "Chosen in no scenario: 'Base' (it lies within 30 km of chosen B1 (Kommune B1) at 20 km and B3 "
+        "(Kommune B3) at 20 km, which together score 30.0 points more)")
