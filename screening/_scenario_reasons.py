@@ -298,7 +298,7 @@ def _why_not(i: int, dist_i: np.ndarray, ctx: _Context, facts: Mapping[int, dict
         j = close[0]
         fact = {"kind": "spacing", "distance_km": float(dist_i[j]) / 1000, "spacing_km": rules.spacing_km,
                 **_rival(i, int(idx[j]), ctx, facts)}
-        if len(close) > 1 and fact["other_gap"] < 0:  # it would displace several parks: compare with all
+        if len(close) > 1 and fact["other_gap"] < 0 and not fact["other_rule"]:  # it would displace several
             names = [TEXT["at_km"].format(other=ctx.names[idx[k]], distance_km=dist_i[k] / 1000) for k in close]
             gap = float(ctx.value[idx[close]].sum() - ctx.value[i])
             fact |= {"kind": "spacing_many", "others": _joined(names), "other_gap": round(gap, 2),
