@@ -410,3 +410,13 @@ def test_nearest_distance_to_long_lines_is_exact_and_names_the_line():
     np.testing.assert_allclose(dist, naive.min(axis=1), atol=1e-9)
     assert (naive[np.arange(len(sites)), which] == naive.min(axis=1)).all()
     assert which[-1] == 2 and dist[-1] == 400.0  # the point lies 400 m north of the last site
+
+
+@pytest.mark.parametrize(("within_min", "expected"), [(6.0, 1), (5.9, 0)])
+def test_polygon_targets_reach_by_their_nearest_nodes(within_min, expected):
+    """A business area (polygon) holding node B departs from B with a 0 m leg: 6 min to a site at A."""
+    roads = _roads(([A, B], "primary"), ([B, C], "primary"))
+    net = road_network.build_network(roads, TRAVEL)
+    area = gpd.GeoDataFrame(geometry=[box(X0 + 5_800, Y0 - 300, X0 + 6_300, Y0 + 300)], crs=25832)
+    acc = travel.access(_around(*A), travel=TRAVEL, network=net)
+    assert travel.reach(acc, area, within_min).loc[0, "reach_count"] == expected
