@@ -117,7 +117,8 @@ def write_surface_archive(suitability: Path, exclusion: Path, path: Path, *, min
 
     Per zoom, the surface (EPSG:25832) is warped once onto the mosaic of the tiles that cover it (score:
     average of the cells under a pixel; exclusion bits: nearest), coloured by `colour_surface` and cut into
-    tiles; tiles without land are not written.
+    tiles. Every tile within the surface's bounds exists (tiles without land share one transparent PNG): a
+    viewer asking for an absent tile inside the bounds may wait for it forever (MapLibre did).
 
     Parameters
     ----------
@@ -130,8 +131,7 @@ def write_surface_archive(suitability: Path, exclusion: Path, path: Path, *, min
         Web-map zooms rendered (at 100 m cells, zoom 10 is about one pixel per cell in Denmark).
     """
     import rasterio
-    from PIL import Image
-    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.tile import Compression, TileType
     from pmtiles.writer import Writer
     from rasterio.warp import transform_bounds
 
@@ -139,21 +139,14 @@ def write_surface_archive(suitability: Path, exclusion: Path, path: Path, *, min
 
     t0 = time.perf_counter()
     with rasterio.open(suitability) as s_ds, rasterio.open(exclusion) as e_ds:
-        score, bits = s_ds.read(1), e_ds.read(1)
-        src = {"src_transform": s_ds.transform, "src_crs": s_ds.crs}
         west, south, east, north = transform_bounds(s_ds.crs, "EPSG:4326", *s_ds.bounds)
-    tiles: dict[int, bytes] = {}
-    for z in range(min_zoom, max_zoom + 1):  # a handful of zoom levels
-        (x0, y0), (x1, y1) = tiles_of_point(west, north, z), tiles_of_point(east, south, z)
-        rgba = colour_surface(*_warp_zoom(score, bits, src, z, x0, y0, x1, y1, EXCLUSION_NODATA))
-        for ty in range(y1 - y0 + 1):
-            for tx in range(x1 - x0 + 1):  # tiles of one zoom over Denmark: at most a few hundred
-                block = rgba[ty * TILE_PX:(ty + 1) * TILE_PX, tx * TILE_PX:(tx + 1) * TILE_PX]
-                if not block[..., 3].any():
-                    continue
-                buf = io.BytesIO()
-                Image.fromarray(block).save(buf, format="PNG", compress_level=6)
-                tiles[zxy_to_tileid(z, x0 + tx, y0 + ty)] = buf.getvalue()
+        tiles: dict[int, bytes] = {}
+        empty = _png(np.zeros((TILE_PX, TILE_PX, 4), dtype=np.uint8))  # stored once (the writer dedupes)
+        for z in range(min_zoom, max_zoom + 1):  # a handful of zoom levels
+            (x0, y0), (x1, y1) = tiles_of_point(west, north, z), tiles_of_point(east, south, z)
+            src = _read_for_zoom(s_ds, e_ds, z, (south + north) / 2)
+            rgba = colour_surface(*_warp_zoom(*src, z, x0, y0, x1, y1, EXCLUSION_NODATA))
+            _cut(rgba, z, x0, y0, x1, y1, tiles, empty)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as fh:
@@ -172,6 +165,14 @@ def write_surface_archive(suitability: Path, exclusion: Path, path: Path, *, min
     log.info("surface tiles: %d PNG tiles, zooms %d-%d, %.1f MB in %.1f s", stats.tiles, min_zoom, max_zoom,
              stats.bytes / 1e6, stats.seconds)
     return stats
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgba).save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()
 
 
 def colour_surface(score: np.ndarray, bits: np.ndarray, nodata: int = 65535) -> np.ndarray:
@@ -266,6 +267,30 @@ def _small_attributes(gdf: gpd.GeoDataFrame, attributes: tuple[str, ...]) -> gpd
         elif pd.api.types.is_float_dtype(series):
             out[column] = series.round(3)
     return out
+
+
+def _read_for_zoom(s_ds, e_ds, z: int, lat: float):
+    """Score and bits read at about half the ground size of a pixel at zoom `z` (from the COG overviews:
+    average for scores, nearest for bits), with their transform and CRS."""
+    from rasterio.enums import Resampling
+
+    ground_px_m = 2 * HALF_WORLD_M / 2 ** z / TILE_PX * math.cos(math.radians(lat))
+    factor = max(1, int(ground_px_m / 2 / s_ds.res[0]))
+    shape = (max(1, s_ds.height // factor), max(1, s_ds.width // factor))
+    score = s_ds.read(1, out_shape=shape, resampling=Resampling.average)
+    bits = e_ds.read(1, out_shape=shape, resampling=Resampling.nearest)
+    transform = s_ds.transform * s_ds.transform.scale(s_ds.width / shape[1], s_ds.height / shape[0])
+    return score, bits, {"src_transform": transform, "src_crs": s_ds.crs}
+
+
+def _cut(rgba: np.ndarray, z: int, x0: int, y0: int, x1: int, y1: int, tiles: dict, empty: bytes) -> None:
+    """Cut a zoom's mosaic into 256 px PNG tiles keyed by PMTiles tile id (at most a few hundred per zoom)."""
+    from pmtiles.tile import zxy_to_tileid
+
+    for ty in range(y1 - y0 + 1):
+        for tx in range(x1 - x0 + 1):
+            block = rgba[ty * TILE_PX:(ty + 1) * TILE_PX, tx * TILE_PX:(tx + 1) * TILE_PX]
+            tiles[zxy_to_tileid(z, x0 + tx, y0 + ty)] = _png(block) if block[..., 3].any() else empty
 
 
 def _warp_zoom(score, bits, src, z, x0, y0, x1, y1, nodata):

@@ -56,6 +56,7 @@ def _check_tiles(path, gdf: gpd.GeoDataFrame, layer: str, key: str, z: int, colu
     """Every feature of `gdf` intersecting a tile at zoom `z` is in it with its attributes; returns tiles seen."""
     merc = gdf.to_crs(3857)
     tree = shapely.STRtree(merc.geometry.to_numpy())
+    rows = gdf.set_index(key)
     seen = 0
     for x, y, tile_box in _tile_boxes(gdf, z):  # a few dozen to a few hundred tiles
         expected = set(merc[key].iloc[tree.query(tile_box, predicate="intersects")])
@@ -67,9 +68,8 @@ def _check_tiles(path, gdf: gpd.GeoDataFrame, layer: str, key: str, z: int, colu
                                              predicate="intersects")])
         assert set(got) <= near, f"tile {z}/{x}/{y} holds features far outside it"
         for k in expected:
-            row = gdf.loc[gdf[key] == k].iloc[0]
             for column in columns:
-                assert got[k][column] == pytest.approx(row[column]), (k, column)
+                assert got[k][column] == pytest.approx(rows.at[k, column]), (k, column)
         seen += bool(expected)
     return seen
 
@@ -281,16 +281,17 @@ def test_site_tiles_hold_the_plandata_fixture_with_attributes(site):
 
 @pytest.mark.mirror
 def test_every_exclusion_polygon_is_in_its_tiles_at_the_maximum_zoom(mirror_root, tmp_path):
-    """The real bird protection areas (125 polygons): every z11 tile holds every polygon intersecting it."""
+    """The real bird protection areas (125 polygons): every tile at the archive's maximum zoom (10 here, to
+    keep the test short; the site uses 12) holds every polygon intersecting it."""
     settings = settings_from_env(mirror_root=mirror_root, online=False)
     from screening.catalog import load_layer
 
     birds = load_layer("natura2000_fuglebeskyttelse", catalog=load_catalog(settings=settings), settings=settings)
     birds = birds.assign(row=[f"r{i}" for i in range(len(birds))])
     path = tmp_path / "birds.pmtiles"
-    _tiles.write_vector_archive(birds, path, layer_name="birds", min_zoom=9, max_zoom=11,
+    _tiles.write_vector_archive(birds, path, layer_name="birds", min_zoom=9, max_zoom=10,
                                 attributes=("row", "objektnavn", "site_nr"))
-    assert _check_tiles(path, birds, "birds", "row", 11, columns=("site_nr",)) > 100
+    assert _check_tiles(path, birds, "birds", "row", 10, columns=("site_nr",)) > 50
 
 
 @pytest.mark.mirror

@@ -35,9 +35,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.mirror, pytest.mark.slow,
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-gl=angle", "--use-angle=swiftshader",
-         "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-         "--no-first-run", "--window-size=1400,950", "--hide-scrollbars")
-"""Chromium's WebGL through ANGLE on SwiftShader (CPU): MapLibre needs WebGL, the machine has no GPU."""
+         "--enable-unsafe-swiftshader", "--window-size=1400,950", "--hide-scrollbars")
+"""Chromium's WebGL through ANGLE on SwiftShader (CPU): MapLibre needs WebGL, the machine has no GPU. (With
+--disable-background-networking added, the map's style never finished loading here.)"""
 TIMEOUT_S = 180.0  # SwiftShader on a shared 2-core machine can take a minute for the first frame
 TO_4326 = Transformer.from_crs(25832, 4326, always_xy=True)
 
@@ -103,7 +103,11 @@ def _until(driver, script: str, *args, timeout_s: float = TIMEOUT_S):
         if value:
             return value
         time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for: {script}")
+    logs = [e["message"][:200] for e in driver.get_log("browser")]
+    state = driver.execute_script("return window.overview ? {ready: window.overview.ready, errors: "
+                                  "window.overview.errors} : null")
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for: {script}; page state {state}; "
+                         f"console {logs}")
 
 
 def _settle(driver, lon: float, lat: float, zoom: float) -> None:

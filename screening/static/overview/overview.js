@@ -97,7 +97,8 @@ state.map = map;
 map.addControl(new maplibregl.NavigationControl({showCompass: false}), 'top-right');
 map.addControl(new maplibregl.ScaleControl({unit: 'metric'}), 'bottom-left');
 map.on('error', (event) => state.errors.push(String(event.error && event.error.message || event.error)));
-map.once('idle', () => { state.ready = true; });
+map.once('load', () => { state.loadedAt = performance.now(); });
+map.once('idle', () => { state.ready = true; state.idleAt = performance.now(); });
 
 // ------------------------------------------------------------------ layer switches
 
