@@ -181,7 +181,8 @@ def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criter
            settings: Settings, allow_missing: Iterable[str] = (), timings: dict | None = None,
            select: bool = True, excluded: exclusion.ExclusionResult | None = None,
            measured: scoring.Measurements | None = None,
-           prepared: Mapping[str, gpd.GeoDataFrame] | None = None) -> RunResult:
+           prepared: Mapping[str, gpd.GeoDataFrame] | None = None,
+           scored: scoring.ScoreResult | None = None) -> RunResult:
     """Exclude, score, rank and (optionally) select already loaded candidates; writes nothing.
 
     `prepared`: the prepared exclusion coverages (`exclusion.prepared_layers`) when the caller holds them
@@ -189,7 +190,9 @@ def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criter
 
     `excluded` and `measured` (an earlier `exclusion.evaluate` and `scoring.measure` of the same
     candidates) are used instead of computing them again: the policy scenarios (`screening.scenarios`)
-    share one exclusion and one measurement and rescore under each scenario's `criteria`.
+    share one exclusion and one measurement and rescore under each scenario's `criteria`; `scored`, the
+    scores of the same candidates under criteria that score the same way, skips even the rescoring (a
+    scenario that changes only the selection rules).
     """
     timings = {} if timings is None else timings
     layers = layer_set.layers
@@ -204,7 +207,9 @@ def assess(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, criter
     timings["exclusion"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    if measured is None:
+    if scored is not None:
+        pass
+    elif measured is None:
         scored = scoring.score(candidates, layers, criteria, catalog_meta={
             lid: {"missing": catalog_mod.short_reason(reason)} for lid, reason in layer_set.missing.items()})
     else:

@@ -14,6 +14,7 @@ Run folder (``reports/<timestamp>/``): the base scenario's usual run (tables, ``
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -172,7 +173,8 @@ def evaluate(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, scen
     Every scenario shares the first scenario's exclusion rules (overlays cannot change them). The raw
     measurements are shared by every scenario that measures the same way (`scoring.measurement_key`);
     a scenario that changes how something is measured (a layer, a filter, the travel model) is measured
-    separately, and the log says so. `timings` receives ``exclusion``, ``measure`` (shared work; with
+    separately, and the log says so; scenarios that differ only in their selection or sensitivity rules
+    share the scores too. `timings` receives ``exclusion``, ``measure`` (shared work; with
     ``cpu_exclusion``, ``cpu_measure`` in CPU seconds),
     ``scenario:<id>`` (that scenario's rescoring, ranking and selection) and ``selection:<id>``, in
     seconds; each run's own ``timings`` hold its steps and ``measurement`` (which measurement it used).
@@ -188,6 +190,7 @@ def evaluate(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, scen
     timings["exclusion"], timings["cpu_exclusion"] = time.perf_counter() - t0, time.process_time() - c0
     meta = {lid: {"missing": catalog_mod.short_reason(reason)} for lid, reason in layer_set.missing.items()}
     measured: dict[tuple[str, ...], scoring.Measurements] = {}
+    scored: dict[tuple, scoring.ScoreResult] = {}  # scenarios that change only selection rules share scores
     runs = []
     timings["measure"] = timings["cpu_measure"] = 0.0
     for scenario in scenarios:  # a handful of scenarios; each call is vectorised over the candidates
@@ -203,8 +206,11 @@ def evaluate(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, scen
             timings["cpu_measure"] += time.process_time() - c0
         t0 = time.perf_counter()
         steps: dict[str, float] = {}
+        how = (key, json.dumps(crit.model_dump(mode="json", include={"groups", "criteria", "bonus"}),
+                               sort_keys=True))
         result = pipeline.assess(candidates, layer_set, crit, settings=settings, allow_missing=allow_missing,
-                                 timings=steps, excluded=excluded, measured=measured[key])
+                                 timings=steps, excluded=excluded, measured=measured[key], scored=scored.get(how))
+        scored.setdefault(how, result.scores)
         timings[f"scenario:{scenario.id}"] = time.perf_counter() - t0
         timings[f"selection:{scenario.id}"] = steps.get("selection", 0.0)
         runs.append(ScenarioRun(scenario, result, steps | {"measurement": list(measured).index(key)}))

@@ -239,7 +239,8 @@ def test_measurements_and_exclusion_are_shared(candidates, monkeypatch, tmp_path
     settings = settings_from_env(cache_dir=tmp_path, online=False)
     runs = scenarios.evaluate(candidates, LayerSet(layers={}), specs, settings=settings)
     assert calls == {"measure": 1, "exclusion": 1}
-    assert len(runs) == 3
+    assert runs[1].result.scores is runs[0].result.scores  # "two" changes only the selection: scores shared
+    assert runs[2].result.scores is not runs[0].result.scores
 
 
 def test_matrix_and_stability(compared):
