@@ -163,7 +163,7 @@ def test_click_on_a_known_cell_gives_its_point_report(page, built):
 
     cell = _known_cell(built)
     lon, lat = cell["lonlat"]
-    _settle(page, lon, lat, 9)
+    _settle(page, lon, lat, 11)  # a pixel is about 40 m: the click lands within 2 pixels of the centre
     px, py = page.execute_script("const p = window.overview.map.project([arguments[0], arguments[1]]);"
                                  "return [p.x, p.y];", lon, lat)
     canvas = page.find_element(By.CSS_SELECTOR, "#map canvas")
@@ -171,7 +171,7 @@ def test_click_on_a_known_cell_gives_its_point_report(page, built):
     ActionChains(page).move_to_element_with_offset(canvas, px - width / 2, py - height / 2).click().perform()
     report = _until(page, "return window.overview.report")
     values = cell["values"]
-    assert abs(report["x"] - cell["x"]) < 30 and abs(report["y"] - cell["y"]) < 30  # the click's pixel
+    assert abs(report["x"] - cell["x"]) < 80 and abs(report["y"] - cell["y"]) < 80  # the click's pixel
     assert report["cell"]["land"] is True
     assert report["cell"]["total"] == pytest.approx(values[0] / 100)
     assert [c["score"] for c in report["cell"]["criteria"]] == pytest.approx([v / 10_000 for v in values[1:-1]])
@@ -181,7 +181,7 @@ def test_click_on_a_known_cell_gives_its_point_report(page, built):
     assert ("natura2000_fugle", cell["bird"]) in here
     assert report["here"]["kommune"] == cell["kommune"]
     port = next(n for n in report["nearest"] if n["id"] == "port")
-    assert port["distance_m"] == pytest.approx(cell["port_m"], abs=40)  # the click lands within a pixel
+    assert port["distance_m"] == pytest.approx(cell["port_m"], abs=80)  # the click lands within 2 pixels
     text = page.find_element(By.ID, "report").text
     assert "Punktrapport" in text and "Samlet score" in text and cell["kommune"] in text
 
@@ -189,12 +189,13 @@ def test_click_on_a_known_cell_gives_its_point_report(page, built):
 def test_search_zooms_to_a_municipality(page):
     from selenium.webdriver.common.by import By
 
+    _settle(page, 11.0, 56.1, 6)
     box = page.find_element(By.ID, "search-input")
     box.clear()
     box.send_keys("Vejle")
     page.find_element(By.CSS_SELECTOR, "#search button").click()
-    lon, lat = _until(page, "const c = window.overview.map.getCenter(); const z = window.overview.map.getZoom();"
-                            "return z > 8 ? [c.lng, c.lat] : null")
+    lon, lat = _until(page, "const m = window.overview.map; const c = m.getCenter();"
+                            "return m.getZoom() > 8 && !m.isMoving() ? [c.lng, c.lat] : null")
     assert 9.0 < lon < 9.9 and 55.5 < lat < 56.0
 
 
