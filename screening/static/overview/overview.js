@@ -97,7 +97,12 @@ state.map = map;
 map.addControl(new maplibregl.NavigationControl({showCompass: false}), 'top-right');
 map.addControl(new maplibregl.ScaleControl({unit: 'metric'}), 'bottom-left');
 map.on('error', (event) => state.errors.push(String(event.error && event.error.message || event.error)));
-map.once('load', () => { state.loadedAt = performance.now(); });
+map.once('load', () => {
+  state.loadedAt = performance.now();
+  // start with the source list folded (it is long); the (i) button opens it
+  const attribution = document.querySelector('.maplibregl-ctrl-attrib');
+  if (attribution) attribution.classList.remove('maplibregl-compact-show');
+});
 map.once('idle', () => { state.ready = true; state.idleAt = performance.now(); });
 
 // ------------------------------------------------------------------ layer switches
