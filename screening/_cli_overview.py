@@ -46,12 +46,13 @@ def overview(out_root, surface_root, no_surface_build, run_dir, engine, max_zoom
         surface_dir, why = overview_mod.surface_or_build(surface_root, settings=settings, catalog=catalog,
                                                          criteria=criteria, allow_missing=allow_missing,
                                                          build=not no_surface_build)
-        site = pipeline.new_run_dir(out_root)
-        result = overview_mod.build_overview(
-            site, settings=settings, catalog=catalog, criteria=criteria, config=config, surface_dir=surface_dir,
-            surface_missing=why, run_dir=overview_mod.resolve_run(run_dir, Path("reports")), engine=engine)
-        pipeline.point_latest(out_root, site)
-        click.echo(overview_mod.summary_text(result))
+        with pipeline.run_folder(out_root) as folder:  # appears under --out, and as latest, only when complete
+            result = overview_mod.build_overview(
+                folder.path, settings=settings, catalog=catalog, criteria=criteria, config=config,
+                surface_dir=surface_dir, surface_missing=why,
+                run_dir=overview_mod.resolve_run(run_dir, Path("reports")), engine=engine)
+        site = folder.final
+        click.echo(overview_mod.summary_text(result).replace(str(folder.path), str(site)))
     elif not (site / "index.html").exists():
         raise click.UsageError(f"{site} holds no built site; run 'industripark overview' without --no-build")
     if serve:

@@ -26,9 +26,10 @@ from screening._json import write_json
 from screening._overview_config import OverviewConfig, OverviewLayer
 from screening.catalog import apply_filter, load_layers, short_reason
 from screening.config import Catalog, Criteria, Settings, config_hash
-from screening.errors import LayerDataError, LayerUnavailableError, ScreeningError
+from screening.errors import LayerDataError, LayerUnavailableError
 
-__all__ = ["OverviewResult", "build_overview", "find_surface", "run_layers", "make_app", "summary_text"]
+__all__ = ["OverviewResult", "build_overview", "find_surface", "surface_or_build", "resolve_run", "run_layers",
+           "make_app", "summary_text", "asdict_result"]
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,37 @@ def summary_text(result: OverviewResult) -> str:
     return "\n".join(lines)
 
 
+def asdict_result(result: OverviewResult) -> dict:
+    """`OverviewResult` as JSON-able dict (bench output)."""
+    out = asdict(result)
+    out["site_dir"] = str(result.site_dir)
+    return out
+
+
+def resolve_run(run: Path | None, reports: Path) -> Path | None:
+    """The run folder: `run` when given, else ``<reports>/latest`` when it holds a ``screening.gpkg``."""
+    if run is not None:
+        return Path(run)
+    latest = Path(reports) / "latest"
+    return latest.resolve() if (latest / "screening.gpkg").exists() else None
+
+
+def surface_or_build(surface_root: Path, *, settings: Settings, catalog: Catalog, criteria: Criteria,
+                     allow_missing: Iterable[str] = (), build: bool = True) -> tuple[Path | None, str]:
+    """A surface with criterion bands under this configuration: found under `surface_root`, or (with
+    `build`) built into a new ``<surface_root>/<timestamp>/`` that ``latest`` then points to."""
+    path, why = find_surface(surface_root, expected_hash=config_hash(catalog, criteria))
+    if path is not None or not build:
+        return path, why
+    from screening import pipeline, surface
+
+    log.warning("%s: building the surface with criterion bands", why)
+    with pipeline.run_folder(surface_root) as folder:  # appears, and as latest, only when complete
+        surface.surface_from_catalog(settings=settings, catalog=catalog, criteria=criteria, out_dir=folder.path,
+                                     allow_missing=allow_missing, criterion_bands=True)
+    return folder.final, ""
+
+
 # --------------------------------------------------------------------------- helpers of build_overview
 
 
@@ -281,39 +313,3 @@ def _manifest(config: OverviewConfig, entries: list[dict], surface: dict | None,
         "bounds": [7.9, 54.5, 15.3, 57.8],
     }
 
-
-def asdict_result(result: OverviewResult) -> dict:
-    """`OverviewResult` as JSON-able dict (bench output)."""
-    out = asdict(result)
-    out["site_dir"] = str(result.site_dir)
-    return out
-
-
-def resolve_run(run: Path | None, reports: Path) -> Path | None:
-    """The run folder: `run` when given, else ``<reports>/latest`` when it holds a ``screening.gpkg``."""
-    if run is not None:
-        return Path(run)
-    latest = Path(reports) / "latest"
-    return latest.resolve() if (latest / "screening.gpkg").exists() else None
-
-
-def surface_or_build(surface_root: Path, *, settings: Settings, catalog: Catalog, criteria: Criteria,
-                     allow_missing: Iterable[str] = (), build: bool = True) -> tuple[Path | None, str]:
-    """A surface with criterion bands under this configuration: found under `surface_root`, or (with
-    `build`) built into a new ``<surface_root>/<timestamp>/`` that ``latest`` then points to."""
-    path, why = find_surface(surface_root, expected_hash=config_hash(catalog, criteria))
-    if path is not None or not build:
-        return path, why
-    from screening import pipeline, surface
-
-    log.warning("%s: building the surface with criterion bands", why)
-    out_dir = pipeline.new_run_dir(surface_root)
-    try:
-        surface.surface_from_catalog(settings=settings, catalog=catalog, criteria=criteria, out_dir=out_dir,
-                                     allow_missing=allow_missing, criterion_bands=True)
-    except ScreeningError:
-        if not any(out_dir.iterdir()):
-            out_dir.rmdir()
-        raise
-    pipeline.point_latest(surface_root, out_dir)
-    return out_dir, ""
