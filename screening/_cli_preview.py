@@ -23,9 +23,10 @@ __all__ = ["preview", "serve"]
 @handle_errors
 def preview(file, reference_dir, out_root, allow_missing, mirror, offline, repair) -> None:
     """Preview a draft submission: eligibility, scores, rank among the reference and what would raise it."""
-    from screening import pipeline, preview_card
+    from screening import _preview_guards, pipeline, preview_card
     from screening import preview as preview_mod
 
+    _preview_guards.check_feature_count([file])  # a handful of areas: refused before any layer is loaded
     settings, catalog, criteria = context(mirror, offline)
     ctx = preview_mod.preview_context(catalog=catalog, criteria=criteria, settings=settings,
                                       reference_dir=reference_dir, reports_root=out_root,
@@ -34,7 +35,7 @@ def preview(file, reference_dir, out_root, allow_missing, mirror, offline, repai
     layer_set = catalog_mod.require_allowed_missing(ctx.layer_set, catalog, allow_missing)
     with pipeline.run_folder(out_root / "previews", latest=False) as folder:  # appears only when complete
         result = preview_mod.preview([file], layer_set=layer_set, criteria=criteria, settings=settings,
-                                     reference=ctx.reference, repair=repair)
+                                     reference=ctx.reference, repair=repair, prepared=ctx.prepared)
         click.echo(preview_mod.render_text(preview_mod.to_dict(result)))
         cards = preview_card.write_card(result, folder.path, layer_set=layer_set, criteria=criteria)
     click.echo("\nScore card(s): " + ", ".join(str(folder.final / p.relative_to(folder.path))
@@ -59,5 +60,5 @@ def serve(host, port, reference_dir, max_upload_mb, allow_missing, mirror, offli
     ctx = preview_mod.preview_context(catalog=catalog, criteria=criteria, settings=settings,
                                       reference_dir=reference_dir, allow_missing=allow_missing)
     app = serve_mod.create_app(layer_set=ctx.layer_set, criteria=criteria, settings=settings,
-                               reference=ctx.reference, max_upload_mb=max_upload_mb)
+                               reference=ctx.reference, prepared=ctx.prepared, max_upload_mb=max_upload_mb)
     serve_mod.serve(app, host=host, port=port)

@@ -13,24 +13,24 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
-from screening import cards, exclusion, pipeline, sensitivity, submissions
+from screening import _preview_guards, cards, exclusion, pipeline, sensitivity, submissions
 from screening import catalog as catalog_mod
 from screening.config import Catalog, Criteria, Settings, config_hash
-from screening.errors import ScreeningError, SubmissionError
+from screening.errors import ScreeningError
 
 __all__ = [
     "Reference",
     "PreviewContext",
     "PreviewResult",
     "MIRROR_REFERENCE",
+    "MAX_PREVIEW_FEATURES",
     "preview_context",
     "load_reference",
     "preview",
@@ -42,6 +42,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+MAX_PREVIEW_FEATURES = _preview_guards.MAX_PREVIEW_FEATURES
+"""Most features (areas) one preview takes (declared in `screening._preview_guards`)."""
 
 MIRROR_REFERENCE = Path("submissions") / "applications_2025_approx.gpkg"
 """The approximate 2025 applications, relative to the mirror root: the reference when no run exists."""
@@ -75,12 +78,13 @@ class Reference:
 
 @dataclass(frozen=True)
 class PreviewContext:
-    """What a preview needs besides the draft: layers (loaded once), the reference and the missing layers
-    the screening accepts."""
+    """What a preview needs besides the draft: layers (loaded once), the reference, the missing layers
+    the screening accepts and the prepared exclusion coverages (`exclusion.prepared_layers`, by rule id)."""
 
     layer_set: catalog_mod.LayerSet
     reference: Reference
     allow_missing: tuple[str, ...]
+    prepared: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,14 +141,14 @@ def preview_context(*, catalog: Catalog, criteria: Criteria, settings: Settings,
     # build every spatial index and prepared exclusion coverage now, not in concurrent requests
     for gdf in layer_set.layers.values():
         gdf.sindex  # noqa: B018
-    exclusion.prepared_layers(layer_set.layers, criteria.exclusions, cache_dir=settings.cache_dir)
+    prepared = exclusion.prepared_layers(layer_set.layers, criteria.exclusions, cache_dir=settings.cache_dir)
     reference = load_reference(run_dir, layer_set=layer_set, catalog=catalog, criteria=criteria,
-                               settings=settings)
-    return PreviewContext(layer_set=layer_set, reference=reference, allow_missing=allow)
+                               settings=settings, prepared=prepared)
+    return PreviewContext(layer_set=layer_set, reference=reference, allow_missing=allow, prepared=prepared)
 
 
 def load_reference(run_dir: Path | None, *, layer_set: catalog_mod.LayerSet, catalog: Catalog,
-                   criteria: Criteria, settings: Settings) -> Reference:
+                   criteria: Criteria, settings: Settings, prepared: dict | None = None) -> Reference:
     """Read a run's scores, or screen the mirror's approximate 2025 applications when `run_dir` is None.
 
     Returns an empty reference (and logs why) when neither exists; drafts are then not ranked.
@@ -166,7 +170,8 @@ def load_reference(run_dir: Path | None, *, layer_set: catalog_mod.LayerSet, cat
         if manifest.get("config_hash") not in (None, config):
             note = (f"the reference run used another configuration (hash {manifest['config_hash']}, now "
                     f"{config}): its scores may not be comparable")
-        return Reference(table, f"screening run {run_dir} ({len(table)} applications)", config, note)
+        log.info("reference: screening run %s", run_dir)  # the label names the run, never its path
+        return Reference(table, f"screening run {Path(run_dir).name} ({len(table)} applications)", config, note)
     if settings.mirror_root is None or not (Path(settings.mirror_root) / MIRROR_REFERENCE).is_file():
         log.warning("no screening run and no %s in the mirror: previews are not ranked", MIRROR_REFERENCE)
         return Reference(pd.DataFrame(columns=_reference_columns(criteria)), "no reference set available",
@@ -174,14 +179,15 @@ def load_reference(run_dir: Path | None, *, layer_set: catalog_mod.LayerSet, cat
     path = Path(settings.mirror_root) / MIRROR_REFERENCE
     cand = submissions.load_submissions([path], kommuner=layer_set.layers["kommuner"])
     run = pipeline.assess(cand, layer_set, criteria, settings=settings,
-                          allow_missing=_allowed(layer_set, criteria), select=False)
-    label = f"approximate 2025 applications ({len(cand)}, mirror {MIRROR_REFERENCE}, screened now)"
+                          allow_missing=_allowed(layer_set, criteria), select=False, prepared=prepared)
+    label = f"approximate 2025 applications ({len(cand)}, the mirror's {MIRROR_REFERENCE.name}, screened now)"
     return Reference(pd.DataFrame(run.candidates[_reference_columns(criteria)]), label, config)
 
 
 def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, criteria: Criteria,
             settings: Settings, reference: Reference, repair: bool = False,
-            max_vertices: int | None = None, names: dict[str, str] | None = None) -> PreviewResult:
+            max_vertices: int | None = None, max_features: int | None = MAX_PREVIEW_FEATURES,
+            prepared: dict | None = None, names: dict[str, str] | None = None) -> PreviewResult:
     """Validate, screen and score draft submission files with the state's code and rank them.
 
     Parameters
@@ -194,6 +200,10 @@ def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, cri
         The scored applications to rank against (`load_reference`).
     max_vertices
         Refuse drafts whose geometries have more vertices than this in total (web uploads).
+    max_features
+        Refuse files of more features (areas) than this, before reading them whole; None: no limit.
+    prepared
+        The prepared exclusion coverages (`PreviewContext.prepared`); None reads them from the cache.
     names
         Path -> name to record as ``source_file`` (an upload's own name instead of its temporary path).
 
@@ -204,16 +214,16 @@ def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, cri
     Raises
     ------
     SubmissionError
-        With every problem of the file (as ``submissions check`` reports them), or too many vertices.
+        With every problem of the file (as ``submissions check`` reports them), too many features or
+        vertices, or what the reader raised on a file it could not read (`screening._preview_guards`).
     """
-    cand = submissions.load_submissions(list(paths), kommuner=layer_set.layers["kommuner"], repair=repair)
+    cand = _preview_guards.read_drafts(paths, kommuner=layer_set.layers["kommuner"], repair=repair,
+                                       max_features=max_features, max_vertices=max_vertices)
     warnings = tuple(cand.attrs.get("warnings", ()))
-    if max_vertices is not None:
-        _check_vertices(cand, max_vertices)
     if names:
         cand["source_file"] = cand["source_file"].map(lambda f: names.get(f, f))
     run = pipeline.assess(cand, layer_set, criteria, settings=settings, allow_missing=_allowed(layer_set, criteria),
-                          select=False)
+                          select=False, prepared=prepared)
     breakdown = run.scores.breakdown
     tips = {aid: cards.improvements(rows, criteria)
             for aid, rows in breakdown.groupby("application_id", sort=False)}  # per application (a few)
@@ -387,18 +397,6 @@ def _read_manifest(run_dir: Path | None) -> dict:
     if run_dir is None or not (Path(run_dir) / "manifest.json").is_file():
         return {}
     return json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))
-
-
-def _check_vertices(cand: gpd.GeoDataFrame, max_vertices: int) -> None:
-    counts = shapely.get_num_coordinates(cand.geometry.to_numpy())
-    if int(counts.sum()) > max_vertices:
-        worst = int(np.argmax(counts))
-        raise SubmissionError([submissions.Problem(
-            file=str(cand["source_file"].iloc[worst]) if "source_file" in cand.columns else "",
-            feature_index=worst, application_id=str(cand["application_id"].iloc[worst]), field="geometry",
-            message=f"the geometries have {int(counts.sum()):,} vertices in all (feature {worst} alone "
-                    f"{int(counts[worst]):,}); a preview accepts at most {max_vertices:,}",
-            fix="simplify the boundary (e.g. to 1 m tolerance) before uploading")])
 
 
 def _fmt(x: float) -> str:

@@ -1,46 +1,49 @@
 """The local preview web page (``industripark serve``): upload a draft submission, see how it would fare.
 
-A Flask app: synchronous views, the upload size limit built in (``MAX_CONTENT_LENGTH``), a test client
-without extra dependencies, and the jinja2 of the reports. The layers and the reference set are loaded
-once, before the app is made (`screening.preview.preview_context`); a request only reads the upload,
-screens it with `screening.preview.preview` in a worker thread under a time limit, and answers. Each
-upload lives in its own temporary folder, deleted when the work ends.
+A Flask app served by waitress. The layers, the reference set and the prepared exclusion coverages are
+loaded once, before the app is made (`screening.preview.preview_context`). A request only reads the
+upload and waits: the preview itself runs in a forked worker process (`screening._serve_worker`) that
+shares the loaded layers and is killed when the request's time is up, so a file that takes too long
+costs its time budget and nothing more. Each preview works in its own folder (`pipeline.run_folder`,
+under the server's work root), removed when the answer is made; folders of servers that were killed are
+removed when the next server starts. What a preview answers, and every message, is in
+`screening._serve_answer`.
 """
 
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import ipaddress
+import json
 import logging
 import re
 import secrets
+import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
-from html import escape as html_escape
 from pathlib import Path
 
 from flask import Flask, abort, g, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.serving import make_server
 
-from screening import _nature_layers, _upload, maps, preview_card, report
+from screening import _nature_layers, _serve_worker, _upload
 from screening import catalog as catalog_mod
 from screening import preview as preview_mod
+from screening._run_folder import PARTIAL_DIR, run_folder
+from screening._serve_answer import MAP_CONTEXT_M, WorkContext, answer, error_body, public_layer_set
 from screening.config import PROJECT_ROOT, Criteria, Settings
-from screening.errors import ScreeningError, SubmissionError
+from screening.errors import OutputError
 
-__all__ = ["TEMPLATE_FILES", "MAP_CONTEXT_M", "create_app", "serve"]
+__all__ = ["TEMPLATE_FILES", "MAP_CONTEXT_M", "CONTENT_SECURITY_POLICY", "SERVER_THREADS", "CHANNEL_TIMEOUT_S",
+           "create_app", "make_server", "serve"]
 
 log = logging.getLogger(__name__)
 
 TEMPLATE_FILES = (PROJECT_ROOT / "data" / "template_submission.geojson",
                   Path("submissions") / "template_submission.geojson")
 """The submission template offered at ``GET /template``: the project's own, else the mirror's (relative)."""
-
-MAP_CONTEXT_M = 20_000.0
-"""Protected nature and infrastructure within this distance (metres) of the draft are drawn on its map."""
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
@@ -50,31 +53,36 @@ CONTENT_SECURITY_POLICY = (
 injected ``<script>``); the framed map and card inherit it. Styles stay open (Leaflet and the cards set
 inline styles); images may be data URIs and the optional basemap's tiles."""
 
+SERVER_THREADS = 8
+"""waitress threads: requests read, waiting for a worker, or answered at once (forms, health, errors)."""
+
+CHANNEL_TIMEOUT_S = 30
+"""A connection that sends or takes nothing for this long is closed (a slow or stalled client)."""
+
 _TEMPLATES = Path(__file__).parent / "templates"
+_MIN_FREE_MB = 20.0  # room a preview's work folder needs (an upload of at most 20 MB is refused before)
 
 
 @dataclass(frozen=True)
 class _Service:
-    """What every request uses: the loaded layers, rules, reference, limits and the worker pool."""
+    """What every request uses: the work context, the time budget and the worker and queue slots."""
 
-    layer_set: catalog_mod.LayerSet
-    criteria: Criteria
-    settings: Settings
-    reference: preview_mod.Reference
-    max_vertices: int
+    work: WorkContext
     timeout_s: float
-    pool: concurrent.futures.ThreadPoolExecutor
     slots: threading.BoundedSemaphore
+    queue: threading.BoundedSemaphore
 
 
 def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings: Settings,
-               reference: preview_mod.Reference, max_upload_mb: float = 20, max_vertices: int = 200_000,
+               reference: preview_mod.Reference, prepared: dict | None = None, max_upload_mb: float = 20,
+               max_vertices: int = 200_000, max_features: int = preview_mod.MAX_PREVIEW_FEATURES,
                request_timeout_s: float = 60, workers: int = 2) -> Flask:
     """Make the preview web app.
 
     Routes: ``GET /`` (upload form), ``POST /preview`` (multipart field ``file``; the HTML result),
     ``POST /api/preview`` (same field; JSON with the verdict, scores and breakdown), ``GET /template``
-    (the submission template), ``GET /health``.
+    (the submission template), ``GET /health``. Work folders of preview servers that no longer run are
+    removed first (`screening._serve_worker.sweep_stale`).
 
     Parameters
     ----------
@@ -83,47 +91,42 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
         page says "incomplete: <id> missing".
     reference
         The scored applications a draft is ranked against.
+    prepared
+        The prepared exclusion coverages (`exclusion.prepared_layers`, as `preview.preview_context` loads
+        them); None reads them from the cache once, here.
     max_upload_mb
         Largest request body; a larger upload gets HTTP 413 and a friendly page.
-    max_vertices
-        Largest total number of vertices of the uploaded geometries.
+    max_vertices, max_features
+        Largest total number of vertices, and of features (areas), of an upload.
     request_timeout_s
-        Time limit of one preview; beyond it the answer is HTTP 503 (the work is abandoned, the server
-        keeps running).
+        Time budget of one preview, waiting for a worker included; past it the worker is killed and the
+        answer is HTTP 503.
     workers
-        Previews screened at the same time; at most ``8 x workers`` wait, others get HTTP 503 at once.
+        Previews screened at the same time (worker processes); at most ``8 x workers`` requests wait
+        for one, others get HTTP 503 at once.
     """
+    _serve_worker.sweep_stale()
+    if prepared is None:
+        from screening import exclusion
+
+        prepared = exclusion.prepared_layers(layer_set.layers, criteria.exclusions, cache_dir=settings.cache_dir)
     app = Flask(__name__, template_folder=str(_TEMPLATES))
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 2**20)
     app.jinja_env.autoescape = True  # the templates end in .j2, which Flask would not escape by default
     app.jinja_env.filters["b64"] = lambda text: base64.b64encode(text.encode()).decode()
-    svc = _Service(layer_set, criteria, settings, reference, max_vertices, request_timeout_s,
-                   concurrent.futures.ThreadPoolExecutor(workers, "preview"),
-                   threading.BoundedSemaphore(8 * workers))
+    svc = _Service(WorkContext(public_layer_set(layer_set), criteria, settings, reference, dict(prepared),
+                               max_vertices, max_features),
+                   request_timeout_s, threading.BoundedSemaphore(workers), threading.BoundedSemaphore(8 * workers))
     page = {"incomplete": "; ".join(f"incomplete: {lid} missing"
                                     for lid in preview_mod.incomplete_layers(layer_set, criteria)),
             "partial": _nature_layers.partial_layers(layer_set.layers, preview_mod.rule_layers(criteria)),
             "provisional": _nature_layers.provisional_layers(
                 layer_set.layers, {r.layer for r in criteria.exclusions.rules}),
-            "reference": reference,
+            "reference": reference, "max_features": max_features,
             "max_upload_mb": max_upload_mb, "max_vertices": max_vertices, "top_k": criteria.sensitivity.top_k,
             "extensions": ", ".join(_upload.ALLOWED_EXTENSIONS)}
-
-    @app.before_request
-    def fresh_nonce():
-        g.csp_nonce = secrets.token_urlsafe(18)
-
-    @app.context_processor
-    def nonce_in_templates():
-        return {"csp_nonce": _nonce()}
-
-    @app.after_request
-    def security_headers(answer):
-        answer.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(nonce=_nonce())
-        answer.headers["X-Content-Type-Options"] = "nosniff"
-        answer.headers["X-Frame-Options"] = "DENY"
-        answer.headers["Referrer-Policy"] = "no-referrer"
-        return answer
+    _secure(app)
+    app.extensions["industripark_preview"] = svc
 
     @app.get("/")
     def index():
@@ -157,87 +160,158 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if isinstance(exc, RequestEntityTooLarge):
-            error = _error("The file is too large", f"the upload exceeds {max_upload_mb:g} MB",
-                           "simplify the site boundaries or upload one application at a time")
+            error = error_body("too_large", mb=max_upload_mb)
         else:
-            error = _error(f"{exc.code} {exc.name}", exc.description)
+            error = error_body("http", code=exc.code, name=exc.name, description=exc.description)
         return _error_answer(page, error, exc.code or 500)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        log.exception("unexpected error while answering %s %s", request.method, request.path)
-        return _error_answer(page, _error(
-            "Something went wrong on our side", "the preview failed with an internal error; it was logged",
-            "try again; if it happens again, send the file to the screening team"), 500)
+        reference_id = secrets.token_hex(4)
+        log.error("error %s while answering %s %s", reference_id, request.method, request.path, exc_info=exc)
+        return _error_answer(page, {**error_body("internal", reference=reference_id), "reference": reference_id},
+                             500)
 
-    log.info("preview app ready: %d layers, reference %s, limits %g MB / %d vertices / %g s",
-             len(layer_set.layers), reference.label, max_upload_mb, max_vertices, request_timeout_s)
+    log.info("preview app ready: %d layers, reference %s, limits %g MB / %d vertices / %d features / %g s, "
+             "%d worker(s)", len(layer_set.layers), reference.label, max_upload_mb, max_vertices, max_features,
+             request_timeout_s, workers)
     return app
 
 
-def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve `app` with werkzeug's threaded server until interrupted (local use; loopback by default)."""
+def make_server(app: Flask, *, host: str = "127.0.0.1", port: int = 8000, threads: int = SERVER_THREADS,
+                channel_timeout_s: int = CHANNEL_TIMEOUT_S):
+    """The production WSGI server (waitress) for `app`, bound but not yet running: ``.run()``, ``.close()``,
+    ``.effective_port`` (`port` 0 picks a free one).
+
+    waitress reads each request whole (the body spooled to disk when large) before a thread takes it, so a
+    slow client holds no thread; a connection silent for `channel_timeout_s` is closed. One preview of the
+    submission template's example is made first, in this process (`_warm_up`): what the code builds and
+    caches on first use is then built once and inherited by every worker. The loaded objects are frozen
+    for the garbage collector (`screening._serve_worker.freeze_loaded`), so forked workers share them.
+    """
+    import waitress
+
     if not ipaddress.ip_address(host).is_loopback:
         log.warning("serving on %s: the preview is reachable from other machines", host)
-    server = make_server(host, port, app, threaded=True)
-    log.warning("industripark preview on http://%s:%d/ (Ctrl+C stops it)", host, server.server_port)
+    _warm_up(app)
+    _serve_worker.freeze_loaded()
+    body_limit = 2 * int(app.config["MAX_CONTENT_LENGTH"] or 20 * 2**20)  # Flask answers 413 below it
+    return waitress.create_server(app, host=host, port=port, threads=threads, channel_timeout=channel_timeout_s,
+                                  cleanup_interval=max(1, min(30, channel_timeout_s // 2)),
+                                  connection_limit=100, max_request_body_size=body_limit,
+                                  ident="industripark-preview")
+
+
+def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve `app` with waitress (`make_server`) until interrupted (local use; loopback by default)."""
+    server = make_server(app, host=host, port=port)
+    log.warning("industripark preview on http://%s:%d/ (Ctrl+C stops it)", host, server.effective_port)
     try:
-        server.serve_forever()
+        server.run()
+    except KeyboardInterrupt:
+        log.warning("stopped")
     finally:
-        server.server_close()
+        server.close()
+        shutil.rmtree(_serve_worker.work_root(), ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
 def _handle(svc: _Service, *, html: bool) -> tuple[int, dict]:
-    """Read the upload, screen it in the pool under the time limit; (HTTP status, answer body)."""
+    """Read the upload, wait for a worker slot, screen it in a worker process within the time budget."""
+    started = time.monotonic()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return 400, _error("No file chosen", "the form was sent without a file",
-                           "choose a submission file and send again")
+        return 400, error_body("no_file")
     data, name = upload.read(), upload.filename
     repair = request.form.get("repair", "").lower() in ("1", "true", "on", "yes")
-    if not svc.slots.acquire(blocking=False):
-        return 503, _error("The server is busy", "too many previews are running", "try again in a minute")
-    future = svc.pool.submit(_work, svc, data, name, repair, html)
-    future.add_done_callback(lambda _f: svc.slots.release())
+    if not svc.queue.acquire(blocking=False):
+        return 503, error_body("busy")
     try:
-        return future.result(timeout=svc.timeout_s)
-    except concurrent.futures.TimeoutError:
-        log.warning("preview of %r exceeded %g s; answered 503", name, svc.timeout_s)
-        return 503, _error("The preview took too long",
-                           f"screening this file took more than {svc.timeout_s:g} s and was stopped",
-                           "simplify the site boundaries or upload fewer applications at a time")
-
-
-def _work(svc: _Service, data: bytes, name: str, repair: bool, html: bool) -> tuple[int, dict]:
-    """Runs in a worker thread: store, screen, render; the temporary folder is gone when it returns."""
-    shown = _upload.display_name(name)
-    with tempfile.TemporaryDirectory(prefix="industripark-preview-") as tmp:
+        if not svc.slots.acquire(timeout=svc.timeout_s):
+            return 503, error_body("busy")
         try:
-            path = _upload.store_upload(data, name, Path(tmp))
-            result = preview_mod.preview([path], layer_set=svc.layer_set, criteria=svc.criteria,
-                                         settings=svc.settings, reference=svc.reference, repair=repair,
-                                         max_vertices=svc.max_vertices, names={str(path): shown})
-        except SubmissionError as exc:
-            problems = [_problem(p, tmp, shown) for p in exc.problems]
-            return 422, {"title": f"{shown}: {len(problems)} problem(s) to fix", "problems": problems}
-        except ScreeningError as exc:
-            return 422, _error(f"{shown} cannot be screened", _clean(str(exc), tmp, shown))
-        body = preview_mod.to_dict(result)
-        body["warnings"] = [_clean(w, tmp, shown) for w in body["warnings"]]
-        body["file"] = shown
-        if html:
-            page = preview_card.page_values(svc.layer_set, svc.criteria, run_id="draft", detail=False,
-                                            config_hash=svc.reference.config_hash)
-            card_files = preview_card.write_card(result, Path(tmp) / "card", layer_set=svc.layer_set,
-                                                 criteria=svc.criteria, page=page)
-            for app in body["applications"]:  # a handful of applications
-                card = card_files[str(app["application_id"])]
-                app["card_html"], app["card_file"] = _self_contained(card), card.name
-            body["map_html"] = _site_map(result, svc, Path(tmp), page)
-    return 200, body
+            return _in_worker(svc, data, name, repair, html, svc.timeout_s - (time.monotonic() - started))
+        finally:
+            svc.slots.release()
+    finally:
+        svc.queue.release()
+
+
+def _in_worker(svc: _Service, data: bytes, name: str, repair: bool, html: bool,
+               seconds: float) -> tuple[int, dict]:
+    """Run `answer` in a worker process in a fresh work folder; the folder is gone when this returns."""
+    root = _serve_worker.work_root()
+    try:
+        with run_folder(root, latest=False, min_free_mb=_MIN_FREE_MB) as folder:
+            outcome, value = _serve_worker.run_in_process(
+                answer, (svc.work, data, name), kwargs={"repair": repair, "html": html, "workdir": folder.path},
+                timeout_s=seconds)
+        shutil.rmtree(folder.final, ignore_errors=True)
+    except _serve_worker.WorkerTimeout as exc:
+        log.warning("preview of %r stopped after %g s: %s", _upload.display_name(name), svc.timeout_s, exc)
+        return 503, error_body("too_long", seconds=svc.timeout_s)
+    except OutputError as exc:
+        log.error("no room for the work folder of a preview: %s", exc)
+        return 503, error_body("no_room")
+    except _serve_worker.WorkerDied as exc:
+        outcome, value = "error", str(exc)
+    finally:
+        _remove_if_empty(root)
+    if outcome == "ok":
+        return value
+    reference_id = secrets.token_hex(4)
+    log.error("error %s in the preview of %r:\n%s", reference_id, _upload.display_name(name), value)
+    return 500, {**error_body("internal", reference=reference_id), "reference": reference_id}
+
+
+def _warm_up(app: Flask) -> None:
+    """Preview the template's example once in this process, page and all, so the caches the code fills on
+    first use (projections, fonts, templates) are filled before workers are forked; best effort."""
+    svc: _Service = app.extensions["industripark_preview"]
+    path = _template_file(svc.work.settings)
+    if path is None:
+        return
+    started = time.perf_counter()
+    try:
+        draft = json.loads(path.read_text(encoding="utf-8"))
+        for feature in draft.get("features", []):  # the template's one example
+            feature.setdefault("properties", {})["is_example"] = False
+        with tempfile.TemporaryDirectory(prefix="industripark-warm-up-") as tmp:
+            status, _ = answer(svc.work, json.dumps(draft).encode(), "warm-up.geojson", repair=False, html=True,
+                               workdir=Path(tmp))
+        log.info("warm-up preview of the template: HTTP %d in %.1f s", status, time.perf_counter() - started)
+    except Exception:  # the server works without it, only each worker starts colder
+        log.warning("the warm-up preview of %s failed", path.name, exc_info=True)
+
+
+def _remove_if_empty(root: Path) -> None:
+    for folder in (root / PARTIAL_DIR, root):  # the work root when no preview is running
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def _secure(app: Flask) -> None:
+    """A fresh script nonce per request, in the templates and in the policy header of every answer."""
+
+    @app.before_request
+    def fresh_nonce():
+        g.csp_nonce = secrets.token_urlsafe(18)
+
+    @app.context_processor
+    def nonce_in_templates():
+        return {"csp_nonce": _nonce()}
+
+    @app.after_request
+    def security_headers(answer):
+        answer.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(nonce=_nonce())
+        answer.headers["X-Content-Type-Options"] = "nosniff"
+        answer.headers["X-Frame-Options"] = "DENY"
+        answer.headers["Referrer-Policy"] = "no-referrer"
+        return answer
 
 
 def _nonce() -> str:
@@ -255,34 +329,23 @@ def _with_nonce(html: str, nonce: str) -> str:
     return re.sub(r"<script\b", f'<script nonce="{nonce}"', html, flags=re.I)
 
 
-def _error(title: str, message: str, fix: str = "") -> dict:
-    """An answer body with one problem: what the error page and the API show."""
-    return {"title": title, "problems": [{"message": message, "fix": fix}]}
-
-
-def _problem(p, tmp: str, shown: str) -> dict:
-    """A problem as shown to the user: the temporary path replaced by the uploaded file's name."""
-    feature = getattr(p, "feature_index", None)
-    return {"file": shown, "feature_index": feature,
-            "feature": "" if feature is None else f"feature {int(feature) + 1}",
-            "application_id": getattr(p, "application_id", None) or "",
-            "field": getattr(p, "field", None) or "",
-            "message": _clean(str(getattr(p, "message", p)), tmp, shown),
-            "fix": _clean(str(getattr(p, "fix", "")), tmp, shown),
-            "severity": getattr(p, "severity", "error")}
-
-
-def _clean(text: str, tmp: str, shown: str) -> str:
-    """Never show a server path: any path inside the temporary folder becomes the uploaded file's name."""
-    for form in {str(Path(tmp).resolve()), tmp}:
-        text = re.sub(r"(/vsizip/)?" + re.escape(form) + r"[^\s'\",;:)]*", lambda _m: shown, text)
-    return text
+def _wants_json() -> bool:
+    """The API, or a client that prefers JSON to HTML (``Accept``)."""
+    accept = request.accept_mimetypes
+    return request.path.startswith("/api/") or (
+        accept.best_match(["text/html", "application/json"]) == "application/json" and accept["text/html"] == 0)
 
 
 def _error_answer(page: dict, error: dict, status: int):
-    if request.path.startswith("/api/"):
+    """The error in the request's format: JSON for the API (or when asked for), else the error page."""
+    if _wants_json():
         return jsonify({"ok": False, **error}), status
-    return render_template("serve_error.html.j2", page=page, error=error), status
+    try:
+        return render_template("serve_error.html.j2", page=page, error=error), status
+    except Exception:  # the error page itself failed: still no bare 500
+        log.exception("the error page could not be rendered")
+        text = "\n".join([error["title"], *(p["message"] for p in error["problems"])])
+        return text, status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _template_file(settings: Settings) -> Path | None:
@@ -292,28 +355,3 @@ def _template_file(settings: Settings) -> Path | None:
     if settings.mirror_root is not None and (Path(settings.mirror_root) / mirrored).is_file():
         return Path(settings.mirror_root) / mirrored
     return None
-
-
-def _site_map(result: preview_mod.PreviewResult, svc: _Service, workdir: Path, page: dict) -> str:
-    """The reports' folium map (`maps.write_map`) of the draft and the context within `MAP_CONTEXT_M`."""
-    sites = result.candidates
-    context = preview_card.context_layers(svc.layer_set, sites, distance_m=MAP_CONTEXT_M)
-    cand = sites.assign(status=maps.candidate_status(sites))
-    popups = {str(a): f"<b>{html_escape(str(a))}</b>" for a in cand["application_id"]}
-    path = maps.write_map(workdir / "map.html", cand, popups, context=context, env=report.template_env(),
-                          page=page)
-    return path.read_text(encoding="utf-8")
-
-
-def _self_contained(card: Path) -> str:
-    """A card's HTML with its images (``img/...`` beside it) inlined as data URIs, to show and download."""
-    root = card.parent.resolve()
-
-    def inline(match: re.Match) -> str:
-        target = (root / match.group(2)).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
-            return match.group(0)
-        mime = "image/svg+xml" if target.suffix == ".svg" else "image/png"
-        return f'{match.group(1)}"data:{mime};base64,{base64.b64encode(target.read_bytes()).decode()}"'
-
-    return re.sub(r'(src=)"(img/[^"]+)"', inline, card.read_text(encoding="utf-8"))

@@ -125,3 +125,22 @@ def mirror_context():
         ctx = preview.preview_context(catalog=catalog, criteria=criteria, settings=settings,
                                       reports_root=Path(empty), allow_missing=MAKE_ALLOW_MISSING)
     return settings, catalog, criteria, ctx
+
+
+@functools.cache
+def many_features_bytes(n: int = 5000) -> bytes:
+    """The hostile campaign's upload: `n` small valid round sites on Danish land with full properties, as
+    GeoJSON (about 10 MB for 5,000, 33 vertices each: inside the 20 MB and 200,000-vertex limits)."""
+    import shapely
+
+    from tests._hostile_fixtures import many_sites
+
+    _, _, _, ctx = mirror_context()
+    sites = many_sites(ctx.layer_set.layers["kommuner"], n)
+    rings = shapely.buffer(shapely.centroid(sites.geometry.to_numpy()), 200.0, quad_segs=8)
+    props = [dict(GOOD_PROPERTIES, application_id=aid, kommunekode=kode, kommunenavn=None, region=None,
+                  area_name=name, area_ha_declared=12.5)
+             for aid, kode, name in zip(sites["application_id"], sites["kommunekode"], sites["site_name"],
+                                        strict=True)]
+    frame = gpd.GeoDataFrame(props, geometry=rings, crs=25832).to_crs(4326)
+    return frame.to_json(drop_id=True).encode()

@@ -203,7 +203,7 @@ def test_reference_from_a_run_folder(ctx, tmp_path):
     (run / "manifest.json").write_text(json.dumps({"config_hash": "0000000000000000", "allow_missing": []}))
     ref = preview.load_reference(run, layer_set=context.layer_set, catalog=catalog, criteria=criteria,
                                  settings=settings)
-    assert ref.label == f"screening run {run} (15 applications)"
+    assert ref.label == "screening run 20260301T120000Z (15 applications)"  # named by id, not by path
     assert "another configuration" in ref.note
     pd.testing.assert_frame_equal(ref.table.reset_index(drop=True),
                                   context.reference.table.reset_index(drop=True), check_dtype=False)
@@ -250,3 +250,55 @@ def test_preview_runs_the_state_steps(monkeypatch, tmp_path, criteria):
     assert result.ranks.loc["X", "rank"] == 2 and result.candidates.iloc[0]["rank"] == 2
     assert result.improvements["X"][0]["gain_points"] == pytest.approx(6.7)
     assert np.isclose(result.candidates.iloc[0]["top_k_probability"], 1.0)
+
+
+# --------------------------------------------------------------------------- a handful of areas
+
+
+@pytest.mark.mirror
+def test_the_hostile_5000_feature_file_is_refused_before_it_is_read(ctx, tmp_path, monkeypatch):
+    path = tmp_path / "many.geojson"
+    path.write_bytes(fx.many_features_bytes())
+
+    def not_read(*args, **kwargs):
+        raise AssertionError("the file was read whole")
+
+    monkeypatch.setattr(submissions, "load_submissions", not_read)
+    with pytest.raises(SubmissionError) as info:
+        _run(ctx, [path])
+    (problem,) = info.value.problems
+    assert problem.field == "file" and problem.file.endswith("many.geojson")
+    assert f"5,000 features; a preview takes at most {preview.MAX_PREVIEW_FEATURES}" in problem.message
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("n", [preview.MAX_PREVIEW_FEATURES, preview.MAX_PREVIEW_FEATURES + 1])
+def test_the_feature_limit_is_exact(ctx, tmp_path, n):
+    from tests._hostile_fixtures import many_sites
+
+    sites = many_sites(ctx[3].layer_set.layers["kommuner"], n, seed=1)
+    path = tmp_path / "few.geojson"
+    sites.to_crs(4326).to_file(path, driver="GeoJSON")
+    assert preview._preview_guards.count_features(path) == n
+    if n > preview.MAX_PREVIEW_FEATURES:
+        with pytest.raises(SubmissionError, match=f"holds {n} features"):
+            preview._preview_guards.check_feature_count([path])
+    else:
+        preview._preview_guards.check_feature_count([path])
+
+
+@pytest.mark.mirror
+def test_cli_preview_refuses_the_hostile_file_clearly(mirror_root, tmp_path):
+    from click.testing import CliRunner
+
+    from screening.cli import main
+
+    path = tmp_path / "many.geojson"
+    path.write_bytes(fx.many_features_bytes())
+    res = CliRunner().invoke(main, ["preview", str(path), "--out", str(tmp_path / "out"),
+                                    *(f"--allow-missing={i}" for i in fx.MAKE_ALLOW_MISSING)])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "5,000 features; a preview takes at most 25" in text and "industripark screen" in text
+    assert "Traceback" not in res.output
+    assert not (tmp_path / "out" / "previews").exists() or not any((tmp_path / "out" / "previews").iterdir())

@@ -6,7 +6,9 @@ import html as htmllib
 import io
 import json
 import logging
+import os
 import re
+import time
 
 import pytest
 
@@ -27,7 +29,7 @@ def loaded(mirror_root):
 def _app(loaded, **limits):
     settings, criteria, ctx = loaded
     return serve.create_app(layer_set=ctx.layer_set, criteria=criteria, settings=settings,
-                            reference=ctx.reference, **limits)
+                            reference=ctx.reference, prepared=ctx.prepared, **limits)
 
 
 @pytest.fixture(scope="module")
@@ -138,21 +140,64 @@ def test_time_limit_answers_503_and_the_server_stays_up(loaded):
     _still_up(client)
 
 
-def test_unexpected_error_is_logged_not_shown(client, monkeypatch, caplog):
+@pytest.mark.parametrize("where", ["worker", "server"])
+def test_unexpected_error_is_logged_not_shown(client, monkeypatch, caplog, where):
+    """An internal error in the preview worker or in the server itself: a short page or JSON (as the request
+    asked) with a reference that the log line carries with the traceback; never a bare 500."""
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail /srv/private")
 
-    monkeypatch.setattr(preview_mod, "preview", broken)
+    if where == "worker":
+        monkeypatch.setattr(preview_mod, "preview", broken)
+    else:
+        monkeypatch.setattr(serve._serve_worker, "run_in_process", broken)  # the server's own part
     with caplog.at_level(logging.ERROR, logger="screening.serve"):
         page = _post(client, "draft.geojson", fx.good_geojson_bytes(), route="/preview")
         api = _post(client, "draft.geojson", fx.good_geojson_bytes())
     html = page.get_data(as_text=True)
-    assert page.status_code == 500 and "Something went wrong" in html
+    assert page.status_code == 500 and "Something went wrong" in html and page.mimetype == "text/html"
     assert "secret" not in html and "Traceback" not in html
-    assert api.status_code == 500 and "secret" not in api.get_data(as_text=True)
-    assert "secret detail" in caplog.text  # the traceback goes to the server log
+    body = api.get_json()
+    assert api.status_code == 500 and body["ok"] is False and "secret" not in api.get_data(as_text=True)
+    ref = body["reference"]
+    assert re.fullmatch(r"[0-9a-f]{8}", ref) and f"error {ref}" in caplog.text  # the answer names the log line
+    assert "secret detail" in caplog.text and "Traceback" in caplog.text  # which holds the traceback
     monkeypatch.undo()
     _still_up(client)
+
+
+def test_whatever_the_reader_raises_is_a_listed_problem(client, monkeypatch):
+    """A reader failure that is not a SubmissionError (GEOS on all-NaN coordinates, say) is a problem of the
+    file: listed with the file's name and a fix, HTTP 422 like every bad file, never a 500."""
+    import shapely
+
+    def geos(*args, **kwargs):
+        raise shapely.errors.GEOSException("IllegalArgumentException: Points of LinearRing do not form a "
+                                           "closed linestring")
+
+    monkeypatch.setattr(preview_mod.submissions, "load_submissions", geos)
+    api = _post(client, "draft.geojson", fx.good_geojson_bytes())
+    assert api.status_code == 422
+    problem = api.get_json()["problems"][0]
+    assert problem["file"] == "draft.geojson" and problem["fix"]
+    assert "cannot be read" in problem["message"] and "closed linestring" in problem["message"]
+    page = _post(client, "draft.geojson", fx.good_geojson_bytes(), route="/preview")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "closed linestring" in html and "How to fix" in html
+
+
+def test_nan_coordinates_are_a_listed_problem(client):
+    nan = [[float("nan"), float("nan")]] * 5
+    data = json.dumps(fx.feature_collection(ring=nan)).encode()  # NaN tokens, as a hostile file has them
+    for route in ("/api/preview", "/preview"):
+        answer = _post(client, "nan.geojson", data, route=route)
+        assert answer.status_code == 422, (route, answer.get_data(as_text=True)[:500])
+    assert _post(client, "nan.geojson", data).get_json()["problems"][0]["message"]
+
+
+def test_json_is_answered_when_asked_for(client):
+    answer = client.get("/nothing", headers={"Accept": "application/json"})
+    assert answer.status_code == 404 and answer.get_json()["ok"] is False
 
 
 def test_nothing_is_kept_after_the_response(client, monkeypatch, tmp_path):
@@ -240,3 +285,133 @@ def test_flask_templates_escape(loaded):
     env = _app(loaded).jinja_env
     assert env.autoescape is True or env.autoescape("serve_result.html.j2")
     assert env.from_string("{{ x }}").render(x=PAYLOAD).startswith("&lt;img")
+
+
+# --------------------------------------------------------------------------- load: limits, cancelling, server
+
+
+def test_a_preview_takes_a_handful_of_features(client):
+    data = fx.many_features_bytes()
+    assert 8 * 2**20 < len(data) < 20 * 2**20  # the campaign's ~10 MB file, under the upload limit
+    api = _post(client, "many.geojson", data)
+    assert api.status_code == 422
+    problem = api.get_json()["problems"][0]
+    assert problem["file"] == "many.geojson" and problem["field"] == "file"
+    assert f"5,000 features; a preview takes at most {preview_mod.MAX_PREVIEW_FEATURES}" in problem["message"]
+    assert "industripark screen" in problem["fix"]
+    _still_up(client)
+
+
+def test_a_preview_over_its_time_is_stopped_and_cleaned_up(loaded, monkeypatch, tmp_path):
+    """The worker of a preview past its time is killed (its process is gone), its folder removed, and the
+    next preview is answered."""
+    import psutil
+
+    work, flag, pid_file = tmp_path / "tmp", tmp_path / "slow-once", tmp_path / "worker.pid"
+    work.mkdir()
+    flag.touch()
+    monkeypatch.setattr("tempfile.tempdir", str(work))
+    real = preview_mod.preview
+
+    def slow_once(*args, **kwargs):  # runs in the worker process
+        pid_file.write_text(str(os.getpid()))
+        if flag.exists():
+            flag.unlink()
+            time.sleep(300)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(preview_mod, "preview", slow_once)
+    client = _app(loaded, request_timeout_s=15).test_client()
+    answer = _post(client, "draft.geojson", fx.good_geojson_bytes())
+    assert answer.status_code == 503 and "took too long" in answer.get_json()["title"]
+    pid = int(pid_file.read_text())
+    assert pid != os.getpid() and not psutil.pid_exists(pid)  # killed and reaped
+    assert [p for p in work.rglob("*")] == []  # its work folder is gone
+    again = _post(client, "draft.geojson", fx.good_geojson_bytes())
+    assert again.status_code == 200 and again.get_json()["applications"][0]["score_total"] > 0
+    assert int(pid_file.read_text()) != pid and [p for p in work.rglob("*")] == []
+
+
+def test_stale_work_folders_of_dead_servers_are_swept_at_start(loaded, monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    stale = tmp_path / f"industripark-preview-{dead}" / ".partial" / "20260101T000000Z"
+    stale.mkdir(parents=True)
+    (stale / "upload.geojson").write_bytes(b"{}" * 1000)
+    alive = tmp_path / f"industripark-preview-{os.getppid()}"  # another server, still running
+    alive.mkdir()
+    other = tmp_path / "someone-else"
+    other.mkdir()
+    _app(loaded)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name])
+
+
+def test_the_production_server_serves_while_a_client_stalls(loaded):
+    """waitress with several threads: a client that sends half a request and stalls does not hold up the
+    others, and is dropped after the slow-client timeout."""
+    import socket
+    import threading
+
+    import requests
+
+    server = serve.make_server(_app(loaded), host="127.0.0.1", port=0, channel_timeout_s=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        port = server.effective_port
+        slow = socket.create_connection(("127.0.0.1", port), timeout=20)
+        slow.sendall(b"POST /api/preview HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{")
+        answer = requests.get(f"http://127.0.0.1:{port}/health", timeout=10)
+        assert answer.status_code == 200 and answer.json()["ok"] is True
+        t0 = time.monotonic()
+        assert slow.recv(1024) == b""  # the server closed the stalled connection
+        assert time.monotonic() - t0 < 15
+        slow.close()
+    finally:
+        server.close()
+        thread.join(10)
+
+
+# --------------------------------------------------------------------------- no server paths
+
+
+def test_no_path_of_the_server_in_any_answer(loaded, tmp_path):
+    """Ranked against a run folder and on the mirror: no answer shows the mirror, the run folder, the cache,
+    the project or a home folder; layers are named by id, publisher and date instead."""
+    import base64
+    from pathlib import Path
+
+    import geopandas as gpd
+
+    from screening.config import PROJECT_ROOT
+
+    settings, criteria, ctx = loaded
+    run = tmp_path / "20260301T120000Z"
+    run.mkdir()
+    table = ctx.reference.table.assign(geometry=None)
+    gpd.GeoDataFrame(table, geometry="geometry", crs=25832).to_parquet(run / "candidates.parquet")
+    from screening.config import load_catalog
+
+    reference = preview_mod.load_reference(run, layer_set=ctx.layer_set, catalog=load_catalog(settings=settings),
+                                           criteria=criteria, settings=settings)
+    client = serve.create_app(layer_set=ctx.layer_set, criteria=criteria, settings=settings,
+                              reference=reference).test_client()
+    page = _post(client, "draft.geojson", fx.good_geojson_bytes(), route="/preview").get_data(as_text=True)
+    cards_b64 = re.findall(r"base64,([A-Za-z0-9+/=]+)", page)
+    answers = [client.get("/").get_data(as_text=True), client.get("/health").get_data(as_text=True),
+               _post(client, "draft.geojson", fx.good_geojson_bytes()).get_data(as_text=True), page,
+               *(base64.b64decode(c).decode("utf-8", "replace") for c in cards_b64),
+               _post(client, *fx.bad_uploads()["unknown_kommunekode"]).get_data(as_text=True),
+               _post(client, *fx.bad_uploads()["no_crs"], route="/preview").get_data(as_text=True),
+               client.get("/nothing").get_data(as_text=True)]
+    forbidden = {str(settings.mirror_root), str(Path(settings.mirror_root).resolve()), str(settings.cache_dir),
+                 str(PROJECT_ROOT), str(run), "/work/", str(Path.home()) + "/", "/tmp/"}
+    for text in answers:
+        for path in forbidden:
+            assert htmllib.unescape(text).find(path) < 0, (path, text[max(0, text.find(path) - 200):][:400])
+    assert "20260301T120000Z" in answers[0]  # the reference run is named by its id
+    assert "Danmarks Miljøportal" in page or "OpenStreetMap" in page  # layers by their publisher

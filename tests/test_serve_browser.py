@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from screening import serve
 from tests import _preview_fixtures as fx
@@ -24,15 +23,15 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 @pytest.fixture(scope="module")
 def base_url(mirror_root):
-    """The app served by werkzeug's threaded server on a free 127.0.0.1 port, in a thread."""
+    """The app served by the production server (waitress, `serve.make_server`) on a free 127.0.0.1 port."""
     settings, _, criteria, ctx = fx.mirror_context()
     app = serve.create_app(layer_set=ctx.layer_set, criteria=criteria, settings=settings,
-                           reference=ctx.reference)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+                           reference=ctx.reference, prepared=ctx.prepared)
+    server = serve.make_server(app, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
+    yield f"http://127.0.0.1:{server.effective_port}", app
+    server.close()
     thread.join(10)
 
 
@@ -126,18 +125,18 @@ def test_injected_site_name_runs_nothing_in_the_result_page(browser, base_url, t
     title = browser.title
     assert payload in browser.find_element(By.CSS_SELECTOR, ".application h1").text
     card = browser.find_element(By.ID, "card-1")
-    WebDriverWait(browser, 20).until(lambda d: card.size["height"] > 1000,  # the nonce'd script sized it
+    WebDriverWait(browser, 60).until(lambda d: card.size["height"] > 1000,  # the nonce'd script sized it
                                      message="the card frame was not fitted to its content")
     frame = browser.find_element(By.ID, "map")
     browser.execute_script("arguments[0].scrollIntoView()", frame)
     browser.switch_to.frame(frame)
-    site = WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "path.candidate-site"))[0]
+    site = WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "path.candidate-site"))[0]
     ActionChains(browser).move_to_element(site).perform()
-    tip = WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-tooltip"))[0]
+    tip = WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-tooltip"))[0]
     assert payload in tip.get_attribute("textContent") and not tip.find_elements(By.TAG_NAME, "img")
     marker = browser.find_element(By.CSS_SELECTOR, "path.candidate-marker")
     ActionChains(browser).move_to_element(marker).click().perform()
-    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup"))
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-popup"))
     assert browser.execute_script("return window.__pwned === undefined")
     browser.switch_to.default_content()
     browser.switch_to.frame(card)

@@ -1,0 +1,193 @@
+"""What the preview server answers: the body of a preview (run in a worker process) and every message.
+
+`answer` stores an upload, screens it with `screening.preview.preview` and renders the card and the map;
+it runs in the forked worker (`screening._serve_worker`) and returns ``(HTTP status, body)``. Every
+sentence the server shows (titles, messages, fixes) is in `MESSAGES`, in one place for translation.
+No answer shows a path of the server: temporary paths become the uploaded file's name (`clean`), layers
+are named by id, publisher and date.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from html import escape as html_escape
+from pathlib import Path
+
+from screening import _upload, maps, preview_card, report
+from screening import catalog as catalog_mod
+from screening import preview as preview_mod
+from screening.config import PROJECT_ROOT, Criteria, Settings
+from screening.errors import ScreeningError, SubmissionError
+
+__all__ = ["MESSAGES", "MAP_CONTEXT_M", "WorkContext", "answer", "error_body", "clean", "public_layer_set",
+           "scrub", "server_roots"]
+
+log = logging.getLogger(__name__)
+
+MAP_CONTEXT_M = 20_000.0
+"""Protected nature and infrastructure within this distance (metres) of the draft are drawn on its map."""
+
+MESSAGES = {
+    "no_file": ("No file chosen", "the form was sent without a file", "choose a submission file and send again"),
+    "busy": ("The server is busy", "too many previews are running or waiting", "try again in a minute"),
+    "too_long": ("The preview took too long", "screening this file took more than {seconds:g} s and was stopped",
+                 "simplify the site boundaries or upload fewer areas at a time"),
+    "too_large": ("The file is too large", "the upload exceeds {mb:g} MB",
+                  "simplify the site boundaries or upload one application at a time"),
+    "internal": ("Something went wrong on our side",
+                 "the preview failed with an internal error; it was logged with reference {reference}",
+                 "try again; if it happens again, send the file and the reference to the screening team"),
+    "no_room": ("The server cannot take uploads right now", "it has no room to store the upload",
+                "try again later, or tell the screening team"),
+    "cannot_screen": ("{file} cannot be screened", "{message}", ""),
+    "problems": ("{file}: {n} problem(s) to fix", "", ""),
+    "http": ("{code} {name}", "{description}", ""),
+    "unavailable": ("layer '{layer}' is not available on this server", "", ""),
+}
+"""Title, message and fix of every answer that is not a preview; ``{...}`` fields are filled in."""
+
+
+@dataclass(frozen=True)
+class WorkContext:
+    """What a preview needs, loaded once by the server: layers, rules, reference, prepared coverages, limits."""
+
+    layer_set: catalog_mod.LayerSet
+    criteria: Criteria
+    settings: Settings
+    reference: preview_mod.Reference
+    prepared: dict
+    max_vertices: int
+    max_features: int
+
+
+def answer(ctx: WorkContext, data: bytes, name: str, *, repair: bool, html: bool,
+           workdir: Path) -> tuple[int, dict]:
+    """Store the upload in `workdir`, screen it and build the answer body; ``(HTTP status, body)``.
+
+    422 with the file's problems (every problem `submissions check` would report, or what the reader
+    raised), else 200 with `preview.to_dict` and, for the page, each card as self-contained HTML and the
+    map. Runs in a worker process; `workdir` is removed by the server.
+    """
+    status, body = _answer(ctx, data, name, repair=repair, html=html, workdir=workdir)
+    return status, scrub(body, server_roots(ctx.settings))
+
+
+def public_layer_set(layer_set: catalog_mod.LayerSet) -> catalog_mod.LayerSet:
+    """The layer set as the web may describe it: a missing layer's reason (which names the paths and
+    addresses tried) becomes "layer '<id>' is not available on this server"; notes of damaged layers keep
+    their words but lose paths (`scrub`)."""
+    return dataclasses.replace(
+        layer_set, missing={lid: MESSAGES["unavailable"][0].format(layer=lid) for lid in layer_set.missing},
+        damaged={lid: str(note) for lid, note in layer_set.damaged.items()})
+
+
+def server_roots(settings: Settings) -> dict[str, str]:
+    """Folders of this machine an answer must not show -> the words shown instead, longest path first."""
+    pairs = ((settings.mirror_root, "the layer mirror"), (settings.cache_dir, "the layer cache"),
+             (PROJECT_ROOT, "the project folder"), (Path.home(), "the home folder"))
+    roots = {}
+    for path, words in pairs:  # four folders
+        if path:
+            roots |= {form: words for form in {str(path), str(Path(path).resolve())} if len(form) > 1}
+    return dict(sorted(roots.items(), key=lambda kv: -len(kv[0])))
+
+
+def scrub(value, roots: Mapping[str, str]):
+    """`value` (text, or lists and dicts of it) with every folder of `roots` replaced by its words."""
+    if isinstance(value, str):
+        for path, words in roots.items():  # a handful of folders
+            value = value.replace(path, words)
+        return value
+    if isinstance(value, dict):
+        return {k: scrub(v, roots) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, roots) for v in value]
+    return value
+
+
+def _answer(ctx: WorkContext, data: bytes, name: str, *, repair: bool, html: bool,
+            workdir: Path) -> tuple[int, dict]:
+    shown = _upload.display_name(name)
+    tmp = str(workdir)
+    try:
+        path = _upload.store_upload(data, name, Path(workdir))
+        result = preview_mod.preview([path], layer_set=ctx.layer_set, criteria=ctx.criteria,
+                                     settings=ctx.settings, reference=ctx.reference, repair=repair,
+                                     max_vertices=ctx.max_vertices, max_features=ctx.max_features,
+                                     prepared=ctx.prepared, names={str(path): shown})
+    except SubmissionError as exc:
+        problems = [_problem(p, tmp, shown) for p in exc.problems]
+        return 422, {"title": MESSAGES["problems"][0].format(file=shown, n=len(problems)), "problems": problems}
+    except ScreeningError as exc:
+        return 422, error_body("cannot_screen", file=shown, message=clean(str(exc), tmp, shown))
+    body = preview_mod.to_dict(result)
+    body["warnings"] = [clean(w, tmp, shown) for w in body["warnings"]]
+    body["file"] = shown
+    if html:
+        page = preview_card.page_values(ctx.layer_set, ctx.criteria, run_id="draft", detail=False,
+                                        config_hash=ctx.reference.config_hash)
+        card_files = preview_card.write_card(result, Path(workdir) / "card", layer_set=ctx.layer_set,
+                                             criteria=ctx.criteria, page=page)
+        for app in body["applications"]:  # a handful of applications
+            card = card_files[str(app["application_id"])]
+            app["card_html"], app["card_file"] = clean(_self_contained(card), tmp, shown), card.name
+        body["map_html"] = _site_map(result, ctx, Path(workdir), page)
+    return 200, body
+
+
+def error_body(kind: str, **values) -> dict:
+    """An answer body with one problem, worded by `MESSAGES[kind]` with `values` filled in."""
+    title, message, fix = (text.format(**values) for text in MESSAGES[kind])
+    return {"title": title, "problems": [{"message": message, "fix": fix}]}
+
+
+def clean(text: str, tmp: str, shown: str) -> str:
+    """Never show a server path: any path inside the temporary folder becomes the uploaded file's name."""
+    for form in {str(Path(tmp).resolve()), tmp}:
+        text = re.sub(r"(/vsizip/)?" + re.escape(form) + r"[^\s'\",;:)<]*", lambda _m: shown, text)
+    return text
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _problem(p, tmp: str, shown: str) -> dict:
+    """A problem as shown to the user: the temporary path replaced by the uploaded file's name."""
+    feature = getattr(p, "feature_index", None)
+    return {"file": shown, "feature_index": feature,
+            "feature": "" if feature is None else f"feature {int(feature) + 1}",
+            "application_id": getattr(p, "application_id", None) or "",
+            "field": getattr(p, "field", None) or "",
+            "message": clean(str(getattr(p, "message", p)), tmp, shown),
+            "fix": clean(str(getattr(p, "fix", "")), tmp, shown),
+            "severity": getattr(p, "severity", "error")}
+
+
+def _site_map(result: preview_mod.PreviewResult, ctx: WorkContext, workdir: Path, page: dict) -> str:
+    """The reports' folium map (`maps.write_map`) of the draft and the context within `MAP_CONTEXT_M`."""
+    sites = result.candidates
+    context = preview_card.context_layers(ctx.layer_set, sites, distance_m=MAP_CONTEXT_M)
+    cand = sites.assign(status=maps.candidate_status(sites))
+    popups = {str(a): f"<b>{html_escape(str(a))}</b>" for a in cand["application_id"]}
+    path = maps.write_map(workdir / "map.html", cand, popups, context=context, env=report.template_env(),
+                          page=page)
+    return path.read_text(encoding="utf-8")
+
+
+def _self_contained(card: Path) -> str:
+    """A card's HTML with its images (``img/...`` beside it) inlined as data URIs, to show and download."""
+    root = card.parent.resolve()
+
+    def inline(match: re.Match) -> str:
+        target = (root / match.group(2)).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            return match.group(0)
+        mime = "image/svg+xml" if target.suffix == ".svg" else "image/png"
+        return f'{match.group(1)}"data:{mime};base64,{base64.b64encode(target.read_bytes()).decode()}"'
+
+    return re.sub(r'(src=)"(img/[^"]+)"', inline, card.read_text(encoding="utf-8"))
