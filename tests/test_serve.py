@@ -415,3 +415,22 @@ def test_no_path_of_the_server_in_any_answer(loaded, tmp_path):
             assert htmllib.unescape(text).find(path) < 0, (path, text[max(0, text.find(path) - 200):][:400])
     assert "20260301T120000Z" in answers[0]  # the reference run is named by its id
     assert "Danmarks Miljøportal" in page or "OpenStreetMap" in page  # layers by their publisher
+
+
+@pytest.mark.parametrize("given", [True, False])
+def test_prepared_coverages_are_loaded_once_not_per_request(loaded, monkeypatch, given):
+    """The server holds the prepared exclusion coverages (given, or read once when the app is made); a
+    preview never reads them from the cache again."""
+    from screening import exclusion
+
+    settings, criteria, ctx = loaded
+    app = serve.create_app(layer_set=ctx.layer_set, criteria=criteria, settings=settings, reference=ctx.reference,
+                           prepared=ctx.prepared if given else None)
+
+    def not_again(*args, **kwargs):
+        raise AssertionError("prepared coverages read again for a request")
+
+    monkeypatch.setattr(exclusion, "prepared_layers", not_again)
+    answer = _post(app.test_client(), "draft.geojson", fx.good_geojson_bytes())
+    assert answer.status_code == 200, answer.get_json()
+    assert ctx.prepared and set(ctx.prepared) <= {r.id for r in criteria.exclusions.rules}
