@@ -9,6 +9,7 @@ it may be driven.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -39,6 +40,7 @@ _BACKWARD = {"-1", "reverse", "t"}     # OSM -1; Geofabrik T: against the drawin
 _BOTH = {"no", "false", "0", "b"}      # OSM no; Geofabrik B: both directions
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 4
+_CACHE_LOCK = threading.Lock()  # a preview server scores drafts on several threads
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,14 +94,15 @@ def network_for(roads: gpd.GeoDataFrame, travel: Travel) -> RoadNetwork:
     if not version:
         return build_network(roads, travel)
     key = (version, len(roads), travel.model_dump_json())
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    net = build_network(roads, travel)
-    _CACHE[key] = net
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return net
+    with _CACHE_LOCK:  # one build per layer version, also when requests arrive together
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+        net = build_network(roads, travel)
+        _CACHE[key] = net
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+        return net
 
 
 def build_network(roads: gpd.GeoDataFrame, travel: Travel) -> RoadNetwork:
