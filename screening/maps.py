@@ -34,7 +34,7 @@ from xstatic.pkg import leaflet as xstatic_leaflet
 from screening._geo import require_crs
 
 __all__ = [
-    "STATUS_COLOURS", "STATUS_LABELS", "COORD_DECIMALS", "ContextStyle", "CONTEXT_STYLES", "write_map",
+    "STATUS_COLOURS", "STATUS_LABELS", "DRAFT_LABELS", "COORD_DECIMALS", "ContextStyle", "CONTEXT_STYLES", "write_map",
     "candidate_status", "display_frame", "with_script_policy"
 ]
 
@@ -44,6 +44,11 @@ STATUS_COLOURS = {"proposed": "#d7301f", "eligible": "#2c7fb8", "excluded": "#73
 """Fill colour of a candidate by status, shared by the map, the cards and the index."""
 
 STATUS_LABELS = {"proposed": "Proposed", "eligible": "Eligible, not proposed", "excluded": "Excluded"}
+
+DRAFT_LABELS = {"proposed": "Your draft: proposed", "eligible": "Your draft: eligible",
+                "excluded": "Your draft: excluded"}
+"""Status labels on a preview's map (``page["preview"]``): a draft is not in a selection, so never "not
+proposed"; "proposed" does not occur."""
 
 COORD_DECIMALS = 5
 """Decimals kept of EPSG:4326 coordinates in map.html: 1e-5 degrees is about 1 m in Denmark."""
@@ -169,11 +174,14 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
             legend_rows.append({"name": name, "style": style})
     if surface_overlay is not None:
         _add_surface(fmap, *surface_overlay)
-    counts = _add_candidates(fmap, candidates, popups)
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    labels = DRAFT_LABELS if page.get("preview") else STATUS_LABELS
+    statuses = ("excluded", "eligible") if page.get("preview") else ("excluded", "eligible", "proposed")
+    counts = _add_candidates(fmap, candidates, popups, labels=labels, statuses=statuses)
+    # a preview's map is small (a frame in the result page): its layer list opens on hover
+    folium.LayerControl(collapsed=bool(page.get("preview")), position="topright").add_to(fmap)
     overlay = env.get_template("map_overlay.html.j2").render(
-        page=page, legend_rows=legend_rows, counts=counts, colours=STATUS_COLOURS, labels=STATUS_LABELS,
-        land=LAND_COLOUR)
+        page=page, legend_rows=legend_rows, counts=counts, colours=STATUS_COLOURS, labels=labels,
+        statuses=statuses[::-1], land=LAND_COLOUR)
     fmap.get_root().html.add_child(folium.Element(overlay))
     bounds = _bounds_4326(context.get("regioner"), candidates)
     fmap.fit_bounds(bounds, padding_top_left=(20, 60), padding_bottom_right=(300, 20))  # clear of the legend
@@ -384,8 +392,11 @@ function (feature, layer) {
 """)
 
 
-def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapping[str, str]) -> dict:
-    """Add one layer per status, each with the site polygons and a marker at each site; return counts."""
+def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapping[str, str], *,
+                    labels: Mapping[str, str] = STATUS_LABELS,
+                    statuses: tuple[str, ...] = ("excluded", "eligible", "proposed")) -> dict:
+    """Add one layer per status (in `statuses` order, the last on top), each with the site polygons and a
+    marker at each site, named by `labels`; return the count per status."""
     pane = folium.map.CustomPane("candidates", z_index=450, pointer_events=True)
     pane.add_to(fmap)
     cand = candidates.reset_index(drop=True)
@@ -393,16 +404,16 @@ def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapp
     props = pd.DataFrame({
         "application_id": cand["application_id"].astype(str), "status": cand["status"].astype(str),
         "tooltip": (cand["site_name"].astype(str) + " (" + cand["kommunenavn"].astype(str) + ") – "
-                    + cand["status"].map(STATUS_LABELS).str.lower() + ", score " + score).map(_html)})
+                    + cand["status"].map(labels).str.lower() + ", score " + score).map(_html)})
     props["popup"] = props["application_id"].map(lambda a: popups.get(a, ""))
     sites = gpd.GeoDataFrame(props, geometry=cand.geometry.to_numpy(), crs=cand.crs).to_crs(4326)
     markers = gpd.GeoDataFrame(props, geometry=cand.geometry.representative_point().to_numpy(),
                                crs=cand.crs).to_crs(4326)
     counts = {}
-    for status in ("excluded", "eligible", "proposed"):  # three layers, proposed drawn on top
+    for status in statuses:  # three layers at most, proposed drawn on top
         keep = (props["status"] == status).to_numpy()
         counts[status] = int(keep.sum())
-        group = folium.FeatureGroup(name=f"{STATUS_LABELS[status]} ({counts[status]})", show=True)
+        group = folium.FeatureGroup(name=_html(f"{labels[status]} ({counts[status]})"), show=True)
         colour = STATUS_COLOURS[status]
         site_look = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.45,
                      "className": f"candidate candidate-site candidate-{status}", "pane": "candidates"}

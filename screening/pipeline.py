@@ -258,11 +258,23 @@ def better_land_notes(candidates: gpd.GeoDataFrame, surface_dir: Path, *, radius
             continue
         lon, lat = found["centroid_lonlat"]
         notes[row.application_id] = (
-            f"Free land of {found['area_ha']:,.0f} ha {found['distance_m'] / 1000:.1f} km away (around "
+            f"Free land of {found['area_ha']:,.0f} ha {_where_better_land(row.geometry, found)} (around "
             f"{lat:.4f} N, {lon:.4f} E) scores {found['score_mean']:.1f} on the national surface against "
             f"{found['site_score_mean']:.1f} for this site (+{found['gain_points']:.1f} points; the surface "
             "assesses only the map-based criteria, not the submission's own statements).")
     return candidates["application_id"].map(notes)
+
+
+def _where_better_land(site, found: dict) -> str:
+    """Where better land lies from the site: overlapping it (its square covers part of the site's edge
+    cells), adjoining it (within 50 m, which would read "0.0 km away"), or the distance in km."""
+    import shapely
+
+    if shapely.area(shapely.intersection(site, shapely.box(*found["bounds"]))) > 0:
+        return "overlapping this site"
+    if found["distance_m"] < 50:
+        return "adjoining this site"
+    return f"{found['distance_m'] / 1000:.1f} km away"
 
 
 def _checked_surface(surface_dir: Path, expected_hash: str) -> Path:

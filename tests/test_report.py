@@ -391,3 +391,42 @@ def test_static_pages_carry_a_content_security_policy(run_dir):
     for page in [path / "index.html", *sorted((path / "cards").glob("*.html"))]:
         html = page.read_text(encoding="utf-8")
         assert "script-src 'none'" in html and not _inline_scripts(html), page.name
+
+
+# --------------------------------------------------------------------------- wording for what it is
+
+
+def test_a_drafts_map_says_your_draft_not_proposed(tmp_path):
+    run = synthetic_run()
+    cand = run["candidates"].iloc[[2, 4]]  # one eligible, one excluded
+    cand = cand.assign(status=maps.candidate_status(cand.assign(selected=False)))
+    env = report.template_env()
+    draft = maps.write_map(tmp_path / "draft.html", cand, {}, context={}, env=env,
+                           page={"run_id": "draft", "banners": [], "preview": True}).read_text(encoding="utf-8")
+    assert "Your draft: eligible" in draft and "Your draft: excluded" in draft
+    assert "not proposed" not in draft.lower() and "Proposed (" not in draft  # no selection for a draft
+    run_map = maps.write_map(tmp_path / "run.html", cand, {}, context={}, env=env,
+                             page={"run_id": "r", "banners": []}).read_text(encoding="utf-8")
+    assert "Eligible, not proposed" in run_map and "Your draft" not in run_map
+
+
+@pytest.mark.parametrize(
+    ("bounds", "distance_m", "words"),
+    [
+        ((500_500, 6_200_000, 501_500, 6_201_000), 0.0, "overlapping this site"),  # half over the site
+        ((501_000, 6_200_000, 502_000, 6_201_000), 0.0, "adjoining this site"),    # sharing its east edge
+        ((501_030, 6_200_000, 502_030, 6_201_000), 30.0, "adjoining this site"),   # 30 m: "0.0 km" before
+        ((503_000, 6_200_000, 504_000, 6_201_000), 2000.0, "2.0 km away"),
+    ],
+)
+def test_better_land_is_worded_for_where_it_lies(monkeypatch, tmp_path, bounds, distance_m, words):
+    """A 1 km square site at (500,000, 6,200,000) and better land placed by construction."""
+    from screening import pipeline, surface
+
+    site = gpd.GeoDataFrame({"application_id": ["S"], "area_ha": [100.0]},
+                            geometry=[box(500_000, 6_200_000, 501_000, 6_201_000)], crs="EPSG:25832")
+    found = {"area_ha": 100.0, "bounds": bounds, "distance_m": distance_m, "centroid_lonlat": (9.0, 55.9),
+             "score_mean": 70.0, "site_score_mean": 50.0, "gain_points": 20.0}
+    monkeypatch.setattr(surface, "better_land_nearby", lambda *a, **k: found)
+    note = pipeline.better_land_notes(site, tmp_path).iloc[0]
+    assert words in note and "0.0 km" not in note
