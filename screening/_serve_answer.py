@@ -98,10 +98,15 @@ def server_roots(settings: Settings) -> dict[str, str]:
 
 
 def scrub(value, roots: Mapping[str, str]):
-    """`value` (text, or lists and dicts of it) with every folder of `roots` replaced by its words."""
+    """`value` (text, or lists and dicts of it) with every folder of `roots` replaced by its words.
+
+    A folder counts where it stands as a path (not preceded or followed by a letter or digit), so the
+    base64 of an inlined image, where ``/root`` may occur by chance, is left intact.
+    """
     if isinstance(value, str):
         for path, words in roots.items():  # a handful of folders
-            value = value.replace(path, words)
+            if path in value:
+                value = re.sub(r"(?<![A-Za-z0-9+/])" + re.escape(path) + r"(?![A-Za-z0-9+])", words, value)
         return value
     if isinstance(value, dict):
         return {k: scrub(v, roots) for k, v in value.items()}

@@ -434,3 +434,14 @@ def test_prepared_coverages_are_loaded_once_not_per_request(loaded, monkeypatch,
     answer = _post(app.test_client(), "draft.geojson", fx.good_geojson_bytes())
     assert answer.status_code == 200, answer.get_json()
     assert ctx.prepared and set(ctx.prepared) <= {r.id for r in criteria.exclusions.rules}
+
+
+def test_scrub_replaces_folders_as_paths_only():
+    from screening._serve_answer import scrub
+
+    roots = {"/srv/mirror": "the layer mirror", "/root": "the home folder"}
+    texts = {"tried /srv/mirror/nature/x.gpkg": "tried the layer mirror/nature/x.gpkg",
+             "(see /root/.cache)": "(see the home folder/.cache)",
+             "data:image/png;base64,QUJD/rootQUJD": "data:image/png;base64,QUJD/rootQUJD",  # an image stays
+             "/srv/mirrors/other": "/srv/mirrors/other"}
+    assert scrub({"a": [*texts]}, roots) == {"a": list(texts.values())}
