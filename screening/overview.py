@@ -230,8 +230,9 @@ def _land_entry(land: gpd.GeoDataFrame, config: OverviewConfig, site_dir: Path, 
     stats = _tiles.write_vector_archive(land, site_dir / "tiles" / f"{config.land_layer}.pmtiles",
                                         layer_name=config.land_layer, min_zoom=0, max_zoom=config.land_max_zoom,
                                         attributes=(config.land_label, "kommunekode", "regionsnavn"), engine=engine)
+    bounds = [round(float(v), 4) for v in land.to_crs(4326).total_bounds]  # west, south, east, north (degrees)
     return {"id": config.land_layer, "role": "land", "status": "ok", "reason": "", "label": config.land_label,
-            **_archive_info(stats, site_dir), **_provenance(land)}
+            "bounds": bounds, **_archive_info(stats, site_dir), **_provenance(land)}
 
 
 def _layer_entry(spec: OverviewLayer, layers: Mapping[str, gpd.GeoDataFrame],
@@ -310,6 +311,6 @@ def _manifest(config: OverviewConfig, entries: list[dict], surface: dict | None,
         "surface_missing": None if surface is not None else surface_missing,
         "run": str(Path(run_dir).resolve().name) if run_dir is not None else "",
         "point_report": point_data,
-        "bounds": [7.9, 54.5, 15.3, 57.8],
+        "bounds": land["bounds"],
     }
 
