@@ -103,7 +103,8 @@ def render_index(site_dir: Path, config, manifest: dict) -> Path:
     """Render ``index.html`` from ``templates/overview/index.html.j2`` (every UI text lives in the template)."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),  # .j2 too: escaped (issue 11, H3)
+                             autoescape=jinja2.select_autoescape(("html", "htm", "xml", "j2")),
                              keep_trailing_newline=True)
     html = env.get_template("index.html.j2").render(config=config, manifest=manifest)
     out = Path(site_dir) / "index.html"

@@ -430,3 +430,15 @@ def test_better_land_is_worded_for_where_it_lies(monkeypatch, tmp_path, bounds, 
     monkeypatch.setattr(surface, "better_land_nearby", lambda *a, **k: found)
     note = pipeline.better_land_notes(site, tmp_path).iloc[0]
     assert words in note and "0.0 km" not in note
+
+
+def test_every_report_page_environment_escapes(tmp_path):
+    """The overview page's environment too: its templates end in .j2, which select_autoescape() alone
+    would not escape."""
+    from screening import _overview_assets
+
+    manifest = {"title": PAYLOAD, "land": {"id": "land", "status": "ok", "title": "K", "source": "s"},
+                "layers": [], "groups": [], "surface": None, "surface_missing": "x", "built": "now", "run": None,
+                "config_hash": "abcdef12"}
+    html = _overview_assets.render_index(tmp_path, None, manifest).read_text(encoding="utf-8")
+    assert "<img src=x" not in html and "&lt;img src=x" in html
