@@ -30,6 +30,7 @@ import gettext as _gettext
 import io
 import logging
 import math
+import os
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
@@ -41,7 +42,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal as _format_decimal
 from babel.numbers import format_percent as _format_percent
 
-__all__ = ["LANGUAGES", "DEFAULT", "LOCALE_DIR", "use", "current", "check_lang", "gettext", "ngettext", "N_",
+__all__ = ["LANGUAGES", "DEFAULT", "ENV_VAR", "LOCALE_DIR", "use", "current", "check_lang", "gettext", "ngettext", "N_",
            "translations", "text", "negotiate", "install_jinja", "fmt_number", "fmt_ha", "fmt_percent",
            "fmt_date", "fmt_km", "html_lang"]
 
@@ -53,7 +54,9 @@ DEFAULT = "da"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
 _BABEL_LOCALE = {"da": "da_DK", "en": "en_GB"}
-_current: ContextVar[str] = ContextVar("industripark_lang", default=DEFAULT)
+ENV_VAR = "INDUSTRIPARK_LANG"
+"""Environment variable naming the language used outside a `use` block (default Danish)."""
+_current: ContextVar[str | None] = ContextVar("industripark_lang", default=None)
 
 
 def check_lang(lang: str | None) -> str:
@@ -72,14 +75,18 @@ def use(lang: str | None) -> Iterator[str]:
     """Make `lang` the language of everything translated or formatted inside the block."""
     token = _current.set(check_lang(lang))
     try:
-        yield _current.get()
+        yield current()
     finally:
         _current.reset(token)
 
 
 def current() -> str:
-    """The language in effect (``"da"`` unless a `use` block says otherwise)."""
-    return _current.get()
+    """The language in effect: the innermost `use` block's, else ``$INDUSTRIPARK_LANG``, else Danish."""
+    lang = _current.get()
+    if lang is not None:
+        return lang
+    env = os.environ.get(ENV_VAR, "").strip().lower()
+    return env if env in LANGUAGES else DEFAULT
 
 
 @functools.lru_cache(maxsize=None)

@@ -10,6 +10,9 @@ from screening.config import settings_from_env
 
 os.environ["INDUSTRIPARK_OFFLINE"] = "1"  # tests never need the internet
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Pages are Danish by default. The suite's wording assertions are written against the English source texts,
+# so it runs in English; the Danish pages are tested explicitly (lang "da") in tests/test_i18n*.py.
+os.environ["INDUSTRIPARK_LANG"] = "en"
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -98,11 +98,25 @@ def test_yaml_texts_follow_the_language():
     value = {"da": "Afstand til nærmeste højspændingsstation", "en": "Distance to nearest HV substation"}
     with i18n.use("en"):
         assert i18n.text(value) == value["en"]
-    assert i18n.text(value) == value["da"]  # Danish by default
+    with i18n.use("da"):
+        assert i18n.text(value) == value["da"]
     assert i18n.text("plain") == "plain"
 
 
-def test_the_language_does_not_leak_out_of_a_block():
+@pytest.mark.parametrize(("env", "expected"), [(None, "da"), ("", "da"), ("en", "en"), ("EN", "en"), ("xx", "da")])
+def test_danish_unless_the_environment_says_otherwise(monkeypatch, env, expected):
+    if env is None:
+        monkeypatch.delenv(i18n.ENV_VAR, raising=False)
+    else:
+        monkeypatch.setenv(i18n.ENV_VAR, env)
+    assert i18n.current() == expected
+
+
+def test_the_language_does_not_leak_out_of_a_block(monkeypatch):
+    monkeypatch.delenv(i18n.ENV_VAR, raising=False)
     with i18n.use("en"):
+        assert i18n.current() == "en"
+        with i18n.use("da"):
+            assert i18n.current() == "da"
         assert i18n.current() == "en"
     assert i18n.current() == "da"
