@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -72,14 +73,19 @@ def run_in_process(target: Callable, args: tuple, kwargs: dict | None = None, *,
         if not receive.poll(max(timeout_s, 0.0)):
             raise WorkerTimeout(f"preview worker {child.pid} still running after {timeout_s:.1f} s")
         try:
-            return receive.recv()
+            result = receive.recv()
         except (EOFError, OSError) as exc:
             child.join(_KILL_WAIT_S)
             raise WorkerDied(f"preview worker {child.pid} ended without an answer (exit code "
                              f"{child.exitcode})") from exc
-    finally:
+    except BaseException:
         receive.close()
-        _stop(child)
+        _stop(child)  # killed and reaped before the answer: nothing of it runs on
+        raise
+    receive.close()
+    # the child has answered and is exiting (unmapping its memory takes a moment): reaped off the request
+    threading.Thread(target=_reap, args=(child,), daemon=True, name="industripark-reaper").start()
+    return result
 
 
 def work_root() -> Path:
@@ -139,6 +145,12 @@ def _stop(child) -> None:
         log.error("preview worker %s did not stop within %g s", child.pid, _KILL_WAIT_S)
     else:
         child.close()
+
+
+def _reap(child) -> None:
+    """Wait for a child that has answered to exit; one that lingers (it should not) is stopped."""
+    child.join(_KILL_WAIT_S)
+    _stop(child)
 
 
 def _alive(pid: int) -> bool:
