@@ -232,7 +232,10 @@ def _handle(svc: _Service, *, html: bool) -> tuple[int, dict]:
         if not svc.slots.acquire(timeout=svc.timeout_s):
             return 503, error_body("busy")
         try:
-            return _in_worker(svc, data, name, repair, html, svc.timeout_s - (time.monotonic() - started))
+            left = svc.timeout_s - (time.monotonic() - started)
+            if left <= 0:  # the budget went on waiting for a worker
+                return 503, error_body("busy")
+            return _in_worker(svc, data, name, repair, html, left)
         finally:
             svc.slots.release()
     finally:
