@@ -36,8 +36,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-gl=angle", "--use-angle=swiftshader",
          "--enable-unsafe-swiftshader", "--window-size=1400,950", "--hide-scrollbars")
-"""Chromium's WebGL through ANGLE on SwiftShader (CPU): MapLibre needs WebGL, the machine has no GPU. (With
---disable-background-networking added, the map's style never finished loading here.)"""
+"""Chromium's WebGL through ANGLE on SwiftShader (CPU): MapLibre needs WebGL, the machine has no GPU."""
 TIMEOUT_S = 180.0  # SwiftShader on a shared 2-core machine can take a minute for the first frame
 TO_4326 = Transformer.from_crs(25832, 4326, always_xy=True)
 
