@@ -234,7 +234,7 @@ def _handle(svc: _Service, *, html: bool) -> tuple[int, dict]:
         try:
             left = svc.timeout_s - (time.monotonic() - started)
             if left <= 0:  # the budget went on waiting for a worker
-                return 503, error_body("busy")
+                return 503, error_body("too_long", seconds=svc.timeout_s)
             return _in_worker(svc, data, name, repair, html, left)
         finally:
             svc.slots.release()
