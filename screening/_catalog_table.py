@@ -13,7 +13,8 @@ __all__ = ["sources_markdown", "update_readme_sources"]
 
 
 def sources_markdown(catalog: Catalog) -> str:
-    """The catalog as a Markdown table: layer, role, official source, licence, mirror copy."""
+    """The catalog as a Markdown table: layer, role, official source, licence, mirror copy; in English, the
+    language of the README (the catalog's texts in both languages: their ``en``)."""
     rows = ["| layer | role | official source | licence | evidence | offline mirror |",
             "|---|---|---|---|---|---|"]
     for spec in catalog.layers:  # a few dozen catalog entries
@@ -23,10 +24,10 @@ def sources_markdown(catalog: Catalog) -> str:
             where += f" `{src.typename}`"
         mirror = f"`{spec.mirror}` ({spec.mirror_source})" if spec.mirror else "not in the mirror"
         if spec.mirror and spec.provisional:  # an unofficial or out-of-date copy (screening._nature_layers)
-            mirror += f"; **provisional copy**, {spec.mirror_date or 'undated'}: {spec.provisional_reason}"
+            mirror += f"; **provisional copy**, {spec.mirror_date or 'undated'}: {spec.provisional_reason.en}"
         if spec.mirror and spec.mirror_coverage:
-            mirror += f"; **covers only** {spec.mirror_coverage_note}"
-        rows.append(f"| `{spec.id}` {spec.title} | {spec.role} | {where} | {src.licence} | {src.evidence} | "
+            mirror += f"; **covers only** {spec.mirror_coverage_note.en}"
+        rows.append(f"| `{spec.id}` {spec.title.en} | {spec.role} | {where} | {src.licence} | {src.evidence} | "
                     f"{mirror} |")
     return "\n".join(rows)
 

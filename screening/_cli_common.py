@@ -13,11 +13,12 @@ from pathlib import Path
 
 import click
 
+from screening import i18n
 from screening.config import load_catalog, load_criteria, settings_from_env
 from screening.errors import ScreeningError
 
 __all__ = ["allow_missing_opt", "allow_damaged_opt", "mirror_opt", "offline_opt", "repair_opt", "layer_options",
-           "handle_errors", "fail", "MainGroup", "context"]
+           "lang_option", "handle_errors", "fail", "MainGroup", "context"]
 
 UNEXPECTED = ("Error: unexpected {kind}: {message}\n"
               "This is not a known problem with the input or the layers. Run the same command with -v to see "
@@ -37,6 +38,22 @@ mirror_opt = click.option("--mirror", type=click.Path(file_okay=False, path_type
 offline_opt = click.option("--offline", is_flag=True, help="Never try the official online sources.")
 repair_opt = click.option("--repair", is_flag=True,
                           help="Repair invalid submission geometries (make_valid) and report the area change.")
+
+
+def lang_option(func):
+    """``--lang da|en``: the language of the pages and texts the command writes (default ``Settings.lang``:
+    ``$INDUSTRIPARK_LANG``, else Danish). The command runs inside ``i18n.use(lang)``, its error messages
+    included; put it above `handle_errors`. Inside, `screening.i18n.current` is the chosen language."""
+
+    @functools.wraps(func)
+    def wrapper(*args, lang=None, **kwargs):
+        with i18n.use(lang or settings_from_env().lang):
+            return func(*args, **kwargs)
+
+    return click.option(
+        "--lang", type=click.Choice(i18n.LANGUAGES, case_sensitive=False), default=None,
+        help="Language of the pages and texts written: da (Danish) or en (English); default $INDUSTRIPARK_LANG, "
+             "else da.")(wrapper)
 
 
 def layer_options(func):

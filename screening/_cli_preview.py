@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from screening import catalog as catalog_mod
-from screening._cli_common import context, handle_errors, layer_options, repair_opt
+from screening._cli_common import context, handle_errors, lang_option, layer_options, repair_opt
 
 __all__ = ["preview", "serve"]
 
@@ -20,6 +20,7 @@ __all__ = ["preview", "serve"]
               show_default=True, help="The score card goes to a new <out>/previews/<timestamp>/ folder.")
 @layer_options
 @repair_opt
+@lang_option
 @handle_errors
 def preview(file, reference_dir, out_root, allow_missing, mirror, offline, repair) -> None:
     """Preview a draft submission: eligibility, scores, rank among the reference and what would raise it."""

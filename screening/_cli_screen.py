@@ -14,6 +14,7 @@ from screening._cli_common import (
     allow_damaged_opt,
     context,
     handle_errors,
+    lang_option,
     layer_options,
     mirror_opt,
     offline_opt,
@@ -33,6 +34,7 @@ def submissions_group() -> None:
 @repair_opt
 @mirror_opt
 @offline_opt
+@lang_option
 @handle_errors
 def submissions_check(files, repair, mirror, offline) -> None:
     """Validate submission files; print a summary per application, or every problem (exit 2)."""
@@ -60,6 +62,7 @@ def submissions_check(files, repair, mirror, offline) -> None:
                    "each gets a report card).")
 @click.option("--surface", "surface_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=None, help="A folder from 'industripark surface': map overlay and better-land notes.")
+@lang_option
 @handle_errors
 def screen(inputs, out_root, allow_missing, allow_damaged, mirror, offline, repair, no_report, max_applications,
            surface_dir) -> None:
@@ -91,6 +94,7 @@ def screen(inputs, out_root, allow_missing, allow_damaged, mirror, offline, repa
 @click.option("--time-limit-s", type=float, default=None, help="Solver time limit, seconds.")
 @click.option("--mode", type=click.Choice(["score", "dispersion"]), default="score", show_default=True,
               help="score: maximise total score; dispersion: maximise the minimum distance between parks.")
+@lang_option
 @handle_errors
 def select_cmd(screening_gpkg, out_dir, k_min, k_max, spacing_km, time_limit_s, mode) -> None:
     """Propose parks from a screening (SCREENING_GPKG, layer 'candidates') under the spread rules."""
@@ -124,6 +128,7 @@ def select_cmd(screening_gpkg, out_dir, k_min, k_max, spacing_km, time_limit_s, 
 @click.option("--dask", "use_dask", is_flag=True, help="Tiles as dask.delayed tasks on dask's local scheduler.")
 @click.option("--criterion-bands", is_flag=True, help="Also write criteria/<id>.tif (each criterion's 0-1 score).")
 @layer_options
+@lang_option
 @handle_errors
 def surface(res_m, out_root, block_size, use_dask, criterion_bands, allow_missing, mirror, offline) -> None:
     """Write the national suitability surface (COGs, EPSG:25832): same rules, bands and weights as screen."""

@@ -18,7 +18,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from screening._nature_layers import PHRASES
+from screening import i18n
+from screening._nature_layers import PHRASES, phrase
 from screening.config import ExclusionRule
 
 __all__ = ["rule_labels", "label_column", "labelled", "template_fields", "join_groups", "site_labels"]
@@ -27,9 +28,11 @@ MAX_LABELS = 12
 """At most this many feature labels are named per candidate and rule; the rest are counted."""
 
 
-def template_fields(template: str) -> list[str]:
-    """The column names a label template refers to: ``"H{site_nr} '{objektnavn}'"`` -> site_nr, objektnavn."""
-    return [f for _, f, _, _ in string.Formatter().parse(template) if f]
+def template_fields(template) -> list[str]:
+    """The column names a label template refers to: ``"H{site_nr} '{objektnavn}'"`` -> site_nr, objektnavn
+    (of both languages for a `screening.config.LocalText` template)."""
+    texts = [template] if isinstance(template, str) else [template.da, template.en]
+    return list(dict.fromkeys(f for t in texts for _, f, _, _ in string.Formatter().parse(t) if f))
 
 
 def rule_labels(layer: gpd.GeoDataFrame, rule: ExclusionRule, *, what: str = "layer") -> np.ndarray:
@@ -40,21 +43,24 @@ def rule_labels(layer: gpd.GeoDataFrame, rule: ExclusionRule, *, what: str = "la
     LayerDataError
         When the rule's ``label_column`` (without ``labels``) is not a column of `layer`.
     """
+    prefix = i18n.text(rule.label_prefix)  # the rule's texts in the current language
     if rule.labels:
-        text = _from_templates(layer, rule.labels, rule.label_prefix)
+        text = _from_templates(layer, tuple(i18n.text(t) for t in rule.labels), prefix)
     else:
         from screening.coverage import feature_labels  # coverage imports this module
 
         base = pd.Series(feature_labels(layer, rule.label_column, what=what), index=layer.index)
-        text = (f"{rule.label_prefix} '" + base + "'") if rule.label_prefix else base
+        text = (f"{prefix} '" + base + "'") if prefix else base
     return (text + _unset_notes(layer, rule)).to_numpy(dtype=object)
 
 
 def label_column(rule: ExclusionRule) -> str:
     """Name of the column `labelled` adds: it carries a hash of everything the label depends on, so a
-    prepared coverage cached under it is rebuilt when the templates or the phrases change."""
-    blob = json.dumps({"labels": rule.labels, "column": rule.label_column, "prefix": rule.label_prefix,
-                       "filter": rule.filter.model_dump(mode="json"), "phrases": PHRASES}, sort_keys=True)
+    prepared coverage cached under it is rebuilt when the templates or the phrases change. Labels are in
+    the current language (`screening.i18n`), so each language has its own column (and prepared coverage)."""
+    blob = json.dumps({"labels": [i18n.text(t) for t in rule.labels], "column": rule.label_column,
+                       "prefix": i18n.text(rule.label_prefix), "filter": rule.filter.model_dump(mode="json"),
+                       "phrases": {k: i18n.gettext(v) for k, v in PHRASES.items()}}, sort_keys=True)
     return "_label_" + hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
@@ -110,7 +116,8 @@ def join_groups(keys: np.ndarray, texts: np.ndarray, n: int, *, limit: int | Non
     ends = np.r_[starts[1:], len(keys)]
     limit = limit or len(texts)
     out[keys[starts]] = [  # one string per candidate, not per feature
-        "; ".join(texts[s:min(e, s + limit)]) + (f"; and {e - s - limit} more" if e - s > limit else "")
+        "; ".join(texts[s:min(e, s + limit)])
+        + ("; " + i18n.gettext("and %(n)s more", n=i18n.fmt_number(e - s - limit)) if e - s > limit else "")
         for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
     return out
 
@@ -132,7 +139,7 @@ def _text(values: pd.Series) -> pd.Series:
 
 def _from_templates(layer: gpd.GeoDataFrame, templates: tuple[str, ...], prefix: str) -> pd.Series:
     """The first template whose fields are all set, per row; the "unnamed" phrase where none is."""
-    fallback = PHRASES["unnamed"].format(prefix=prefix or "feature").strip()
+    fallback = phrase("unnamed", prefix=prefix or phrase("feature")).strip()
     out = pd.Series(fallback, index=layer.index, dtype=object)
     done = np.zeros(len(layer), dtype=bool)
     cache: dict[str, pd.Series] = {}
@@ -163,6 +170,8 @@ def _unset_notes(layer: gpd.GeoDataFrame, rule: ExclusionRule) -> pd.Series:
     for column, values in rule.filter.where.items():  # one or two filter columns
         unset = (np.ones(len(layer), dtype=bool) if column not in layer.columns
                  else (_text(layer[column]) == "").to_numpy())
-        phrase = " " + PHRASES["not_stated"].format(column=column, values=" or ".join(str(v) for v in values))
-        notes[unset] = notes[unset] + phrase
+        words = [str(v) for v in values]
+        listed = phrase("or", first=", ".join(words[:-1]), last=words[-1]) if len(words) > 1 else "".join(words)
+        note = " " + phrase("not_stated", column=column, values=listed)
+        notes[unset] = notes[unset] + note
     return notes

@@ -22,31 +22,43 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from screening import i18n
 from screening._geo import M2_PER_HA, to_metric
 from screening.config import ExclusionRule
 from screening.errors import LayerDataError, LayerUnavailableError
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 
-__all__ = ["PHRASES", "OUTSIDE_COLUMNS", "copy_attrs", "read_coverage", "is_provisional", "provisional_note",
+__all__ = ["PHRASES", "phrase", "OUTSIDE_COLUMNS", "copy_attrs", "read_coverage", "is_provisional", "provisional_note",
            "coverage_of", "coverage_note", "outside_m2", "outside_rows", "incomplete_per_site",
            "provisional_layers", "partial_layers", "manifest_entries", "partial_banners", "provisional_banners"]
 
 log = logging.getLogger(__name__)
 
 PHRASES = {
-    "provisional": "provisional copy of {date}, check against the official layer",
-    "provisional_undated": "provisional copy, check against the official layer",
-    "outside": "incomplete: {layer} missing (outside the coverage of the available copy)",
-    "partly_outside": ("incomplete: {layer} missing for {pct:.0f} % of the site ({ha} ha outside the coverage "
-                       "of the available copy)"),
-    "not_stated": "({column} not stated in the layer: counted as {values})",
-    "unnamed": "{prefix} (no name or number in the layer)",
-    "partial_outside": ("incomplete: {layer} checked only inside the coverage of the available copy ({where}): "
-                        "{n_out} of {n} applications lie wholly or partly outside it"),
-    "partial_inside": "{layer} checked only inside the coverage of the available copy ({where}): every "
-                      "application lies inside it",
-    "provisional_layer": "{layer}: {note}",
+    "provisional": N_("provisional copy of %(date)s, check against the official layer"),
+    "provisional_undated": N_("provisional copy, check against the official layer"),
+    "outside": N_("incomplete: %(layer)s missing (outside the coverage of the available copy)"),
+    "partly_outside": N_("incomplete: %(layer)s missing for %(pct)s %% of the site (%(ha)s ha outside the "
+                         "coverage of the available copy)"),
+    "not_stated": N_("(%(column)s not stated in the layer: counted as %(values)s)"),
+    "or": N_("%(first)s or %(last)s"),
+    "unnamed": N_("%(prefix)s (no name or number in the layer)"),
+    "feature": N_("feature"),
+    "part_of_country": N_("part of the country"),
+    "partial_outside": N_("incomplete: %(layer)s checked only inside the coverage of the available copy "
+                          "(%(where)s): %(n_out)s of %(n)s applications lie wholly or partly outside it"),
+    "partial_inside": N_("%(layer)s checked only inside the coverage of the available copy (%(where)s): every "
+                         "application lies inside it"),
+    "provisional_layer": N_("%(layer)s: %(note)s"),
 }
-"""Every sentence about provisional copies and partial coverage, for translation in one place."""
+"""Every sentence about provisional copies and partial coverage, in one place: English source texts with
+``%(name)s`` placeholders, translated where used (`phrase`)."""
+
+
+def phrase(key: str, **values) -> str:
+    """`PHRASES[key]` in the current language, filled with `values`."""
+    return _(PHRASES[key], **values)
 
 OUTSIDE_COLUMNS = ("application_id", "rule_id", "layer", "outside_ha", "outside_share", "coverage_note")
 """Columns of `screening.exclusion.ExclusionResult.outside_coverage`."""
@@ -71,14 +83,16 @@ def copy_attrs(spec, origin: str, mirror_root: Path | None) -> dict:
     """
     from_mirror = origin == "mirror"
     out = {"provisional": bool(from_mirror and spec.provisional),
-           "provisional_reason": spec.provisional_reason if from_mirror and spec.provisional else "",
+           "provisional_reason": (spec.provisional_reason.model_dump() if from_mirror and spec.provisional
+                                  and spec.provisional_reason else ""),
            "coverage": "", "coverage_note": "", "coverage_location": ""}
     if from_mirror and spec.mirror_coverage:
         if mirror_root is None:
             raise LayerDataError(f"layer {spec.id!r}: coverage {spec.mirror_coverage} needs a mirror root; "
                                  "set INDUSTRIPARK_MIRROR")
         path = Path(mirror_root) / spec.mirror_coverage
-        out.update(coverage=read_coverage(path, what=f"layer {spec.id!r}"), coverage_note=spec.mirror_coverage_note,
+        out.update(coverage=read_coverage(path, what=f"layer {spec.id!r}"),
+                   coverage_note=spec.mirror_coverage_note.model_dump(),
                    coverage_location=str(path))
     return out
 
@@ -126,7 +140,7 @@ def provisional_note(layer: gpd.GeoDataFrame) -> str:
     if not is_provisional(layer):
         return ""
     date = str(layer.attrs.get("date") or "").strip()
-    return PHRASES["provisional"].format(date=date) if date else PHRASES["provisional_undated"]
+    return phrase("provisional", date=date) if date else phrase("provisional_undated")
 
 
 def coverage_of(layer: gpd.GeoDataFrame):
@@ -144,7 +158,7 @@ def _from_wkt(wkt: str):
 
 def coverage_note(layer: gpd.GeoDataFrame) -> str:
     """Where the copy covers, in words (catalog ``mirror_coverage_note``), or ""."""
-    return str(layer.attrs.get("coverage_note") or "")
+    return i18n.text(layer.attrs.get("coverage_note") or "")
 
 
 def outside_m2(sites: np.ndarray, coverage) -> np.ndarray:
@@ -161,7 +175,8 @@ def provisional_layers(layers: Mapping[str, gpd.GeoDataFrame], ids=None) -> dict
     """Provisional layers among `layers` (restricted to `ids` when given): id -> ``note``, ``reason``,
     ``date``, ``source``, ``location`` - what the manifest, banners and tags say about each."""
     wanted = set(layers) if ids is None else set(ids) & set(layers)
-    return {lid: {"note": provisional_note(layers[lid]), "reason": layers[lid].attrs.get("provisional_reason", ""),
+    return {lid: {"note": provisional_note(layers[lid]),
+                  "reason": i18n.text(layers[lid].attrs.get("provisional_reason") or ""),
                   "date": layers[lid].attrs.get("date", ""), "source": layers[lid].attrs.get("source", ""),
                   "location": layers[lid].attrs.get("location", "")}
             for lid in sorted(wanted) if is_provisional(layers[lid])}
@@ -197,7 +212,7 @@ def outside_rows(rule: ExclusionRule, ids: np.ndarray, sites: np.ndarray, area_m
     out_m2 = outside_m2(sites, cover)
     out_m2[out_m2 <= np.maximum(_EPS_M2, 1e-9 * area_m2)] = 0.0
     hit = out_m2 > 0
-    where = coverage_note(layer) or "part of the country"
+    where = coverage_note(layer) or phrase("part_of_country")
     if hit.any() and not (rule.layer in allow or rule.id in allow):
         names = ", ".join(ids[hit][:10]) + (f" and {int(hit.sum()) - 10} more" if hit.sum() > 10 else "")
         msg = (f"exclusion rule {rule.id!r} ({rule.action}) needs layer {rule.layer!r}, whose available copy "
@@ -208,8 +223,8 @@ def outside_rows(rule: ExclusionRule, ids: np.ndarray, sites: np.ndarray, area_m
         raise LayerUnavailableError(msg)
     share = np.divide(out_m2, area_m2, out=np.zeros_like(area_m2), where=area_m2 > 0)
     wholly = share >= 1.0 - 1e-9
-    text = [(PHRASES["outside"].format(layer=rule.layer) if w else
-             PHRASES["partly_outside"].format(layer=rule.layer, pct=100 * sh, ha=_ha(o / M2_PER_HA)))
+    text = [(phrase("outside", layer=rule.layer) if w else
+             phrase("partly_outside", layer=rule.layer, pct=fmt_number(100 * sh), ha=_ha(o / M2_PER_HA)))
             if h else "" for h, w, sh, o in zip(hit, wholly, share, out_m2, strict=True)]  # one per candidate
     rows = pd.DataFrame({"application_id": ids, "rule_id": rule.id, "layer": rule.layer,
                          "outside_ha": out_m2 / M2_PER_HA, "outside_share": share, "coverage_note": where,
@@ -235,7 +250,7 @@ def _join_groups(keys, texts, n):
 
 
 def _ha(value: float) -> str:
-    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+    return fmt_number(value, 2 if abs(value) < 10 else 1)
 
 
 def manifest_entries(layers: Mapping[str, gpd.GeoDataFrame], criteria, result) -> dict:
@@ -273,10 +288,11 @@ def manifest_entries(layers: Mapping[str, gpd.GeoDataFrame], criteria, result) -
         ids_out = sorted(set(mine["application_id"].astype(str)[wholly]))
         ids_part = sorted(set(mine["application_id"].astype(str)[~wholly]) - set(ids_out))
         n_out = len(set(ids_out) | set(ids_part))
-        phrase = PHRASES["partial_outside"] if n_out else PHRASES["partial_inside"]
+        text = phrase("partial_outside" if n_out else "partial_inside", layer=lid, where=entry["coverage_note"],
+                      n_out=fmt_number(n_out), n=fmt_number(n))
         partial[lid] = entry | {"rules": rules[lid], "applications_outside": ids_out,
                                 "applications_partly_outside": ids_part, "applications_inside": n - n_out,
-                                "text": phrase.format(layer=lid, where=entry["coverage_note"], n_out=n_out, n=n)}
+                                "text": text}
     return {"provisional_layers": provisional, "partial_layers": partial}
 
 
@@ -293,6 +309,6 @@ def provisional_banners(manifest: Mapping) -> list[dict]:
     copy of about 2013, check against the official layer"), ``note``, ``reason``, ``date``, ``rules``."""
     layers = manifest.get("layers") or {}
     return [{"layer": lid, "title": (layers.get(lid) or {}).get("title", ""), "note": entry.get("note", ""),
-             "text": PHRASES["provisional_layer"].format(layer=lid, note=entry.get("note", "")),
+             "text": phrase("provisional_layer", layer=lid, note=entry.get("note", "")),
              "reason": entry.get("reason", ""), "date": entry.get("date", ""), "rules": entry.get("rules", [])}
             for lid, entry in (manifest.get("provisional_layers") or {}).items()]

@@ -26,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from screening import i18n
 from screening._json import write_json
 from screening.catalog import apply_filter
 from screening.config import Criteria
@@ -106,13 +107,13 @@ def write_breakdown(surface_dir: Path, out_dir: Path, *, criteria: Criteria,
             r.close()
         tmp.unlink(missing_ok=True)
     rules = {_bit_index(bit): rule for rule, bit in meta.get("rule_bits", {}).items()}
-    why = {r.id: r.why for r in criteria.exclusions.rules}
+    why = {r.id: i18n.text(r.why) for r in criteria.exclusions.rules}
     by_id = {c.id: c for c in criteria.criteria}
     info = {
         "file": "breakdown.tif", "crs": "EPSG:25832", "res_m": ref.res[0],
         "transform": list(ref.transform)[:6], "width": ref.width, "height": ref.height, "nodata": NODATA,
         "total_scale": TOTAL_SCALE, "criterion_scale": CRITERION_SCALE,
-        "criteria": [{"id": c, "title": (titles or {}).get(c, by_id[c].title), "points": meta["points"][c],
+        "criteria": [{"id": c, "title": (titles or {}).get(c, i18n.text(by_id[c].title)), "points": meta["points"][c],
                       "group": by_id[c].group, "band": 2 + i} for i, c in enumerate(crit_ids)],
         "exclusion_band": len(sources),
         "rules": [{"bit": b, "id": r, "why": why.get(r, "")} for b, r in sorted(rules.items())],
@@ -153,7 +154,7 @@ def write_nearest(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, pa
         line_parts, line_idx = shapely.get_parts(geoms[~pts], return_index=True)
         for part, lab in zip(line_parts, labels[~pts][line_idx], strict=True):  # a few hundred line parts per layer
             lines.append({"label": str(lab), "coords": np.round(shapely.get_coordinates(part)).astype(int).tolist()})
-        out.append({"id": crit.id, "title": (titles or {}).get(crit.id, crit.title), "layer": crit.layer,
+        out.append({"id": crit.id, "title": (titles or {}).get(crit.id, i18n.text(crit.title)), "layer": crit.layer,
                     "travel": crit.measure == "travel_time", "points": points, "lines": lines})
     data = {"crs": "EPSG:25832", "criteria": out}
     write_json(Path(path), data)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 
-from screening import _nature_layers, selection
+from screening import _nature_layers, i18n, selection
 from screening._json import json_default, write_json
 from screening._layer_cache import file_sha256
 from screening.config import config_hash
@@ -115,6 +115,7 @@ def manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timi
     return {
         "run_id": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "lang": i18n.current(),  # the language of the run's texts and pages
         "inputs": [{"path": str(Path(p).resolve()), "sha256": file_sha256(Path(p))} for p in inputs],
         "layers": {lid: _layer_record(gdf) for lid, gdf in layer_set.layers.items()},
         "missing_layers": layer_set.missing,
@@ -138,8 +139,10 @@ def manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timi
 def _layer_record(gdf: gpd.GeoDataFrame) -> dict:
     """A layer's manifest entry: provenance, and every row of the source accounted for, with checksums."""
     a = gdf.attrs
-    return {k: a.get(k) for k in ("title", "origin", "location", "source", "date", "version", "provisional",
-                                  "provisional_reason", "coverage_note")} | {
+    texts = ("title", "provisional_reason", "coverage_note")  # catalog texts: in the run's language
+    return {k: (i18n.text(a.get(k)) if k in texts else a.get(k))
+            for k in ("title", "origin", "location", "source", "date", "version", "provisional",
+                      "provisional_reason", "coverage_note")} | {
         "features": len(gdf), "source_features": a.get("source_features"),
         "expected_features": a.get("expected_features"), "repaired": a.get("n_repaired", 0),
         "empty": a.get("n_empty", 0), "damaged": a.get("n_damaged", 0), "damaged_ids": a.get("damaged_ids", []),

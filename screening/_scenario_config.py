@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from screening.config import Catalog, Criteria, load_yaml_model
 from screening.errors import ConfigError
+from screening.i18n import LANGUAGES
 
 __all__ = ["KEYED_LISTS", "FIXED_SECTIONS", "BASE_ID", "ScenarioFile", "Scenario", "Change", "load_scenarios",
            "merge_overlay", "scenario_criteria", "overlay_changes"]
@@ -193,6 +194,8 @@ def merge_overlay(base: Any, overlay: Any, *, path: Path | str = "overlay", wher
     if where in KEYED_LISTS:
         return _merge_keyed(base, overlay, path, where)
     if isinstance(base, dict):
+        if isinstance(overlay, str) and set(base) == set(LANGUAGES):  # a text {da, en} replaced by one for both
+            return overlay
         if not isinstance(overlay, Mapping):
             msg = (f"{path}: overlay key {_dotted(where)!r} must be a mapping of its keys "
                    f"({', '.join(map(str, base)) or 'none'}), got {overlay!r}")

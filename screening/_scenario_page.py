@@ -151,8 +151,8 @@ def svg_panels(result, *, regioner: gpd.GeoDataFrame | None) -> tuple[list[dict]
 def _scenario_values(r, comp, base) -> dict:
     sel = r.result.selection
     crit = r.scenario.criteria
-    titles = {("groups", g.id): g.title for g in crit.groups} | {("criteria", c.id): c.title for c in crit.criteria} \
-        | {("bonus", b.id): b.title for b in crit.bonus}
+    titles = {("groups", g.id): str(g.title) for g in crit.groups} | {
+        ("criteria", c.id): str(c.title) for c in crit.criteria} | {("bonus", b.id): str(b.title) for b in crit.bonus}
     changes = []
     for c in r.scenario.changes:  # the values an overlay sets (a dozen at most)
         parts = c.path.split(".")

@@ -14,6 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from screening import i18n
 from screening import selection_explain as explain
 from screening._selection_model import Limits, Problem, build_rows, solve
 from screening.config import Selection
@@ -54,7 +55,7 @@ def backtest(back: pd.DataFrame, breakdown: pd.DataFrame | None, problem: Proble
         designated = back["designated_2025"].fillna(False).astype(bool).reindex(problem.ids).to_numpy()
         sweep = spacing_sweep(problem, limits, designated, time_limit_s=rules.time_limit_s,
                               configured_km=rules.spacing_km)
-    return result | notes(sweep, configured_km=rules.spacing_km, reason=rules.spacing_reason,
+    return result | notes(sweep, configured_km=rules.spacing_km, reason=i18n.text(rules.spacing_reason),
                           picked=result["both"], designated=result["designated"], skipped=skipped)
 
 

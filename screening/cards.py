@@ -21,6 +21,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from screening import i18n
 from screening._figures import GROUP_COLOURS, contribution_charts, format_value, nominal_points
 from screening._sitemap import nearest_infrastructure, site_maps
 from screening.config import Criteria, Criterion
@@ -233,7 +234,7 @@ def _group_scores(cand: pd.Series, criteria: Criteria) -> list[dict]:
     return [
         {
             "id": g.id,
-            "title": g.title,
+            "title": i18n.text(g.title),
             "weight_pct": g.weight * 100,
             "score": cand.get(f"score_{g.id}"),
             "colour": GROUP_COLOURS.get(g.id, "#737373"),

@@ -200,6 +200,7 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings,
         cached = _cache_read(settings.cache_dir, key,
                              source_sha256=_layer_cache.mirror_sha256(Path(location)) if origin == "mirror" else None)
         if cached is not None:
+            cached.attrs["title"] = spec.title.model_dump()  # {da, en} from the catalog, never a stale record
             cached.attrs.update(_nature_layers.copy_attrs(spec, cached.attrs.get("origin", origin),
                                                           settings.mirror_root))
             integrity.verify(cached, spec, cache_dir=settings.cache_dir, allow_damaged=allow_damaged)
@@ -341,7 +342,7 @@ def _stamp(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, origin: str, location: str
               else f"{src.publisher}, {src.licence}")
     gdf.attrs.update({
         "layer_id": spec.id,
-        "title": spec.title,
+        "title": spec.title.model_dump(),  # {da, en}: read with screening.i18n.text
         "origin": origin,
         "location": location,
         "source": source,

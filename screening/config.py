@@ -13,14 +13,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from screening import i18n
 from screening.errors import ConfigError
 
 __all__ = [
     "CRS",
     "PROJECT_ROOT",
     "Settings",
+    "LocalText",
     "Source",
     "FetchPlan",
     "ColumnSpec",
@@ -56,6 +66,55 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+BOTH_LANGUAGES = "both_languages"
+"""Validation context key: when true (files read by `load_yaml_model`), a `LocalText` must name both languages."""
+
+
+class LocalText(_Frozen):
+    """A text users read, in Danish and English: ``{da: "Afstand til nærmeste havn", en: "Distance to nearest
+    port"}`` in the YAML files; both are required and non-empty (`load_yaml_model` refuses a plain string).
+
+    ``str(text)`` (and an f-string, a jinja2 ``{{ }}``, `screening.i18n.text`) gives the text in the current
+    language (`screening.i18n.current`). A plain string given in Python, or by a scenario overlay replacing a
+    text whole, is accepted as the same text in both languages.
+
+    Examples
+    --------
+    >>> title = LocalText(da="Afstand til nærmeste havn", en="Distance to nearest port")
+    >>> with i18n.use("da"):
+    ...     f"{title}"
+    'Afstand til nærmeste havn'
+    >>> str(LocalText.model_validate("Port"))
+    'Port'
+    """
+
+    da: str
+    en: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_or_both(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            if info.context and info.context.get(BOTH_LANGUAGES):
+                raise ValueError(f"a text users read needs both languages, e.g. {{da: \"…\", en: \"…\"}}; "
+                                 f"got only {value!r}")
+            return {"da": value, "en": value}
+        if isinstance(value, dict):
+            missing = [lang for lang in i18n.LANGUAGES if not str(value.get(lang) or "").strip()]
+            if missing:
+                names = {"da": "Danish (da)", "en": "English (en)"}
+                raise ValueError(f"the text lacks {' and '.join(names[m] for m in missing)}: give both, "
+                                 f"{{da: \"…\", en: \"…\"}}")
+        return value
+
+    def __str__(self) -> str:
+        return self.da if i18n.current() == "da" else self.en
+
+    def get(self, lang: str) -> str:
+        """The text in `lang` ("da" or "en")."""
+        return getattr(self, i18n.check_lang(lang))
+
+
 # --------------------------------------------------------------------------- runtime settings
 
 
@@ -64,7 +123,9 @@ class Settings(_Frozen):
 
     ``mirror_root`` is ``$INDUSTRIPARK_MIRROR`` or ``../shared/dk-layers`` beside the project when it exists;
     ``cache_dir`` is ``$INDUSTRIPARK_CACHE`` or ``data/cache``; ``online`` is false when
-    ``$INDUSTRIPARK_OFFLINE`` is set (then official sources are not tried).
+    ``$INDUSTRIPARK_OFFLINE`` is set (then official sources are not tried); ``lang`` (``da`` or ``en``) is
+    the language of the pages and texts a run writes, ``$INDUSTRIPARK_LANG`` or Danish (a command's ``--lang``
+    overrides it).
     """
 
     layers_dir: Path = PROJECT_ROOT / "layers"
@@ -72,10 +133,17 @@ class Settings(_Frozen):
     cache_dir: Path = PROJECT_ROOT / "data" / "cache"
     online: bool = True
     timeout_s: float = 60.0
+    lang: Literal["da", "en"] = i18n.DEFAULT
 
 
 def settings_from_env(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build `Settings` from environment variables, then apply keyword overrides."""
+    """Build `Settings` from environment variables, then apply keyword overrides.
+
+    Raises
+    ------
+    ConfigError
+        When ``$INDUSTRIPARK_LANG`` names a language pages cannot be written in.
+    """
     env = dict(os.environ) if env is None else env
     mirror = env.get("INDUSTRIPARK_MIRROR")
     default_mirror = PROJECT_ROOT.parent / "shared" / "dk-layers"
@@ -87,6 +155,11 @@ def settings_from_env(env: dict[str, str] | None = None, **overrides: Any) -> Se
         values["cache_dir"] = Path(env["INDUSTRIPARK_CACHE"])
     if env.get("INDUSTRIPARK_LAYERS"):
         values["layers_dir"] = Path(env["INDUSTRIPARK_LAYERS"])
+    if (env.get(i18n.ENV_VAR) or "").strip():
+        try:
+            values["lang"] = i18n.check_lang(env[i18n.ENV_VAR])
+        except ValueError as exc:
+            raise ConfigError(f"${i18n.ENV_VAR}: {exc}; set it to da or en, or unset it (Danish)") from None
     values.update(overrides)
     return Settings(**values)
 
@@ -186,7 +259,7 @@ class LayerSpec(_Frozen):
         return self.mirror or f"{self.theme}/{self.id}.gpkg"
 
     id: str
-    title: str
+    title: LocalText
     theme: str
     role: Literal["boundary", "exclude", "flag", "score", "context"]
     geometry_type: Literal["Point", "LineString", "Polygon"]
@@ -201,16 +274,16 @@ class LayerSpec(_Frozen):
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     caveat: str = ""
     provisional: bool = False
-    provisional_reason: str = ""
+    provisional_reason: LocalText | None = None
     mirror_coverage: str | None = None
-    mirror_coverage_note: str = ""
+    mirror_coverage_note: LocalText | None = None
 
     @model_validator(mode="after")
     def _mirror_copy_declared(self) -> LayerSpec:
-        if self.provisional and not (self.provisional_reason.strip() and self.mirror):
+        if self.provisional and not (self.provisional_reason and self.mirror):
             raise ValueError(f"layer {self.id}: provisional: true needs a mirror file and a provisional_reason "
                              "(why the copy is not the official layer)")
-        if self.mirror_coverage and not (self.mirror and self.mirror_coverage_note.strip()):
+        if self.mirror_coverage and not (self.mirror and self.mirror_coverage_note):
             raise ValueError(f"layer {self.id}: mirror_coverage needs a mirror file and a mirror_coverage_note "
                              "(where the copy covers, in words)")
         return self
@@ -323,9 +396,22 @@ class ExclusionRule(_Frozen):
     tolerance_ha: float = Field(0.0, ge=0)
     filter: LayerFilter = Field(default_factory=LayerFilter)
     label_column: str | None = None
-    label_prefix: str = ""
-    labels: tuple[str, ...] = ()
-    why: str
+    label_prefix: str | LocalText = ""
+    labels: tuple[str | LocalText, ...] = ()
+    why: LocalText
+
+    @field_validator("labels")
+    @classmethod
+    def _same_fields(cls, labels: tuple) -> tuple:
+        import string
+
+        for t in labels:  # a handful of templates
+            if isinstance(t, LocalText):
+                da, en = ({f for _, f, _, _ in string.Formatter().parse(x) if f} for x in (t.da, t.en))
+                if da != en:
+                    raise ValueError(f"label template {t.en!r}: its Danish and English texts must name the same "
+                                     f"columns (da {sorted(da)}, en {sorted(en)})")
+        return labels
 
 
 class Exclusions(_Frozen):
@@ -354,7 +440,7 @@ class Band(_Frozen):
 
 class Group(_Frozen):
     id: str
-    title: str
+    title: LocalText
     weight: float = Field(gt=0)
 
 
@@ -378,7 +464,7 @@ class Criterion(_Frozen):
 
     id: str
     group: str
-    title: str
+    title: LocalText
     measure: Literal["distance", "travel_time", "reach_sum", "reach_count", "attribute"]
     unit: str
     weight: float = Field(gt=0)
@@ -393,7 +479,7 @@ class Criterion(_Frozen):
     band: Band | None = None
     declared_field: str | None = None
     declared_unit: str | None = None
-    why: str = ""
+    why: LocalText | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Criterion:
@@ -413,12 +499,12 @@ class Bonus(_Frozen):
     park: the site is within ``within_m`` of a feature of ``layer``, or declares ``field`` true."""
 
     id: str
-    title: str
+    title: LocalText
     points: float = Field(ge=0)
     layer: str | None = None
     within_m: float = Field(0.0, ge=0)
     field: str | None = None
-    why: str = ""
+    why: LocalText | None = None
 
 
 class Travel(_Frozen):
@@ -495,7 +581,7 @@ class Selection(_Frozen):
     k_max: int = Field(ge=1)
     objective: Literal["score", "score_x_area"] = "score"
     spacing_km: float = Field(0.0, ge=0)
-    spacing_reason: str = ""  # why spacing_km is what it is; shown with the back-test (selection.json, index)
+    spacing_reason: LocalText | None = None  # why spacing_km is what it is; shown with the back-test
     max_per_kommune: int | None = Field(1, ge=1)
     regions: dict[str, RegionRule] = Field(default_factory=dict)
     proportional_targets: dict[str, float] = Field(default_factory=dict)
@@ -594,10 +680,23 @@ def load_yaml_model(model: type[BaseModel], path: Path, *, what: str | None = No
         msg = f"{path}: not valid YAML ({exc}); fix the syntax at the line shown"
         raise ConfigError(msg) from None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={BOTH_LANGUAGES: True})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{_key_path(data, e['loc'])}: {e['msg']}" for e in exc.errors())
         msg = f"{path}: does not match the {model.__name__} schema: {problems}"
         raise ConfigError(msg) from None
+
+
+def _key_path(data: Any, loc: tuple) -> str:
+    """A validation error's location as a key path, list items named by their ``id`` where they have one:
+    ``criteria[hv_substation].title.da`` rather than ``criteria.0.title.da``."""
+    out, node = "", data
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
+            node = node[part]
+            item = node.get("id") if isinstance(node, dict) else None
+            out += f"[{item}]" if isinstance(item, str) else f"[{part}]"
+            continue
+        node = node.get(part) if isinstance(node, dict) else None
+        out += f".{part}" if out else str(part)
+    return out

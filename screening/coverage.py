@@ -21,6 +21,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from screening import i18n
 from screening._coverage_cache import DEFAULT_TILE_M, PREPARE_VERSION, prepared_key, read_prepared, write_prepared
 from screening._geo import require_crs
 from screening.config import Exclusions
@@ -164,7 +165,7 @@ def feature_labels(gdf: gpd.GeoDataFrame, label_column: str | None, *, what: str
         When `label_column` is not a column of `gdf`.
     """
     if label_column is None:
-        return ("feature " + pd.Index(gdf.index).astype(str)).to_numpy(dtype=object)
+        return (i18n.gettext("feature") + " " + pd.Index(gdf.index).astype(str)).to_numpy(dtype=object)
     if label_column not in gdf.columns:
         columns = [c for c in gdf.columns if c != gdf.geometry.name]
         msg = (f"{what}: label column {label_column!r} not found; columns are {columns}. "
@@ -172,7 +173,7 @@ def feature_labels(gdf: gpd.GeoDataFrame, label_column: str | None, *, what: str
         raise LayerDataError(msg)
     values = gdf[label_column]
     text = (values.map(_as_text) if values.dtype.kind == "f" else values.astype(str)).to_numpy(dtype=object)
-    text[values.isna().to_numpy()] = "unnamed"
+    text[values.isna().to_numpy()] = i18n.gettext("unnamed")
     return text
 
 

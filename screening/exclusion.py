@@ -23,6 +23,8 @@ from screening._geo import M2_PER_HA, require_crs
 from screening.config import ExclusionRule, Exclusions
 from screening.coverage import prepare_layer, prepared_layers
 from screening.errors import LayerDataError, LayerUnavailableError, SubmissionError
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 
 __all__ = ["ExclusionResult", "SUMMARY_COLUMNS", "OVERLAP_COLUMNS", "OUTSIDE_COLUMNS", "evaluate", "zone_shares",
            "prepare_layer", "prepared_layers"]
@@ -35,8 +37,9 @@ OVERLAP_COLUMNS = ("application_id", "rule_id", "layer", "action", "buffer_m", "
 OUTSIDE_COLUMNS = _nature_layers.OUTSIDE_COLUMNS
 MAX_LABELS = _labels.MAX_LABELS
 """At most this many feature labels are named per candidate and rule; the rest are counted."""
-_ZONES = {"landzone_ha": "landzone", "byzone_ha": "byzone", "sommerhus_ha": "sommerhusområde",
-          "mixed_ha": "mixed zone codes 4-7"}
+_ZONES = {"landzone_ha": N_("landzone"), "byzone_ha": N_("byzone"), "sommerhus_ha": N_("sommerhusområde"),
+          "mixed_ha": N_("mixed zone codes 4-7")}
+"""Zone share columns and their names in texts (translated where used)."""
 
 
 @dataclass(frozen=True)
@@ -266,7 +269,7 @@ def _missing_rules(exclusions: Exclusions, layers: Mapping[str, gpd.GeoDataFrame
                                 "(a missing flag layer does not make the screening incomplete)")
         elif rule.layer in allow or rule.id in allow:
             missing[rule.id] = f"layer {rule.layer} missing (allowed): {rule.action} rule {rule.id} not run"
-            incomplete.append(f"incomplete: {rule.layer} missing")
+            incomplete.append(_("incomplete: %(layer)s missing", layer=rule.layer))
         else:
             msg = (f"exclusion rule {rule.id!r} ({rule.action}) needs layer {rule.layer!r}, which is not "
                    f"loaded. Provide it (put the file in the mirror or run 'industripark layers fetch "
@@ -340,27 +343,32 @@ def _rows(rule: ExclusionRule, ids: np.ndarray, source: str, keep: np.ndarray, n
 def _text(rule: ExclusionRule, features: str, overlap_ha: float, share: float, distance_m: float,
           cut_ha: float, area_ha: float) -> str:
     names = features.replace("; ", ", ")
+    limit = _metres(rule.buffer_m)
     if rule.action == "cut":
-        what = f"{_ha(cut_ha)} ha cut ({100 * cut_ha / area_ha:.1f} %)"
-        what += f" within {rule.buffer_m:g} m" if rule.buffer_m > 0 else ""
+        values = {"ha": _ha(cut_ha), "pct": fmt_number(100 * cut_ha / area_ha, 1), "limit": limit}
+        what = (_("%(ha)s ha cut (%(pct)s %%) within %(limit)s m", **values) if rule.buffer_m > 0
+                else _("%(ha)s ha cut (%(pct)s %%)", **values))
     elif rule.buffer_m > 0 and overlap_ha > 0:
-        what = f"{_ha(overlap_ha)} ha overlap ({100 * share:.1f} %), within the {rule.buffer_m:g} m limit"
+        what = _("%(ha)s ha overlap (%(pct)s %%), within the %(limit)s m limit", ha=_ha(overlap_ha),
+                 pct=fmt_number(100 * share, 1), limit=limit)
     elif rule.buffer_m > 0:
-        what = f"{distance_m:.0f} m away, within the {rule.buffer_m:g} m limit"
+        what = _("%(distance)s m away, within the %(limit)s m limit", distance=fmt_number(distance_m), limit=limit)
     else:
-        what = f"{_ha(overlap_ha)} ha overlap ({100 * share:.1f} %)"
-    return f"{names}: {what}"
+        what = _("%(ha)s ha overlap (%(pct)s %%)", ha=_ha(overlap_ha), pct=fmt_number(100 * share, 1))
+    return _("%(features)s: %(what)s", features=names, what=what)
 
 
 def _zone_rows(rule: ExclusionRule, ids: np.ndarray, shares: pd.DataFrame, source: str, note: str = ""
                ) -> pd.DataFrame:
     ha = shares[list(_ZONES)].to_numpy()
     pct = 100 * ha / np.maximum(ha.sum(axis=1), 1e-12)[:, None]
-    features = ["; ".join(f"{name} {p:.0f} %" for name, p in zip(_ZONES.values(), row, strict=True) if p > 0)
-                for row in pct]  # one string per candidate
-    text = [f"{row[0]:.0f} % landzone: needs planning permission (landzonetilladelse)"
-            + (f", {row[3]:.0f} % mixed zone codes: check" if row[3] > 0 else "") + (f" — {note}" if note else "")
-            for row in pct]
+    names = [_(name) for name in _ZONES.values()]
+    features = ["; ".join(_("%(zone)s %(pct)s %%", zone=name, pct=fmt_number(p)) for name, p in
+                          zip(names, row, strict=True) if p > 0) for row in pct]  # one string per candidate
+    text = [(_("%(pct)s %% landzone: needs planning permission (landzonetilladelse), %(mixed)s %% mixed zone codes: "
+               "check", pct=fmt_number(row[0]), mixed=fmt_number(row[3])) if row[3] > 0 else
+             _("%(pct)s %% landzone: needs planning permission (landzonetilladelse)", pct=fmt_number(row[0])))
+            + (f" — {note}" if note else "") for row in pct]
     land = shares["landzone_ha"].to_numpy()
     return _rows(rule, ids, source, land > rule.tolerance_ha, note, overlap_ha=land,
                  overlap_share=shares["landzone_share"].to_numpy(), distance_m=np.nan, cut_ha=0.0,
@@ -395,9 +403,10 @@ def _summary(ids, area_ha, cut_ha, overlaps, min_net_ha, incomplete, landzone_sh
     net_ha = area_ha - cut_ha
     summary = pd.DataFrame(index=index)
     summary["excluded"] = (text != "") | (net_ha < min_net_ha)
-    small = [f"net usable area {_ha(net)} ha is below the {min_net_ha:g} ha minimum"
-             + (f" after {_ha(cut)} ha cut" if cut > 0 else "") if net < min_net_ha else ""
-             for net, cut in zip(net_ha, cut_ha, strict=True)]
+    small = [(_("net usable area %(net)s ha is below the %(min)s ha minimum after %(cut)s ha cut", net=_ha(net),
+                min=_metres(min_net_ha), cut=_ha(cut)) if cut > 0 else
+              _("net usable area %(net)s ha is below the %(min)s ha minimum", net=_ha(net), min=_metres(min_net_ha)))
+             if net < min_net_ha else "" for net, cut in zip(net_ha, cut_ha, strict=True)]
     summary["exclusion_reasons"] = ["; ".join(x for x in pair if x) for pair in zip(text, small, strict=True)]
     summary["net_area_ha"] = net_ha
     summary["flags"] = flags
@@ -413,4 +422,10 @@ def _source_text(layer_id: str, layer: gpd.GeoDataFrame) -> str:
 
 
 def _ha(value: float) -> str:
-    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+    """Hectares in a text: two decimals below 10 ha, else one, in the current language."""
+    return fmt_number(value, 2 if abs(value) < 10 else 1)
+
+
+def _metres(value: float) -> str:
+    """A configured limit (metres, hectares) in a text: no decimals when whole, like ``%g``."""
+    return fmt_number(value, 0 if float(value).is_integer() else 2)

@@ -31,6 +31,7 @@ from folium.template import Template as FoliumTemplate
 from folium.utilities import JsCode
 from xstatic.pkg import leaflet as xstatic_leaflet
 
+from screening import i18n
 from screening._geo import require_crs
 
 __all__ = [
@@ -289,7 +290,7 @@ def _style(layer_id: str, gdf: gpd.GeoDataFrame) -> ContextStyle:
         return CONTEXT_STYLES[layer_id]
     geom_type = str(gdf.geom_type.iloc[0]) if len(gdf) else "Polygon"
     kind = "point" if "Point" in geom_type else ("line" if "Line" in geom_type else "area")
-    title = str(gdf.attrs.get("title") or layer_id)
+    title = i18n.text(gdf.attrs.get("title")) or layer_id
     return ContextStyle(title, kind, "#525252", show=False, tolerance_m=0 if kind == "point" else 50)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
-from screening import _point_report, _tiles
+from screening import _point_report, _tiles, i18n
 from screening._json import write_json
 from screening._overview_config import OverviewConfig, OverviewLayer
 from screening.catalog import apply_filter, load_layers, short_reason
@@ -292,8 +292,8 @@ def _provenance(gdf: gpd.GeoDataFrame) -> dict:
     attrs = gdf.attrs
     return {"source": str(attrs.get("source", "")), "date": str(attrs.get("date", "")),
             "origin": str(attrs.get("origin", "")), "provisional": bool(attrs.get("provisional", False)),
-            "provisional_reason": str(attrs.get("provisional_reason", "")),
-            "layer_title": str(attrs.get("title", ""))}
+            "provisional_reason": i18n.text(attrs.get("provisional_reason", "")),
+            "layer_title": i18n.text(attrs.get("title", ""))}
 
 
 def _manifest(config: OverviewConfig, entries: list[dict], surface: dict | None, surface_missing: str, run_dir,

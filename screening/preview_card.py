@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from screening import _nature_layers, cards, maps, pipeline, preview, report
+from screening import _nature_layers, cards, i18n, maps, pipeline, preview, report
 from screening import catalog as catalog_mod
 from screening._json import write_json
 from screening.config import Criteria
@@ -68,11 +68,11 @@ def page_values(layer_set: catalog_mod.LayerSet, criteria: Criteria, *, run_id: 
     replaces the reasons a layer is missing (which name server paths) by a short phrase, for the web."""
     missing = dict(layer_set.missing) if detail else dict.fromkeys(layer_set.missing, "not on this server")
     manifest = {"run_id": run_id, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-                "config_hash": config_hash,
+                "lang": i18n.current(), "config_hash": config_hash,
                 "incomplete": bool(preview.incomplete_layers(layer_set, criteria)),
                 "missing_layers": missing,
-                "layers": {lid: {k: gdf.attrs.get(k) for k in ("title", "origin", "source", "date", "provisional",
-                                                               "coverage_note")}
+                "layers": {lid: {k: i18n.text(gdf.attrs.get(k)) if k in ("title", "coverage_note") else gdf.attrs.get(k)
+                                 for k in ("title", "origin", "source", "date", "provisional", "coverage_note")}
                            for lid, gdf in layer_set.layers.items()},
                 "provisional_layers": _nature_layers.provisional_layers(
                     layer_set.layers, {r.layer for r in criteria.exclusions.rules})}

@@ -15,6 +15,9 @@ from screening import travel as travel_mod
 from screening._geo import require_crs
 from screening.config import Bonus, Criteria, Criterion
 from screening.errors import ConfigError, LayerDataError, SubmissionError
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
+from screening.i18n import text as _text
 
 __all__ = ["ScoreResult", "Measurements", "BREAKDOWN_COLUMNS", "score", "measure", "score_measured",
            "measurement_key", "band_score", "band_text"]
@@ -25,7 +28,14 @@ BREAKDOWN_COLUMNS = ("application_id", "group", "criterion", "title", "raw_value
                      "weight", "contribution", "assessed", "method", "nearest", "note", "layer", "source",
                      "date")
 _PER_M = {"m": 1.0, "km": 1000.0}
-_DECLARED = "declared by municipality"
+_DECLARED = N_("declared by municipality")
+_MAPPING_WORDS = {
+    "existing": N_("existing"), "planned": N_("planned"), "none": N_("none"), "present": N_("present"),
+    "absent": N_("absent"), "owned": N_("owned"), "option": N_("option"), "mixed": N_("mixed"),
+    "private": N_("private"), "adopted": N_("adopted"), "proposal_in_hearing": N_("proposal in hearing"),
+    "in_preparation": N_("in preparation"),
+}
+"""The submission values of the attribute criteria in words (band texts); other values are shown as they are."""
 _TRUE = {"true", "1", "yes", "ja", "y"}
 
 
@@ -198,7 +208,8 @@ def band_text(crit: Criterion) -> str:
         words = [f"{_num(x)} {crit.unit} → {_score_txt(y)}" for x, y in pts]
         words[0], words[-1] = f"≤ {words[0]}", f"≥ {words[-1]}"
         return ", ".join(words)
-    return ", ".join(f"{k} → {_score_txt(v)}" for k, v in (crit.mapping or {}).items())
+    return ", ".join(f"{_(_MAPPING_WORDS[k]) if k in _MAPPING_WORDS else k} → {_score_txt(v)}"
+                     for k, v in (crit.mapping or {}).items())
 
 
 # --------------------------------------------------------------------------- helpers
@@ -262,7 +273,8 @@ def _measure(crit, candidates, geoms, layers, acc, criteria, meta) -> pd.DataFra
         return _attribute(crit, candidates)
     if crit.layer not in layers:
         why = meta.get(crit.layer, {}).get("missing")
-        missing = f"layer {crit.layer} not available" + (f" ({why})" if why else "")
+        missing = (_("layer %(layer)s not available (%(why)s)", layer=crit.layer, why=why) if why
+                   else _("layer %(layer)s not available", layer=crit.layer))
         if crit.declared_field:
             return _declared(crit, candidates, criteria.travel, missing)
         return _frame(n, note=missing, layer=crit.layer)
@@ -273,7 +285,8 @@ def _measure(crit, candidates, geoms, layers, acc, criteria, meta) -> pd.DataFra
         feats = crit.filter.apply(feats, what=f"layer {crit.layer!r} (criterion {crit.id})")
     src, date = _provenance(crit.layer, layers, meta)
     if feats.empty:
-        return _frame(n, note=f"no feature of layer {crit.layer} passes the filter of {crit.id}",
+        return _frame(n, note=_("no feature of layer %(layer)s passes the filter of %(criterion)s",
+                                layer=crit.layer, criterion=crit.id),
                       layer=crit.layer, source=src, date=date)
     out = _frame(n, layer=crit.layer, source=src, date=date)
     fgeoms = feats.geometry.to_numpy()
@@ -282,7 +295,7 @@ def _measure(crit, candidates, geoms, layers, acc, criteria, meta) -> pd.DataFra
         hit = which >= 0
         out.loc[hit, "raw_value"] = dist[hit] / _PER_M[crit.unit]
         out.loc[hit, "nearest"] = _labels(feats, crit)[which[hit]]
-        out["method"] = "straight line"
+        out["method"] = _("straight line")
     elif crit.measure == "travel_time":
         near = travel_mod.nearest_minutes(acc, feats)
         hit = near["target"].to_numpy() >= 0
@@ -302,29 +315,32 @@ def _measure(crit, candidates, geoms, layers, acc, criteria, meta) -> pd.DataFra
         out["method"] = got["method"]
         out["source"] = travel_mod.with_road_source(src, acc)
     out["assessed"] = out["raw_value"].notna()
-    out.loc[~out["assessed"], "note"] = "empty site geometry or no reachable feature"
+    out.loc[~out["assessed"], "note"] = _("empty site geometry or no reachable feature")
     return out
 
 
 def _declared(crit: Criterion, candidates, travel, missing: str) -> pd.DataFrame:
     """The submission's declared value stands in for a missing layer (e.g. road km to the motorway)."""
     n = len(candidates)
-    why = f"{missing} and the submission does not state {crit.declared_field}"
+    why = _("%(missing)s and the submission does not state %(field)s", missing=missing, field=crit.declared_field)
     if crit.declared_field not in candidates.columns:
         return _frame(n, note=why, layer=crit.layer)
     value = pd.to_numeric(candidates[crit.declared_field], errors="coerce").to_numpy(dtype=float)
     out = _frame(n, note=why, layer=crit.layer, source=_submission_source(candidates))
     ok = ~np.isnan(value) & (value >= 0)
     negative = ~np.isnan(value) & (value < 0)
-    out.loc[negative, "note"] = f"{missing}; the declared {crit.declared_field} is negative"
+    out.loc[negative, "note"] = _("%(missing)s; the declared %(field)s is negative", missing=missing,
+                                  field=crit.declared_field)
     if crit.unit == "min" and crit.declared_unit in _PER_M:
         raw = value * _PER_M[crit.declared_unit] / 1000.0 / travel.fallback_speed_kmh * 60.0
-        speed = f"{travel.fallback_speed_kmh:g} km/h"
-        method = [f"{_DECLARED}: {_num(v)} {crit.declared_unit} road distance at {speed}" for v in value]
+        speed = _num(travel.fallback_speed_kmh)
+        method = [_("declared by municipality: %(value)s %(unit)s road distance at %(speed)s km/h", value=_num(v),
+                    unit=crit.declared_unit, speed=speed) for v in value]
     else:
         per_unit = {**_PER_M, "min": 1.0}  # same kind by _check_inputs: m/km to m/km, or min to min
         raw = value * per_unit[crit.declared_unit] / per_unit[crit.unit]
-        method = [f"{_DECLARED}: {_num(v)} {crit.declared_unit}" for v in value]
+        method = [_("declared by municipality: %(value)s %(unit)s", value=_num(v), unit=crit.declared_unit)
+                  for v in value]
     out.loc[ok, "raw_value"] = raw[ok]
     out.loc[ok, "method"] = np.asarray(method, dtype=object)[ok]
     out.loc[ok, "note"] = ""
@@ -336,11 +352,11 @@ def _attribute(crit: Criterion, candidates) -> pd.DataFrame:
     """A submission field through ``mapping`` (``present``/``absent`` keys allowed) or a numeric ``band``."""
     n = len(candidates)
     if crit.field not in candidates.columns:
-        return _frame(n, note=f"the submission does not state {crit.field}")
+        return _frame(n, note=_("the submission does not state %(field)s", field=crit.field))
     col = candidates[crit.field]
     text = col.astype(object).where(col.notna(), "").astype(str).str.strip()
     empty = (text == "").to_numpy()
-    out = _frame(n, source=_submission_source(candidates), method=_DECLARED)
+    out = _frame(n, source=_submission_source(candidates), method=_(_DECLARED))
     out["raw_value"] = np.where(empty, None, col.astype(object).to_numpy())
     if crit.mapping is not None:
         keys = {k.lower(): k for k in crit.mapping}
@@ -349,23 +365,25 @@ def _attribute(crit: Criterion, candidates) -> pd.DataFrame:
             key = np.where(pd.isna(key) & ~empty, "present", key)
         if "absent" in crit.mapping:
             key = np.where(empty, "absent", key)
-            out.loc[empty, "raw_value"] = "(not stated)"
+            out.loc[empty, "raw_value"] = _("(not stated)")
         value = np.array([np.nan if pd.isna(k) else crit.mapping[k] for k in key])
         bad = np.isnan(value) & ~empty
-        out.loc[bad, "note"] = [f"value {v!r} of {crit.field} is not one of {list(crit.mapping)}"
-                                for v in text[bad]]
+        out.loc[bad, "note"] = [_("value %(value)s of %(field)s is not one of %(allowed)s", value=repr(v),
+                                  field=crit.field, allowed=list(crit.mapping)) for v in text[bad]]
     else:
         value = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
         bad = np.isnan(value) & ~empty
-        out.loc[bad, "note"] = [f"value {v!r} of {crit.field} is not a number" for v in text[bad]]
+        out.loc[bad, "note"] = [_("value %(value)s of %(field)s is not a number", value=repr(v), field=crit.field)
+                                for v in text[bad]]
     lacking = _file_lacks(candidates, crit.field)  # the row's file has no such column: not assessed, not absent
     value = np.where(lacking, np.nan, value)
     out["assessed"] = ~np.isnan(value)
-    out.loc[empty & ~out["assessed"].to_numpy(), "note"] = f"the submission does not state {crit.field}"
+    out.loc[empty & ~out["assessed"].to_numpy(), "note"] = _("the submission does not state %(field)s",
+                                                             field=crit.field)
     if lacking.any():
         out.loc[lacking, "raw_value"] = None
-        out.loc[lacking, "note"] = [f"{f} has no {crit.field} field (not assessed, not 'absent')"
-                                    for f in candidates["source_file"].to_numpy()[lacking]]
+        out.loc[lacking, "note"] = [_("%(file)s has no %(field)s field (not assessed, not 'absent')", file=f,
+                                      field=crit.field) for f in candidates["source_file"].to_numpy()[lacking]]
     out.loc[~out["assessed"], "method"] = ""
     out["_value"] = value
     return out
@@ -425,21 +443,21 @@ def _bonus(b: Bonus, candidates, geoms, layers, meta) -> pd.DataFrame:
         known = which >= 0
         out.loc[known, "raw_value"] = dist[known]
         hit = known & (dist <= b.within_m)
-        methods[known] = f"straight line, within {_num(b.within_m)} m of {b.layer}"
+        methods[known] = _("straight line, within %(limit)s m of %(layer)s", limit=_num(b.within_m), layer=b.layer)
     if field_ok:
         col = candidates[b.field]
         stated = col.notna().to_numpy() & (col.astype(str).str.strip() != "").to_numpy()
         yes = stated & col.astype(str).str.strip().str.lower().isin(_TRUE).to_numpy()
-        methods[yes & ~hit] = f"{_DECLARED}: {b.field} = true"
+        methods[yes & ~hit] = _("declared by municipality: %(field)s = true", field=b.field)
         out.loc[yes & ~hit, "raw_value"] = True
         hit |= yes
         known |= stated
     out["assessed"] = known
     out["earned"] = np.where(hit, b.points, 0.0)
     out["method"] = methods
-    why = (f"layer {b.layer} not available" if b.layer and not layer_ok else "") + \
-          (f"; the submission does not state {b.field}" if b.field else "")
-    out.loc[~known, "note"] = why.strip("; ") or "nothing to assess it on"
+    why = "; ".join(([_("layer %(layer)s not available", layer=b.layer)] if b.layer and not layer_ok else []) +
+                    ([_("the submission does not state %(field)s", field=b.field)] if b.field else []))
+    out.loc[~known, "note"] = why or _("nothing to assess it on")
     return out
 
 
@@ -449,7 +467,7 @@ def _assemble(candidates, criteria, parts, arrays, bonus_rows, base, earned, tot
     ids = candidates["application_id"].astype(str).to_numpy()
     frames = []
     for j, (crit, part) in enumerate(zip(criteria.criteria, parts, strict=True)):  # criteria, not features
-        frames.append(part.assign(group=crit.group, criterion=crit.id, title=crit.title, unit=crit.unit,
+        frames.append(part.assign(group=crit.group, criterion=crit.id, title=_text(crit.title), unit=crit.unit,
                                   band=band_text(crit), weight=weights[:, j], contribution=contrib[:, j],
                                   _order=j))
     room = np.clip(100.0 - np.nan_to_num(base), 0.0, None)
@@ -457,9 +475,9 @@ def _assemble(candidates, criteria, parts, arrays, bonus_rows, base, earned, tot
         applied = np.minimum(row["earned"].to_numpy(), room)
         room = room - applied
         capped = applied < row["earned"].to_numpy() - 1e-12
-        note = row["note"].where(~capped, [f"total capped at 100: {_num(a)} of {_num(b.points)} points "
-                                           "applied" for a in applied])
-        frames.append(row.assign(group="bonus", criterion=b.id, title=b.title, unit="points",
+        note = row["note"].where(~capped, [_("total capped at 100: %(applied)s of %(points)s points applied",
+                                             applied=_num(a), points=_num(b.points)) for a in applied])
+        frames.append(row.assign(group="bonus", criterion=b.id, title=_text(b.title), unit="points",
                                  band=_bonus_band(b),
                                  score=np.where(row["assessed"], (row["earned"] > 0).astype(float), np.nan),
                                  weight=b.points, contribution=applied, note=note, _order=len(parts) + k))
@@ -483,9 +501,10 @@ def _assemble(candidates, criteria, parts, arrays, bonus_rows, base, earned, tot
 
 
 def _bonus_band(b: Bonus) -> str:
-    ways = ([f"within {_num(b.within_m)} m of {b.layer}"] if b.layer else []) + \
-        ([f"{b.field} true"] if b.field else [])
-    return f"{' or '.join(ways)} → {_num(b.points)} points"
+    near = _("within %(limit)s m of %(layer)s", limit=_num(b.within_m), layer=b.layer) if b.layer else ""
+    declared = _("%(field)s true", field=b.field) if b.field else ""
+    ways = _("%(near)s or %(declared)s", near=near, declared=declared) if near and declared else near or declared
+    return _("%(ways)s → %(points)s points", ways=ways, points=_num(b.points))
 
 
 def _frame(n: int, *, note: str = "", layer: str = "", source: str = "", date: str = "", method: str = ""):
@@ -503,7 +522,7 @@ def _labels(feats: gpd.GeoDataFrame, crit: Criterion) -> np.ndarray:
         base = pd.Series(travel_mod.template_labels(feats, crit.label_template), dtype=object)
     elif crit.label_column and crit.label_column in feats.columns:
         col = feats[crit.label_column].reset_index(drop=True)
-        base = col.astype(object).where(col.notna(), "unnamed").astype(str)
+        base = col.astype(object).where(col.notna(), _("unnamed")).astype(str)
     elif crit.label_column:
         log.warning("criterion %s: label column %r not in layer %s", crit.id, crit.label_column, crit.layer)
     kv_col = next((c for c in ("max_voltage_kv", "voltage_kv") if c in feats.columns), None)
@@ -530,9 +549,16 @@ def _submission_source(candidates) -> object:
 
 
 def _num(x: float) -> str:
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}".rstrip("0")
+    """A number in a text, current language: grouped, no decimals when whole, else up to two."""
+    return fmt_number(x, _decimals(x, 2, least=0))
 
 
 def _score_txt(y: float) -> str:
-    s = f"{y:.2f}".rstrip("0")
-    return s + "0" if s.endswith(".") else s
+    """A 0–1 score in a band text: at least one decimal, at most two ("1.0", "0.75")."""
+    return fmt_number(y, _decimals(y, 2, least=1))
+
+
+def _decimals(x: float, most: int, *, least: int) -> int:
+    """Decimals `x` needs, between `least` and `most` (trailing zeros dropped)."""
+    text = f"{float(x):.{most}f}".rstrip("0")
+    return max(least, len(text.split(".")[1]) if "." in text else 0)

@@ -217,7 +217,7 @@ def test_mirror_copy_is_provisional_and_partial_also_from_the_cache(mirror, tmp_
         catalog_mod.load_layer("prot", catalog=catalog, settings=settings)
     gdf = catalog_mod.load_layer("prot", catalog=catalog, settings=settings)
     assert gdf.attrs["origin"] == "mirror" and gdf.attrs["provisional"] is True
-    assert gdf.attrs["provisional_reason"] == "unofficial"
+    assert gdf.attrs["provisional_reason"] == {"da": "unofficial", "en": "unofficial"}  # a catalog text {da, en}
     assert _nature_layers.provisional_note(gdf) == "provisional copy of about 2013, check against the official layer"
     assert shapely.equals(_nature_layers.coverage_of(gdf), COVER) and _nature_layers.coverage_note(gdf) == NOTE
     # the catalog decides, not the cache entry: the same file declared official is no longer provisional
