@@ -1,8 +1,8 @@
 """Policy scenarios as data: ``layers/scenarios/<id>.yaml`` overlays on ``layers/criteria.yaml``, merged and checked.
 
 A scenario file holds a ``title``, a one-paragraph ``rationale``, an optional ``basis`` (the article of the
-law or the agreement it rests on), an ``order`` on the page and an ``overlay``: only what differs from
-``criteria.yaml``. The merge rules (also in ``docs/SCENARIOS.md``):
+law or the agreement it rests on), each in Danish and English (``{da: …, en: …}``), an ``order`` on the
+page and an ``overlay``: only what differs from ``criteria.yaml``. The merge rules (also in ``docs/SCENARIOS.md``):
 
 - a mapping merges key by key, recursively; a key that ``criteria.yaml`` does not have (after its
   defaults are filled in) is an error naming the file, the key path and the valid keys;
@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from screening.config import Catalog, Criteria, load_yaml_model
+from screening.config import Catalog, Criteria, LocalText, load_yaml_model
 from screening.errors import ConfigError
 from screening.i18n import LANGUAGES
 
@@ -47,23 +47,29 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 class ScenarioFile(BaseModel):
-    """The content of one ``layers/scenarios/<id>.yaml``; unknown top-level keys are an error."""
+    """The content of one ``layers/scenarios/<id>.yaml``; unknown top-level keys are an error.
+
+    ``title``, ``rationale`` and ``basis`` are texts users read: ``{da: …, en: …}``, both required
+    (`screening.config.LocalText`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    title: str = Field(min_length=1)
-    rationale: str = Field(min_length=1)
-    basis: str = ""
+    title: LocalText
+    rationale: LocalText
+    basis: LocalText | None = None
     order: int = 100
     overlay: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("rationale")
     @classmethod
-    def _one_paragraph(cls, text: str) -> str:
-        text = text.strip()
-        if "\n\n" in text:
-            raise ValueError("the rationale must be one paragraph (no blank line)")
-        return " ".join(text.split())
+    def _one_paragraph(cls, text: LocalText) -> LocalText:
+        out = {}
+        for lang in LANGUAGES:  # Danish and English
+            value = text.get(lang).strip()
+            if "\n\n" in value:
+                raise ValueError(f"the rationale ({lang}) must be one paragraph (no blank line)")
+            out[lang] = " ".join(value.split())
+        return LocalText(**out)
 
 
 @dataclass(frozen=True)
@@ -77,12 +83,15 @@ class Change:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A loaded scenario: its id (the file stem), texts, the merged and validated `Criteria`, what changed."""
+    """A loaded scenario: its id (the file stem), texts, the merged and validated `Criteria`, what changed.
+
+    The texts are `LocalText` (``str()`` gives the current language) or, built in Python, plain strings.
+    """
 
     id: str
-    title: str
-    rationale: str
-    basis: str
+    title: LocalText | str
+    rationale: LocalText | str
+    basis: LocalText | str
     order: int
     path: Path
     overlay: Mapping[str, Any]
@@ -90,8 +99,8 @@ class Scenario:
     changes: tuple[Change, ...]
 
     def to_dict(self) -> dict:
-        """Plain JSON-able description (for ``scenarios.json``)."""
-        return {"id": self.id, "title": self.title, "rationale": self.rationale, "basis": self.basis,
+        """Plain JSON-able description (for ``scenarios.json``); texts in the current language."""
+        return {"id": self.id, "title": str(self.title), "rationale": str(self.rationale), "basis": str(self.basis),
                 "file": str(self.path), "overlay": dict(self.overlay),
                 "changes": [{"path": c.path, "before": c.before, "after": c.after} for c in self.changes]}
 
@@ -133,7 +142,7 @@ def load_scenarios(folder: str | Path, base: Criteria, *, catalog: Catalog | Non
             raise ConfigError(msg)
         spec = load_yaml_model(ScenarioFile, path, what="scenario file")
         criteria = scenario_criteria(base, spec.overlay, path=path, catalog=catalog)
-        scenarios.append(Scenario(path.stem, spec.title, spec.rationale, spec.basis.strip(), spec.order, path,
+        scenarios.append(Scenario(path.stem, spec.title, spec.rationale, spec.basis or "", spec.order, path,
                                   spec.overlay, criteria, overlay_changes(base, spec.overlay)))
     by_id = {s.id: s for s in scenarios}
     if BASE_ID not in by_id:

@@ -153,17 +153,30 @@ def _write(folder: Path, name: str, content: dict | str) -> None:
     (folder / name).write_text(text, encoding="utf-8")
 
 
-BASE_FILE = {"title": "Base", "rationale": "The base rules.", "overlay": {}}
+def _t(text: str) -> dict:
+    """A text users read, as a scenario file gives it: Danish and English."""
+    return {"da": f"{text} (da)", "en": text}
+
+
+BASE_FILE = {"title": _t("Base"), "rationale": _t("The base rules."), "overlay": {}}
 
 
 @pytest.mark.parametrize(("files", "match"), [
     ({}, r"no scenario files"),
-    ({"five.yaml": {"title": "Five", "rationale": "r", "overlay": {"selection": {"k_max": 5}}}}, r"no base\.yaml"),
+    ({"five.yaml": {"title": _t("Five"), "rationale": _t("r"), "overlay": {"selection": {"k_max": 5}}}},
+     r"no base\.yaml"),
     ({"base.yaml": {**BASE_FILE, "overlay": {"selection": {"k_max": 5}}}}, r"base\.yaml: the base scenario .* empty"),
     ({"base.yaml": BASE_FILE, "Five Parks.yaml": BASE_FILE}, r"Five Parks\.yaml: a scenario id"),
-    ({"base.yaml": BASE_FILE, "x.yaml": {"title": "X", "rationale": "one.\n\ntwo."}}, r"x\.yaml.*one paragraph"),
-    ({"base.yaml": BASE_FILE, "x.yaml": {"title": "X", "rationale": "r", "weights": {}}}, r"x\.yaml.*weights"),
+    ({"base.yaml": BASE_FILE, "x.yaml": {"title": _t("X"), "rationale": {"da": "r", "en": "one.\n\ntwo."}}},
+     r"x\.yaml.*rationale.*one paragraph"),
+    ({"base.yaml": BASE_FILE, "x.yaml": {"title": _t("X"), "rationale": _t("r"), "weights": {}}}, r"x\.yaml.*weights"),
     ({"base.yaml": BASE_FILE, "x.yaml": "title: [unclosed"}, r"x\.yaml: not valid YAML"),
+    ({"base.yaml": BASE_FILE, "x.yaml": {"title": "Only English", "rationale": _t("r")}},
+     r"x\.yaml: .*title: .*needs both languages"),
+    ({"base.yaml": BASE_FILE, "x.yaml": {"title": {"en": "X"}, "rationale": _t("r")}},
+     r"x\.yaml: .*title: .*lacks Danish \(da\)"),
+    ({"base.yaml": BASE_FILE, "x.yaml": {"title": _t("X"), "rationale": {"da": "r", "en": " "}}},
+     r"x\.yaml: .*rationale: .*lacks English \(en\)"),
 ])
 def test_bad_scenario_folder_is_an_error_naming_the_file(tmp_path, files, match):
     for name, content in files.items():
@@ -174,8 +187,8 @@ def test_bad_scenario_folder_is_an_error_naming_the_file(tmp_path, files, match)
 
 def test_scenarios_load_base_first_then_by_order(tmp_path):
     _write(tmp_path, "base.yaml", BASE_FILE)
-    _write(tmp_path, "a_late.yaml", {"title": "Late", "rationale": "r", "order": 9})
-    _write(tmp_path, "z_early.yaml", {"title": "Early", "rationale": "r", "order": 1,
+    _write(tmp_path, "a_late.yaml", {"title": _t("Late"), "rationale": _t("r"), "order": 9})
+    _write(tmp_path, "z_early.yaml", {"title": _t("Early"), "rationale": _t("r"), "order": 1,
                                       "overlay": {"selection": {"spacing_km": 25}}})
     got = load_scenarios(tmp_path, load_criteria())
     assert [s.id for s in got] == ["base", "z_early", "a_late"]
@@ -187,9 +200,12 @@ def test_shipped_scenarios():
     cat = load_catalog()
     got = {s.id: s for s in load_scenarios(SHIPPED, load_criteria(catalog=cat), catalog=cat)}
     assert {"base", "five_parks", "green_transition", "whole_country", "labour_logistics"} <= set(got)
-    for s in got.values():
-        assert s.title and "\n" not in s.rationale and len(s.rationale) > 150
-        assert "§ 13" in s.rationale + s.basis or "agreed" in s.rationale
+    for s in got.values():  # every text in both languages, tied to the law or the agreement
+        for lang, agreed in (("da", "aftalt"), ("en", "agreed")):
+            title, rationale, basis = s.title.get(lang), s.rationale.get(lang), s.basis.get(lang)
+            assert title and "\n" not in rationale and len(rationale) > 150
+            assert "§ 13" in rationale + basis or agreed in rationale
+        assert s.title.da != s.title.en and s.rationale.da != s.rationale.en
     five = got["five_parks"].criteria.selection
     assert (five.k_min, five.k_max) == (5, 5)
     base, green = got["base"].criteria, got["green_transition"].criteria
@@ -320,7 +336,7 @@ def test_cli_bad_scenario_file_fails_before_any_work(tmp_path):
     folder = tmp_path / "scen"
     folder.mkdir()
     _write(folder, "base.yaml", BASE_FILE)
-    _write(folder, "typo.yaml", {"title": "Typo", "rationale": "r", "overlay": {"selection": {"k_maxx": 5}}})
+    _write(folder, "typo.yaml", {"title": _t("Typo"), "rationale": _t("r"), "overlay": {"selection": {"k_maxx": 5}}})
     sub = tmp_path / "apps.geojson"
     sub.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
     res = CliRunner().invoke(main, ["scenarios", str(sub), "--scenarios", str(folder), "--out", str(tmp_path / "o")])
