@@ -1,7 +1,8 @@
 """The scenarios compared: the matrix, stability (robust core, swing) with reasons, differences to the base.
 
 Internal to `screening.scenarios`. The reasons are made by `screening._scenario_reasons` from each
-scenario's run (its proposal, its rules, the criterion breakdown).
+scenario's run (its proposal, its rules, the criterion breakdown), in the current language
+(`screening.i18n.current`), as are the scenario titles kept here.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def compare(runs: Sequence, *, towns: gpd.GeoDataFrame | None = None) -> Compari
         scenario's outside-towns minimum (as the selection decides it).
     """
     ids = tuple(r.scenario.id for r in runs)
-    titles = {r.scenario.id: r.scenario.title for r in runs}
+    titles = {r.scenario.id: str(r.scenario.title) for r in runs}  # in the current language
     base = runs[0].result.candidates.set_index("application_id", drop=False)
     order = base.assign(_x=base["excluded"].astype(bool)).sort_values(
         ["_x", "rank", "score_total"], ascending=[True, True, False], na_position="last").index
@@ -149,7 +150,7 @@ def _difference(base_run, run) -> dict:
     s_set = set(s.index[s["selected"].fillna(False).astype(bool)])
     regions = sorted(set(b.loc[list(b_set), "regionsnavn"]) | set(s.loc[list(s_set), "regionsnavn"]))
     return {
-        "scenario": run.scenario.id, "title": run.scenario.title,
+        "scenario": run.scenario.id, "title": str(run.scenario.title),
         "status": run.result.selection.status, "proven_optimal": run.result.selection.proven_optimal,
         "entered": sorted(s_set - b_set), "left": sorted(b_set - s_set), "kept": sorted(s_set & b_set),
         "parks": [len(b_set), len(s_set)],

@@ -4,8 +4,9 @@ Internal to `screening.scenarios`. `positions` states, for every application und
 that decides it: a region minimum or the outside-towns minimum holding its place, or its score; or, when it
 is left out, the chosen park in its way (closer than the spacing, sharing a municipality, the weakest of a
 full region or of a full proposal), by how much that park outscores it and the criteria behind the gap
-(from the criterion breakdown). `clause` and `sentence` put facts in words; `TEXT` is the one place the
-words live (for the later translation).
+(from the criterion breakdown). `clause` and `sentence` put facts in words, in the current language
+(`screening.i18n`); the words live in one table, `screening._scenario_words.TEXT`. The facts themselves
+hold numbers and ids, no words, so they can be put in words in either language.
 """
 
 from __future__ import annotations
@@ -19,67 +20,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from babel import Locale
 
+from screening import i18n
+from screening._scenario_words import ORDINALS, RANGE, TEXT, TITLES_REASON, words
 from screening.config import Selection
+from screening.i18n import fmt_number, gettext
 
 __all__ = ["TEXT", "STATUSES", "status_of", "positions", "clause", "sentence"]
 
 log = logging.getLogger(__name__)
-
-TEXT = {
-    "smoke_test": ("SMOKE TEST, NOT EVIDENCE: the inputs are the approximate 2025 applications, whose squares are "
-                   "invented and whose positions are mostly guesses; nothing here says anything about the real "
-                   "2025 decision."),
-    # why an application is chosen under a scenario
-    "region_minimum": "it is needed for {rule}",
-    "outside_towns": "it is needed for {rule}",
-    "rule_region_minimum": "the minimum of {minimum} park{plural} in {region}",
-    "rule_outside_towns": "the minimum of {minimum} park{plural} outside the large towns",
-    "score": "it scores {score:.1f} ({rank} of {eligible})",
-    "score_change": ", {delta:+.1f} against the base, mostly {drivers}",
-    "on_score": "on its score",
-    # why it is not chosen
-    "spacing": "it lies {distance_km:.0f} km from chosen {other} (spacing {spacing_km:g} km), {compared}",
-    "spacing_many": "it lies within {spacing_km:g} km of chosen {others}, {compared}",
-    "at_km": "{other} at {distance_km:.0f} km",
-    "kommune": "its municipality already has {other} (at most {maximum:g} per municipality), {compared}",
-    "region_full": "{region} already has its maximum of {maximum:g} parks and {other} {compared}",
-    "full": "the proposal holds only {k} parks and {other}, the lowest chosen, {compared}",
-    "not_better": "adding it would not raise the total within the rules",
-    "excluded": "excluded by the screening",
-    "no_score": "not scored",
-    "no_proposal": "no proposal meets this scenario's rules",
-    "not_examined": "not examined (chosen in no scenario)",
-    # comparing with the park that holds the place
-    "outscores": "which scores {gap} points more",
-    "outscores_by": "which scores {gap} points more, mostly {drivers}",
-    "outscore_together": "which together score {gap} points more",
-    "outscore_together_count": "which together are chosen in {gap} more scenario{plural}",
-    "held_by_rules": "which is needed for {rule} although it scores {gap} points less",
-    "held_otherwise": "which fits the rules better although it scores {gap} points less",
-    "gap_mixed": "whose score differs by {gap} points",
-    "outscores_count": "which is chosen in {gap} more scenario{plural}",
-    "held_by_rules_count": "which is needed for {rule} although it is chosen in {gap} fewer scenario{plural}",
-    "range": "{lo}–{hi}",
-    "ties": "which scores as much",
-    "ties_count": "which is chosen in as many scenarios and scores more on average",
-    "driver": "{title} {points:+.1f}",
-    "driver_title": "{title}",
-    # the sentence per application
-    "chosen_under": "chosen under {items}",
-    "not_under": "not under {items}",
-    "titles_reason": "{titles} ({text})",
-    "title": "'{title}'",
-    "and": " and ",
-    "core": "chosen in all {n} scenarios",
-    "never": "chosen in no scenario: {text}",
-    "excluded_all": "excluded by the screening in every scenario",
-    # the robust proposal
-    "robust_count": "chosen in {count} of {n} scenarios",
-    "robust_in": "{head}; in the robust proposal because {text}",
-    "robust_out": "{head}; left out because {text}",
-}
-"""Every scenario reason's words, with named fields filled from the data."""
 
 STATUSES = ("chosen", "eligible", "excluded")
 """Status of an application in one scenario's matrix cell."""
@@ -168,16 +118,31 @@ def positions(table: pd.DataFrame, rules: Selection, *, towns: gpd.GeoDataFrame 
 
 def clause(fact: Mapping) -> str:
     """One fact of `positions` in words, e.g. "it is needed for the minimum of 2 parks in Region Sjælland"."""
-    fields = dict(fact)
-    kind = fields.pop("kind")
-    if "other_gap" in fields:
-        fields["compared"] = _compared(fields)
+    kind = fact["kind"]
+    compared = _compared(fact) if "other_gap" in fact else ""
+    other = fact.get("other", "")
     if kind in ("region_minimum", "outside_towns"):
-        fields["rule"] = _rule(fact)
-    if kind == "score" and fields.get("delta") is not None and fields.get("change_drivers"):
-        return TEXT["score"].format(**fields) + TEXT["score_change"].format(
-            delta=fields["delta"], drivers=_drivers(fields["change_drivers"]))
-    return TEXT[kind].format(**fields)
+        return words(kind, rule=_rule(fact))
+    if kind == "score":
+        values = {"score": fmt_number(fact["score"], 1), "eligible": fmt_number(fact["eligible"]),
+                  "rank": "–" if fact["rank"] is None else _ordinal(fact["rank"])}
+        if fact.get("delta") is not None and fact.get("change_drivers"):
+            return words("score_change", delta=_signed(fact["delta"]), drivers=_drivers(fact["change_drivers"]),
+                         **values)
+        return words("score", **values)
+    if kind == "spacing":
+        return words(kind, distance_km=fmt_number(fact["distance_km"]), other=other,
+                     spacing_km=_general(fact["spacing_km"]), compared=compared)
+    if kind == "spacing_many":
+        others = [words("at_km", other=o["other"], distance_km=fmt_number(o["distance_km"])) for o in fact["others"]]
+        return words(kind, spacing_km=_general(fact["spacing_km"]), others=_joined(others), compared=compared)
+    if kind == "kommune":
+        return words(kind, other=other, maximum=_general(fact["maximum"]), compared=compared)
+    if kind == "region_full":
+        return words(kind, fact["maximum"], region=fact["region"], other=other, compared=compared)
+    if kind == "full":
+        return words(kind, fact["k"], other=other, compared=compared)
+    return words(kind)
 
 
 def sentence(kind: str, per: Sequence[Mapping], titles: Mapping[str, str], n: int) -> str:
@@ -195,9 +160,9 @@ def sentence(kind: str, per: Sequence[Mapping], titles: Mapping[str, str], n: in
         Number of scenarios.
     """
     if kind == "excluded":
-        return TEXT["excluded_all"]
+        return words("excluded_all")
     if kind == "core":
-        return TEXT["core"].format(n=n)
+        return words("core", n)
     base_chosen = per[0]["chosen"]
     parts = []
     for chosen, key in ((True, "chosen_under"), (False, "not_under")):  # the two halves of the sentence
@@ -216,11 +181,11 @@ def sentence(kind: str, per: Sequence[Mapping], titles: Mapping[str, str], n: in
             groups.setdefault(key_, []).append(c)
         items = []
         for group_key, members in groups.items():  # a few groups
-            text = TEXT["on_score"] if group_key == ("score",) else _group_text(members)
-            names = [TEXT["title"].format(title=titles[c["scenario"]]) for c in members]
-            items.append(TEXT["titles_reason"].format(titles=_joined(names), text=text))
-        parts.append("; ".join(items) if kind == "never" else TEXT[key].format(items="; ".join(items)))
-    text = TEXT["never"].format(text=parts[0]) if kind == "never" else "; ".join(parts)
+            text = words("on_score") if group_key == ("score",) else _group_text(members)
+            names = [words("title", title=titles[c["scenario"]]) for c in members]
+            items.append(TITLES_REASON.format(titles=_joined(names), text=text))
+        parts.append("; ".join(items) if kind == "never" else words(key, items="; ".join(items)))
+    text = words("never", text=parts[0]) if kind == "never" else "; ".join(parts)
     return text[0].upper() + text[1:]
 
 
@@ -271,14 +236,12 @@ def _why_chosen(i: int, ctx: _Context) -> dict:
     rule = rules.regions.get(region)
     n_region = int((ctx.region[ctx.chosen] == region).sum())
     if displaced and rule is not None and 0 < rule.min and n_region <= rule.min:
-        return {"kind": "region_minimum", "region": region, "minimum": rule.min,
-                "plural": "" if rule.min == 1 else "s"}
+        return {"kind": "region_minimum", "region": region, "minimum": rule.min}
     outside = int((~ctx.urban[ctx.chosen]).sum())
     if displaced and rules.min_outside_urban > 0 and not ctx.urban[i] and outside <= rules.min_outside_urban:
-        return {"kind": "outside_towns", "minimum": rules.min_outside_urban,
-                "plural": "" if rules.min_outside_urban == 1 else "s"}
+        return {"kind": "outside_towns", "minimum": rules.min_outside_urban}
     fact = {"kind": "score", "score": float(ctx.value[i]), "eligible": ctx.eligible,
-            "rank": "–" if np.isnan(ctx.rank[i]) else _ordinal(int(ctx.rank[i])), "delta": None,
+            "rank": None if np.isnan(ctx.rank[i]) else int(ctx.rank[i]), "delta": None,
             "change_drivers": []}
     if ctx.unit == "points" and ctx.points is not None and ctx.base_points is not None:
         change = ctx.points[i] - ctx.base_points[i]
@@ -299,11 +262,11 @@ def _why_not(i: int, dist_i: np.ndarray, ctx: _Context, facts: Mapping[int, dict
         fact = {"kind": "spacing", "distance_km": float(dist_i[j]) / 1000, "spacing_km": rules.spacing_km,
                 **_rival(i, int(idx[j]), ctx, facts)}
         if len(close) > 1 and fact["other_gap"] < 0 and not fact["other_rule"]:  # it would displace several
-            names = [TEXT["at_km"].format(other=ctx.names[idx[k]], distance_km=dist_i[k] / 1000) for k in close]
+            others = [{"other": ctx.names[idx[k]], "distance_km": float(dist_i[k]) / 1000} for k in close]
             gap = float(ctx.value[idx[close]].sum() - ctx.value[i])
-            fact |= {"kind": "spacing_many", "others": _joined(names), "other_gap": round(gap, 2),
+            fact |= {"kind": "spacing_many", "others": others, "other_gap": round(gap, 2),
                      "other_id": "+".join(str(ctx.ids[idx[k]]) for k in close), "other_drivers": [],
-                     "together": True, "other_rule": ""}
+                     "together": True, "other_rule": None}
         return fact
     if rules.max_per_kommune is not None:
         full = sorted(k for k in ctx.kommuner[i] if ctx.used.get(k, 0) >= rules.max_per_kommune)
@@ -330,7 +293,8 @@ def _rival(i: int, other: int, ctx: _Context, facts: Mapping[int, dict]) -> dict
     held = facts.get(other, {})
     return {"other": ctx.names[other], "other_id": str(ctx.ids[other]), "other_gap": round(gap, 2),
             "other_drivers": drivers, "unit": ctx.unit,
-            "other_rule": _rule(held) if held.get("kind") in ("region_minimum", "outside_towns") else ""}
+            "other_rule": {k: held[k] for k in ("kind", "region", "minimum") if k in held}
+            if held.get("kind") in ("region_minimum", "outside_towns") else None}
 
 
 def _urban(xy: np.ndarray, rules: Selection, towns: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -354,44 +318,61 @@ def _weakest(value: np.ndarray, ids: np.ndarray, region: np.ndarray, chosen: np.
 
 
 def _rule(fact: Mapping) -> str:
+    """The rule a chosen park is needed for, in words: a region minimum or the outside-towns minimum."""
     if fact["kind"] == "region_minimum":
-        return TEXT["rule_region_minimum"].format(**fact)
-    return TEXT["rule_outside_towns"].format(**fact)
+        return words("rule_region_minimum", fact["minimum"], region=fact["region"])
+    return words("rule_outside_towns", fact["minimum"])
 
 
 def _compared(fields: Mapping) -> str:
     """How the park holding the place compares: its value gap (a number, or a (low, high) range when
     scenarios are grouped), the criteria behind it, or the rule that needs it."""
-    gap, rule = fields["other_gap"], fields.get("other_rule", "")
+    gap = fields["other_gap"]
+    rule = _rule(fields["other_rule"]) if fields.get("other_rule") else ""
     lo, hi = gap if isinstance(gap, tuple) else (gap, gap)
+    counts = fields.get("unit") == "scenarios"
+    n_ = round(max(abs(lo), abs(hi)))  # the plural follows the largest number shown
     if fields.get("together") and lo > 0:
-        key = "outscore_together_count" if fields.get("unit") == "scenarios" else "outscore_together"
-        fmt = "{:.0f}" if fields.get("unit") == "scenarios" else "{:.1f}"
-        return TEXT[key].format(gap=_span(lo, hi, fmt), plural="" if abs(hi) == 1 else "s")
-    if fields.get("unit") == "scenarios":
-        plural = "" if abs(hi) == 1 else "s"
+        if counts:
+            return words("outscore_together_count", n_, gap=_span(lo, hi, 0))
+        return words("outscore_together", gap=_span(lo, hi))
+    if counts:
         if lo == hi == 0:
-            return TEXT["ties_count"]
+            return words("ties_count")
         if lo > 0:
-            return TEXT["outscores_count"].format(gap=_span(lo, hi, "{:.0f}"), plural=plural)
-        return TEXT["held_by_rules_count"].format(gap=_span(-hi, -lo, "{:.0f}"), plural=plural,
-                                                  rule=rule or "the rules")
+            return words("outscores_count", n_, gap=_span(lo, hi, 0))
+        return words("held_by_rules_count", n_, gap=_span(-hi, -lo, 0), rule=rule or words("the_rules"))
     if lo == hi == 0:
-        return TEXT["ties"]
+        return words("ties")
     if hi < 0:
-        return TEXT["held_by_rules"].format(gap=_span(-hi, -lo), rule=rule) if rule else \
-            TEXT["held_otherwise"].format(gap=_span(-hi, -lo))
+        return words("held_by_rules", gap=_span(-hi, -lo), rule=rule) if rule else \
+            words("held_otherwise", gap=_span(-hi, -lo))
     if lo < 0:
-        return TEXT["gap_mixed"].format(gap=_span(lo, hi, "{:+.1f}"))
+        return words("gap_mixed", gap=_span(lo, hi, signed=True))
     if fields.get("other_drivers"):
-        return TEXT["outscores_by"].format(gap=_span(lo, hi), drivers=_drivers(fields["other_drivers"]))
-    return TEXT["outscores"].format(gap=_span(lo, hi))
+        return words("outscores_by", gap=_span(lo, hi), drivers=_drivers(fields["other_drivers"]))
+    return words("outscores", gap=_span(lo, hi))
 
 
-def _span(lo: float, hi: float, fmt: str = "{:.1f}") -> str:
-    """One number, or a range "13.6–25.1" when the grouped scenarios differ."""
-    a, b = fmt.format(lo), fmt.format(hi)
-    return a if a == b else TEXT["range"].format(lo=a, hi=b)
+def _span(lo: float, hi: float, decimals: int = 1, *, signed: bool = False) -> str:
+    """One number, or a range "13.6–25.1" when the grouped scenarios differ (in the language's format)."""
+    fmt = _signed if signed else fmt_number
+    a, b = fmt(lo, decimals), fmt(hi, decimals)
+    return a if a == b else RANGE.format(lo=a, hi=b)
+
+
+def _signed(value: float, decimals: int = 1) -> str:
+    """A difference with its sign: "+3.8" / "+3,8", "-1.2" / "-1,2"."""
+    text = fmt_number(abs(value), decimals)
+    negative = value < 0 and text.strip("0.,") != ""
+    return ("-" if negative else "+") + text
+
+
+def _general(value: float) -> str:
+    """A rule's value as written, without trailing zeros: 40, 12.5 (12,5 in Danish)."""
+    plain = f"{float(value):g}"
+    decimals = len(plain.split(".")[1]) if "." in plain and "e" not in plain else 0
+    return fmt_number(value, decimals)
 
 
 def _top(titles: np.ndarray, diff: np.ndarray, *, sign: float, n: int = 2) -> list[dict]:
@@ -412,8 +393,8 @@ def _points(contributions: pd.DataFrame | None, base: pd.DataFrame | None, ids: 
 
 def _drivers(drivers: Sequence[Mapping]) -> str:
     """Criteria and points in words; a title's first letter lower-cased inside the sentence (not "HV")."""
-    return ", ".join(TEXT["driver" if d["points"] is not None else "driver_title"].format(
-        **{**d, "title": _in_sentence(d["title"])}) for d in drivers)
+    return ", ".join(_in_sentence(d["title"]) + ("" if d["points"] is None else f" {_signed(d['points'])}")
+                     for d in drivers)
 
 
 def _in_sentence(title: str) -> str:
@@ -421,8 +402,8 @@ def _in_sentence(title: str) -> str:
 
 
 def _joined(items: Sequence[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + TEXT["and"] + items[-1]
+    """"a", "a and b", "a, b and c" (in the current language)."""
+    return items[0] if len(items) == 1 else words("and", items=", ".join(items[:-1]), last=items[-1])
 
 
 def _kommuner(lead, co) -> frozenset[str]:
@@ -431,4 +412,6 @@ def _kommuner(lead, co) -> frozenset[str]:
 
 
 def _ordinal(k: int) -> str:
-    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+    """A rank in words: "4th" in English, "nr. 4" in Danish (the language's CLDR ordinal category)."""
+    form = Locale.parse(i18n.current()).ordinal_form(k)
+    return gettext(ORDINALS.get(form, ORDINALS["other"]), rank=fmt_number(k))

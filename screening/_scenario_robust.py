@@ -27,15 +27,17 @@ import numpy as np
 import pandas as pd
 
 from screening import selection as selection_mod
-from screening._scenario_reasons import TEXT, clause, positions
+from screening._scenario_reasons import clause, positions
+from screening._scenario_words import words
+from screening.i18n import N_, fmt_number, gettext
 
 __all__ = ["OBJECTIVE", "RobustProposal", "robust_proposal"]
 
 log = logging.getLogger(__name__)
 
-OBJECTIVE = ("maximise the number of scenarios in which the members of the proposal are chosen (summed over "
-             "the members); ties broken by the members' mean score over the scenarios; under the base rules")
-"""The robustness objective in words (shown on the page and written to scenarios.json)."""
+OBJECTIVE = N_("maximise the number of scenarios in which the members of the proposal are chosen (summed over "
+               "the members); ties broken by the members' mean score over the scenarios; under the base rules")
+"""The robustness objective in words (shown on the page and written to scenarios.json, translated there)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class RobustProposal:
             row.update({k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()})
             if isinstance(row.get("mean_score"), float) and np.isnan(row["mean_score"]):
                 row["mean_score"] = None
-        return {"objective": OBJECTIVE, "status": self.status, "proven_optimal": self.proven_optimal,
+        return {"objective": gettext(OBJECTIVE), "status": self.status, "proven_optimal": self.proven_optimal,
                 "mip_gap": self.mip_gap, "objective_value": self.objective, "selected": self.selected,
                 "chosen_pairs": self.chosen_pairs, "best_possible": self.best_possible,
                 "scenarios": self.scenarios, "solver": self.solver, "applications": rows}
@@ -106,7 +108,7 @@ def robust_proposal(runs: Sequence, *, towns: gpd.GeoDataFrame | None = None) ->
     table = pd.DataFrame({"chosen_in": count, "mean_score": mean, "weight": weight,
                           "selected": base.index.isin(selected)}, index=base.index)
     reasons = _reasons(frame, sel, rules, count, towns, len(runs))
-    table["reason"] = [reasons.get(a) or TEXT["robust_count"].format(count=int(count[a]), n=len(runs))
+    table["reason"] = [reasons.get(a) or words("robust_count", len(runs), count=fmt_number(int(count[a])))
                        for a in base.index]
     pairs = int(count[table["selected"]].sum())
     best = int(np.sort(count.to_numpy())[::-1][: rules.k_max].sum())
@@ -125,9 +127,9 @@ def _reasons(frame: pd.DataFrame, sel, rules, count: pd.Series, towns, n: int) -
                       unit="scenarios", feasible=sel.objective is not None)
     out = {}
     for aid, fact in facts.items():  # the applications chosen in some scenario (tens)
-        head = TEXT["robust_count"].format(count=int(count[aid]), n=n)
+        head = words("robust_count", n, count=fmt_number(int(count[aid])))
         if fact["kind"] in ("score", "excluded", "no_score"):  # in on its count
             out[aid] = head
         else:
-            out[aid] = TEXT["robust_in" if fact["chosen"] else "robust_out"].format(head=head, text=clause(fact))
+            out[aid] = words("robust_in" if fact["chosen"] else "robust_out", head=head, text=clause(fact))
     return out

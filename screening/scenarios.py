@@ -10,6 +10,10 @@ and shared; each scenario only rescores (`screening.scoring.score_measured`), ra
 Run folder (``reports/<timestamp>/``): the base scenario's usual run (tables, ``selection.json``,
 ``index.html``, map, cards) and ``scenarios/`` with one sub-folder per scenario (the usual tables,
 ``selection.json``, ``manifest.json``), ``scenarios.json`` and ``scenarios.html``.
+
+Language: every text of a run (reasons, titles, the page, the summary) is in the language current when
+`run` is called (``lang=``, else `screening.i18n.current`: ``$INDUSTRIPARK_LANG``, else Danish); `write`
+writes the page and the tables in that same language, and ``scenarios.json`` and the manifests record it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 import geopandas as gpd
 
 from screening import catalog as catalog_mod
-from screening import exclusion, pipeline, scoring, submissions
+from screening import exclusion, i18n, pipeline, scoring, submissions
 from screening._json import write_json
 from screening._run_files import manifest as run_manifest
 from screening._scenario_compare import Comparison, compare
@@ -32,6 +36,7 @@ from screening._scenario_config import Scenario, load_scenarios
 from screening._scenario_robust import RobustProposal, robust_proposal
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import ScreeningError
+from screening.i18n import N_, gettext, ngettext
 
 __all__ = ["ScenarioRun", "ScenariosResult", "SMOKE_TEST_INPUTS", "run", "evaluate", "write", "summary_text",
            "load_scenarios"]
@@ -69,6 +74,8 @@ class ScenariosResult:
     measurements: int = 1
     run_dir: Path | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
+    lang: str = i18n.DEFAULT
+    """The language of the texts (reasons, titles) and of the pages written: ``da`` or ``en``."""
 
     @property
     def base(self) -> ScenarioRun:
@@ -77,7 +84,7 @@ class ScenariosResult:
     def to_dict(self) -> dict:
         """Plain JSON-able content of ``scenarios.json``."""
         return {
-            "run_id": self.manifest.get("run_id"), "created": self.manifest.get("created"),
+            "run_id": self.manifest.get("run_id"), "created": self.manifest.get("created"), "lang": self.lang,
             "smoke_test": self.smoke_test, "inputs": self.manifest.get("inputs", []),
             "incomplete": self.manifest.get("incomplete", False),
             "incomplete_text": self.manifest.get("incomplete_text", ""),
@@ -95,7 +102,7 @@ class ScenariosResult:
 def run(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, criteria: Criteria,
         scenarios_dir: str | Path, out_root: Path | None, allow_missing: Iterable[str] = (),
         allow_damaged: Iterable[str] = (), repair: bool = False, report: bool = True,
-        max_applications: int | None = pipeline.MAX_APPLICATIONS) -> ScenariosResult:
+        max_applications: int | None = pipeline.MAX_APPLICATIONS, lang: str | None = None) -> ScenariosResult:
     """Run every scenario of `scenarios_dir` on the submission files and, with `out_root`, write the run folder.
 
     Parameters
@@ -116,6 +123,8 @@ def run(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, c
         Also write the base scenario's ``index.html``, map and cards (linking to ``scenarios.html``).
     max_applications
         Refuse more applications than this when writing the report (`pipeline.MAX_APPLICATIONS`).
+    lang
+        ``da`` or ``en``: the language of the reasons, titles and pages; None: `screening.i18n.current`.
 
     Returns
     -------
@@ -127,6 +136,11 @@ def run(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, c
     ConfigError
         For a bad scenario file (before any layer is loaded).
     """
+    if lang is not None:
+        with i18n.use(lang):
+            return run(inputs, settings=settings, catalog=catalog, criteria=criteria, scenarios_dir=scenarios_dir,
+                       out_root=out_root, allow_missing=allow_missing, allow_damaged=allow_damaged, repair=repair,
+                       report=report, max_applications=max_applications)
     scenarios = load_scenarios(scenarios_dir, criteria, catalog=catalog)  # bad files fail before any work
     if out_root is not None:
         with pipeline.run_folder(Path(out_root)) as folder:
@@ -162,7 +176,7 @@ def run(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog, c
     smoke = any(Path(p).stem.startswith(SMOKE_TEST_INPUTS) for p in inputs)
     manifest = run_manifest(inputs, layer_set, catalog, criteria, settings, allow_missing, timings, runs[0].result)
     measurements = len({r.timings["measurement"] for r in runs})
-    return ScenariosResult(runs, comparison, robust, timings, manifest, smoke, measurements)
+    return ScenariosResult(runs, comparison, robust, timings, manifest, smoke, measurements, lang=i18n.current())
 
 
 def evaluate(candidates: gpd.GeoDataFrame, layer_set: catalog_mod.LayerSet, scenarios: Sequence[Scenario], *,
@@ -223,6 +237,8 @@ def write(result: ScenariosResult, run_dir: Path, *, catalog: Catalog, settings:
           inputs: Sequence[str | Path], report: bool = True) -> ScenariosResult:
     """Write the run into the (new, empty) folder `run_dir`: ``scenarios/`` first, then the base rules' run.
 
+    Everything is written in the run's language (``result.lang``), whatever language is current.
+
     ``scenarios/<id>/`` gets each scenario's usual tables (`pipeline.write_run`) with a manifest naming
     the scenario; ``scenarios/scenarios.json`` and ``scenarios/scenarios.html`` follow; then the base
     scenario's run is written at the top (`pipeline.write_outputs`: tables, and with `report` the index,
@@ -233,9 +249,14 @@ def write(result: ScenariosResult, run_dir: Path, *, catalog: Catalog, settings:
     ScenariosResult
         `result` with ``run_dir`` and ``outputs`` (paths by name) set.
     """
+    with i18n.use(result.lang):
+        return _write(result, Path(run_dir), catalog=catalog, settings=settings, inputs=inputs, report=report)
+
+
+def _write(result: ScenariosResult, run_dir: Path, *, catalog: Catalog, settings: Settings,
+           inputs: Sequence[str | Path], report: bool) -> ScenariosResult:
     from screening import _scenario_page
 
-    run_dir = Path(run_dir)
     timings = dict(result.timings)
     t0 = time.perf_counter()
     result = replace(result, manifest=result.manifest | {"run_id": run_dir.name})
@@ -264,29 +285,47 @@ def write(result: ScenariosResult, run_dir: Path, *, catalog: Catalog, settings:
     timings["base_run"] = time.perf_counter() - t0
     result = replace(result, timings=timings)
     write_json(run_dir / "manifest.json", base_result.manifest | {
-        "scenarios": [r.id for r in result.runs],
+        "lang": result.lang, "scenarios": [r.id for r in result.runs],
         "scenario_timings_s": {k: round(v, 3) for k, v in timings.items()}})
     log.info("scenarios written to %s (%d scenarios)", folder, len(result.runs))
     return replace(result, run_dir=run_dir, outputs=outputs)
 
 
-def summary_text(result: ScenariosResult) -> str:
-    """A short summary for the terminal: each scenario's proposal, the robust core and the robust proposal."""
-    from screening._scenario_reasons import TEXT
+SUMMARY = {
+    "scenario": N_("%(title)s %(status)s, %(proof)s: %(parks)s - %(ids)s"),
+    "proven": N_("proven optimal"),
+    "not_proven": N_("NOT proven optimal"),
+    "core": N_("Robust core (chosen in all %(count)s): %(ids)s"),
+    "swing": N_("Swing: %(ids)s"),
+    "robust": N_("Robust proposal (%(status)s, %(proof)s): %(ids)s"),
+}
+"""The terminal summary's words (`summary_text`)."""
 
-    lines = [TEXT["smoke_test"]] if result.smoke_test else []
+
+def summary_text(result: ScenariosResult) -> str:
+    """A short summary for the terminal: each scenario's proposal, the robust core and the robust proposal.
+
+    In the current language (the CLI runs it inside the run's language)."""
+    from screening._scenario_words import solver_status, words
+
+    def proof(proven: bool) -> str:
+        return gettext(SUMMARY["proven" if proven else "not_proven"])
+
+    lines = [words("smoke_test")] if result.smoke_test else []
+    width = max(len(str(r.scenario.title)) for r in result.runs)
     for r in result.runs:  # a handful of scenarios
         sel = r.result.selection
-        proof = "proven optimal" if sel.proven_optimal else "NOT proven optimal"
-        lines.append(f"{r.scenario.title:<24} {sel.status}, {proof}: {len(sel.selected_ids)} parks - "
-                     f"{', '.join(sorted(sel.selected_ids)) or '-'}")
+        lines.append(gettext(SUMMARY["scenario"], title=f"{r.scenario.title!s:<{width}}",
+                             status=solver_status(sel.status), proof=proof(sel.proven_optimal),
+                             parks=ngettext("%(num)s park", "%(num)s parks", len(sel.selected_ids)),
+                             ids=", ".join(sorted(sel.selected_ids)) or "-"))
     stab = result.comparison.stability
-    lines.append(f"Robust core (chosen in all {len(result.runs)}): "
-                 f"{', '.join(stab.index[stab['stability'] == 'core']) or '-'}")
-    lines.append(f"Swing: {', '.join(stab.index[stab['stability'] == 'swing']) or '-'}")
+    lines.append(gettext(SUMMARY["core"], count=len(result.runs),
+                         ids=", ".join(stab.index[stab["stability"] == "core"]) or "-"))
+    lines.append(gettext(SUMMARY["swing"], ids=", ".join(stab.index[stab["stability"] == "swing"]) or "-"))
     rp = result.robust
-    lines.append(f"Robust proposal ({rp.status}, {'proven optimal' if rp.proven_optimal else 'NOT proven'}): "
-                 f"{', '.join(rp.selected) or '-'}")
+    lines.append(gettext(SUMMARY["robust"], status=solver_status(rp.status), proof=proof(rp.proven_optimal),
+                         ids=", ".join(rp.selected) or "-"))
     return "\n".join(lines)
 
 
