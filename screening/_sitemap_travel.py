@@ -112,8 +112,7 @@ def draw_catchments(ax, rows: pd.DataFrame) -> list:
     for row in rows.sort_values("minutes", ascending=False).itertuples():  # two catchments
         style = CATCHMENT_STYLE.get(float(row.minutes), {"facecolor": "#fdd0a2", "alpha": 0.35})
         if not row.geometry.is_empty:
-            added.append(ax.add_patch(_patch(row.geometry, edgecolor="#e6550d", linewidth=0.6, zorder=1.5,
-                                             **style)))
+            added.append(_add(ax, [_patch(row.geometry, edgecolor="#e6550d", linewidth=0.6, zorder=1.5, **style)]))
     return added
 
 
@@ -146,40 +145,57 @@ def draw_legend(ax, catchments: pd.DataFrame, route: bool) -> list:
 
 
 def inset_axes(fig, context: Mapping[str, gpd.GeoDataFrame], prepared_roads):
-    """The catchment inset (upper right), with land and the main roads drawn once; its axes."""
+    """The catchment inset (upper right): its axes, and the land (simplified 100 m, with an STRtree) and
+    main roads it draws around each site (`draw_inset`)."""
     ax = fig.add_axes(INSET)
     ax.set_facecolor("#dbeaf5" if "kommuner" in context else "#ffffff")
     ax.set_xticks([])
     ax.set_yticks([])
-    land = context.get("kommuner")
-    if land is not None and len(land):
-        gpd.GeoSeries(shapely.simplify(land.geometry.to_numpy(), 100.0)).plot(
-            ax=ax, color="#f7f6f0", edgecolor="#c8c8c8", linewidth=0.3, zorder=1)
-    if prepared_roads is not None:
-        geoms, cls, _ = prepared_roads
-        major = np.isin(cls, ["motorway", "trunk"])
-        if major.any():
-            gpd.GeoSeries(shapely.simplify(geoms[major], 200.0)).plot(ax=ax, color="#8c6d31", linewidth=0.5,
-                                                                      zorder=3)
-    ax.set_xlabel("")
-    ax.set_ylabel("")
     ax.text(0.5, 0.985, TEXT["inset"], transform=ax.transAxes, ha="center", va="top", fontsize=6.5, zorder=9,
             bbox={"boxstyle": "square,pad=0.15", "fc": "#ffffff", "ec": "none", "alpha": 0.8})
     for spine in ax.spines.values():
         spine.set_edgecolor("#404040")
-    return ax
+    land = context.get("kommuner")
+    prepared_land = None
+    if land is not None and len(land):
+        geoms = shapely.simplify(land.geometry.to_numpy(), 100.0)
+        prepared_land = (geoms, shapely.STRtree(geoms))
+    return ax, prepared_land, prepared_roads
 
 
-def draw_inset(ax, site, catchments: pd.DataFrame, colour: str) -> list:
-    """The site's catchments on the inset, centred on the site; returns the artists added."""
+def draw_inset(inset, site, catchments: pd.DataFrame, colour: str) -> list:
+    """The land, motorways and trunk roads, and the site's catchments on the inset, centred on the site;
+    returns the artists added."""
+    from screening._sitemap import _patch
+
+    ax, land, roads = inset
     cx, cy = site.centroid.x, site.centroid.y
-    added = draw_catchments(ax, catchments)
+    box = (cx - INSET_HALF_M, cy - INSET_HALF_M, cx + INSET_HALF_M, cy + INSET_HALF_M)
+    added = []
+    if land is not None:
+        geoms, tree = land
+        clipped = shapely.intersection(geoms[tree.query(shapely.box(*box))], shapely.box(*box))
+        patches = [_patch(g, facecolor="#f7f6f0", edgecolor="#c8c8c8", linewidth=0.3, zorder=1)
+                   for g in clipped if not g.is_empty and g.geom_type in ("Polygon", "MultiPolygon")]
+        added += [_add(ax, patches)] if patches else []
+    if roads is not None:
+        geoms, cls, tree = roads
+        added += draw_roads(ax, (geoms, np.where(np.isin(cls, ["motorway", "trunk"]), cls, "none"), tree), box)
+    added += draw_catchments(ax, catchments)
     added += ax.plot([cx], [cy], marker="*", markersize=9, color=colour, markeredgecolor="#000000", zorder=6)
     added += draw_legend(ax, catchments, False)
-    ax.set_xlim(cx - INSET_HALF_M, cx + INSET_HALF_M)
-    ax.set_ylim(cy - INSET_HALF_M, cy + INSET_HALF_M)
+    ax.set_xlim(box[0], box[2])
+    ax.set_ylim(box[1], box[3])
     ax.set_aspect("equal")
     return added
+
+
+def _add(ax, patches: list):
+    """Patches as one collection, without updating the data limits (they are set per site)."""
+    from matplotlib.collections import PatchCollection
+
+    return ax.add_collection(PatchCollection(patches, match_original=True, zorder=patches[0].get_zorder()),
+                             autolim=False)
 
 
 def draw_attribution(ax) -> list:
@@ -235,6 +251,7 @@ def _catchments(net, geoms: np.ndarray, ids: np.ndarray, limits: list[float], la
             box = shapely.buffer(shapely.centroid(geom), INSET_HALF_M * 1.5, cap_style="square")
             near = shapely.union_all(shapely.intersection(land_geoms[tree.query(box)], box))
             polys = {k: shapely.intersection(v, near) for k, v in polys.items()}
+        polys = {k: shapely.simplify(v, 250.0) for k, v in polys.items()}  # half a cell: drawing only
         for limit, poly in polys.items():
             rows.append({"application_id": aid, "kind": "catchment", "criterion": f"catchment_{limit:g}",
                          "layer": "roads", "label": "", "minutes": limit, "distance_m": np.nan, "note": "",

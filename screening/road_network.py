@@ -56,7 +56,7 @@ class RoadNetwork:
     reach by an access leg (see `build_network`); ``depart_nodes`` are those from which the rest of the
     network can be reached (where a target or an origin enters), ``arrive_nodes`` those that can be
     reached from it (where a site is arrived at), each with a k-d tree over their points
-    (``depart_tree``, ``arrive_tree``). ``component`` numbers the road components without ferries (-1 for
+    (``depart_tree``, ``arrive_tree``; as STRtrees of their points for polygons, ``*_strtree``). ``component`` numbers the road components without ferries (-1 for
     ferry-only nodes); ``main_component`` is the largest; ``ferries`` maps each other component to the
     names of the ferries that join it. ``label`` names the network and its date for method texts.
     """
@@ -71,6 +71,8 @@ class RoadNetwork:
     arrive_nodes: np.ndarray
     depart_tree: cKDTree
     arrive_tree: cKDTree
+    depart_strtree: shapely.STRtree
+    arrive_strtree: shapely.STRtree
     component: np.ndarray
     main_component: int
     ferries: dict[int, tuple[str, ...]]
@@ -154,6 +156,8 @@ def build_network(roads: gpd.GeoDataFrame, travel: Travel) -> RoadNetwork:
     net = RoadNetwork(graph=graph, edge_id=edge_id, edges=edges, coords=coords, node_xy=node_xy,
                       access_nodes=access, depart_nodes=depart, arrive_nodes=arrive,
                       depart_tree=cKDTree(node_xy[depart]), arrive_tree=cKDTree(node_xy[arrive]),
+                      depart_strtree=shapely.STRtree(shapely.points(node_xy[depart])),
+                      arrive_strtree=shapely.STRtree(shapely.points(node_xy[arrive])),
                       component=component,
                       main_component=main, ferries=ferries, travel=travel,
                       label=f"{travel.network_label} {date}".strip(),

@@ -122,7 +122,8 @@ def access(network: RoadNetwork, geoms, *, role: str, on_node: bool = False) -> 
         rows = np.flatnonzero(point)[r1]
     other = ok & ~point
     if other.any():
-        r2, c2, d2 = _nearest_by_distance(geoms[other], network.node_xy[nodes], tree, k)
+        strtree = network.depart_strtree if role == "depart" else network.arrive_strtree
+        r2, c2, d2 = _nearest_by_distance(geoms[other], strtree, tree, k)
         rows = np.r_[rows, np.flatnonzero(other)[r2]]
         cols, dist = np.r_[cols, nodes[c2]], np.r_[dist, d2]
     acc = _to_dense(n, rows, cols, dist, travel)
@@ -300,15 +301,15 @@ def _nearest_xy(xy: np.ndarray, nodes: np.ndarray, tree, k: int, travel):
     return np.nonzero(ok)[0], nodes[pos[ok]], d[ok]
 
 
-def _nearest_by_distance(geoms: np.ndarray, node_pts_xy: np.ndarray, tree, k: int):
+def _nearest_by_distance(geoms: np.ndarray, strtree: shapely.STRtree, tree, k: int):
     """(row, node position, distance) of the k nearest nodes of each (non-point) geometry, exact, plus
     every further node at distance 0. The k-th node distance from a point inside the geometry bounds the
     search: no node nearer to the geometry can be farther from that point."""
     rep = shapely.get_coordinates(shapely.point_on_surface(geoms))
     dk, _ = tree.query(rep, k=k)
     radius = np.asarray(dk).reshape(len(rep), k)[:, -1]
-    pts = shapely.points(node_pts_xy)
-    r, c = shapely.STRtree(pts).query(geoms, predicate="dwithin", distance=radius)
+    pts = strtree.geometries
+    r, c = strtree.query(geoms, predicate="dwithin", distance=radius)
     d = shapely.distance(geoms[r], pts[c])
     order = np.lexsort((d, r))
     r, c, d = r[order], c[order], d[order]
