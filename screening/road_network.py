@@ -56,9 +56,10 @@ class RoadNetwork:
     reach by an access leg (see `build_network`); ``depart_nodes`` are those from which the rest of the
     network can be reached (where a target or an origin enters), ``arrive_nodes`` those that can be
     reached from it (where a site is arrived at), each with a k-d tree over their points
-    (``depart_tree``, ``arrive_tree``; as STRtrees of their points for polygons, ``*_strtree``). ``component`` numbers the road components without ferries (-1 for
-    ferry-only nodes); ``main_component`` is the largest; ``ferries`` maps each other component to the
-    names of the ferries that join it. ``label`` names the network and its date for method texts.
+    (``depart_tree``, ``arrive_tree``; STRtrees of the same points for polygons, ``*_strtree``).
+    ``component`` numbers the components of roads and local links, without ferries (-1 for ferry-only
+    nodes); ``main_component`` is the largest; ``ferries`` maps each other component to the names of the
+    ferries that join it. ``label`` names the network and its date for method texts.
     """
 
     graph: csr_array
