@@ -20,11 +20,12 @@ from screening.errors import ScreeningError
 __all__ = ["allow_missing_opt", "allow_damaged_opt", "mirror_opt", "offline_opt", "repair_opt", "layer_options",
            "lang_option", "handle_errors", "fail", "MainGroup", "context"]
 
-UNEXPECTED = ("Error: unexpected {kind}: {message}\n"
-              "This is not a known problem with the input or the layers. Run the same command with -v to see "
-              "the traceback, and report it with that output.")
+UNEXPECTED = i18n.N_("Error: unexpected %(kind)s: %(detail)s\n"
+                     "This is not a known problem with the input or the layers. Run the same command with -v to "
+                     "see the traceback, and report it with that output.")
 """The one message for an error the pipeline does not know (the traceback only with -v)."""
-INTERRUPTED = "Interrupted; no unfinished run folder was left behind."
+INTERRUPTED = i18n.N_("Interrupted; no unfinished run folder was left behind.")
+ERROR = i18n.N_("Error: %(error)s")
 
 allow_missing_opt = click.option(
     "--allow-missing", "allow_missing", multiple=True, metavar="LAYER_ID",
@@ -81,16 +82,16 @@ def fail(exc: BaseException) -> None:
     """Report `exc` on stderr and exit: its message and ``exit_code`` for a `ScreeningError`; for anything
     else `UNEXPECTED`, with the traceback when the command ran with ``-v``; 130 for Ctrl-C."""
     if isinstance(exc, ScreeningError):
-        click.secho(f"Error: {exc}", fg="red", err=True)
+        click.secho(i18n.gettext(ERROR, error=exc), fg="red", err=True)
         sys.exit(exc.exit_code)
     if isinstance(exc, KeyboardInterrupt):
-        click.echo(INTERRUPTED, err=True)
+        click.echo(i18n.gettext(INTERRUPTED), err=True)
         sys.exit(130)
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.find_root().params.get("verbose"):
         click.echo("".join(traceback.format_exception(exc)), err=True)
     message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "(no message)"
-    click.secho(UNEXPECTED.format(kind=type(exc).__name__, message=message), fg="red", err=True)
+    click.secho(i18n.gettext(UNEXPECTED, kind=type(exc).__name__, detail=message), fg="red", err=True)
     sys.exit(1)
 
 

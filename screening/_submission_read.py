@@ -26,7 +26,7 @@ import pyogrio.raw
 import pyproj
 import shapely
 
-from screening._problems import Problem, problem, text
+from screening._problems import Problem, num, problem, text
 from screening._validate_geometry import diagnose_wkb
 from screening.errors import SubmissionError
 
@@ -171,7 +171,7 @@ def _single_layer(path: Path, file: str) -> str:
         _fail(file, "gpkg_unreadable", reason=_first_line(exc))
     spatial = [str(name) for name, geom_type in layers if geom_type is not None]
     if len(spatial) != 1:
-        _fail(file, "gpkg_layers", count=len(spatial), found=", ".join(spatial) if spatial else text("none"))
+        _fail(file, "gpkg_layers", count=num(len(spatial)), found=", ".join(spatial) if spatial else text("none"))
     return spatial[0]
 
 
@@ -212,13 +212,13 @@ def _json_problem(path: Path, file: str, exc: Exception) -> Problem:
     try:
         content = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
-        return problem(file, "json_not_text", reason=f"byte {err.start:,}: {err.reason}")
+        return problem(file, "json_not_text", reason=text("byte", pos=num(err.start), reason=err.reason))
     try:
         json.loads(content)
     except json.JSONDecodeError as err:
         end = len(content.rstrip())
         if err.pos >= end or err.msg.startswith("Unterminated string"):  # the text stops inside the JSON
-            return problem(file, "json_truncated", pos=end, length=len(content))
+            return problem(file, "json_truncated", pos=num(end), length=num(len(content)))
         return problem(file, "json_invalid", reason=err.msg, line=err.lineno, column=err.colno)
     return problem(file, "geojson_unreadable", reason=_first_line(exc))
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from screening.config import PROJECT_ROOT, load_yaml_model
+from screening.config import PROJECT_ROOT, LocalText, load_yaml_model
 from screening.errors import ConfigError
 
 __all__ = ["SCHEMA_PATH", "FieldSpec", "SchemaRules", "SubmissionSchema", "load_schema", "schema_markdown",
@@ -34,7 +34,7 @@ class FieldSpec(_Frozen):
     group: str
     type: Literal["str", "int", "float", "bool", "date", "datetime", "kommunekode", "kommunekoder"]
     presence: Literal["required", "recommended", "optional"]
-    meaning: str
+    meaning: str | LocalText  # a required field's meaning is shown in the check's messages: {da, en}
     allowed: str
     values: tuple[str, ...] | None = None
     min: float | None = None
@@ -142,5 +142,6 @@ def update_schema_doc(path: str | Path, schema: SubmissionSchema | None = None) 
 def _markdown_row(spec: FieldSpec) -> str:
     presence = {"required": "yes", "recommended": "recommended", "optional": "no"}[spec.presence]
     name = f"`{spec.name}`" + (f" (also {', '.join(f'`{a}`' for a in spec.aliases)})" if spec.aliases else "")
-    cells = [name, spec.type, presence, spec.meaning, spec.allowed]
+    meaning = spec.meaning.en if isinstance(spec.meaning, LocalText) else spec.meaning  # the docs are English
+    cells = [name, spec.type, presence, meaning, spec.allowed]
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"

@@ -14,7 +14,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from screening._problems import shown, text
+from screening._problems import num, shown, text
 
 __all__ = ["DTYPES", "match_columns", "as_text", "check_attributes"]
 
@@ -73,7 +73,7 @@ def check_attributes(raw, columns: dict, schema, table: pd.DataFrame, at) -> tup
     for spec in schema.fields:  # loop over the schema's fields, not over features
         column = columns.get(spec.name)
         if column is None and spec.presence == "required":
-            problems.append(at(None, spec.name, "required_missing", name=spec.name, meaning=spec.meaning))
+            problems.append(at(None, spec.name, "required_missing", name=spec.name, meaning=str(spec.meaning)))
         if column is None:
             continue
         values = as_text(raw[column])
@@ -81,7 +81,7 @@ def check_attributes(raw, columns: dict, schema, table: pd.DataFrame, at) -> tup
         problems += [at(i, column, "bad_value", value=_quoted(values.iloc[i]), why=why, fix=_fix(spec),
                         values=", ".join(spec.values or ())) for i, why in bad.items()]
         if spec.presence == "required":
-            problems += [at(i, column, "required_empty", name=spec.name, meaning=spec.meaning)
+            problems += [at(i, column, "required_empty", name=spec.name, meaning=str(spec.meaning))
                          for i in np.flatnonzero(values.isna())]
     absent = [f.name for f in schema.fields if f.presence == "recommended" and f.name not in columns]
     if absent:
@@ -105,9 +105,9 @@ def _convert(values: pd.Series, spec, table: pd.DataFrame) -> tuple[pd.Series, p
         if spec.type == "int":
             why[out.notna() & (out % 1 != 0)] = text("not_whole")
         if spec.min is not None:
-            why[out < spec.min] = text("below_min", min=spec.min)
+            why[out < spec.min] = text("below_min", min=num(spec.min, None))
         if spec.gt is not None:
-            why[out <= spec.gt] = text("not_above", gt=spec.gt)
+            why[out <= spec.gt] = text("not_above", gt=num(spec.gt, None))
         out = out.where(why.isna()).astype(DTYPES[spec.type])
     elif spec.type == "bool":
         out = values.map(lambda v: v.casefold() in _TRUE if v.casefold() in _TRUE | _FALSE else None,
@@ -115,7 +115,7 @@ def _convert(values: pd.Series, spec, table: pd.DataFrame) -> tuple[pd.Series, p
         why[given & out.isna()] = text("not_bool")
     elif spec.type in ("date", "datetime"):
         out = values.map(lambda v: _iso(v, spec.type), na_action="ignore")
-        why[given & out.isna()] = text("not_iso", kind=spec.type)
+        why[given & out.isna()] = text(f"not_iso_{spec.type}")
     elif spec.type == "kommunekode":
         out = values.map(lambda v: v.zfill(4) if re.fullmatch(r"\d{1,4}", v) else None, na_action="ignore")
         why[given & out.isna()] = text("not_code")
@@ -160,7 +160,7 @@ def _codes(value: str, table: pd.DataFrame) -> tuple[str | None, str | None]:
 
 def _fix(spec) -> str:
     """The FIXES key for a bad value of this field."""
-    return "values" if spec.values is not None else spec.type if spec.type != "str" else "see docs/SUBMISSION_SCHEMA.md"
+    return "values" if spec.values is not None else spec.type if spec.type != "str" else "schema"
 
 
 def _quoted(value) -> str:
@@ -179,7 +179,7 @@ def _id_rules(ids: pd.Series, column: str, max_len: int, at) -> list:
     for i, value in ids.dropna().items():  # the ids of one file
         chars = list(dict.fromkeys(_ID_OTHER.findall(value)))
         if len(value) > max_len:
-            problems.append(at(i, column, "id_too_long", value=shown(value), length=len(value), max_len=max_len))
+            problems.append(at(i, column, "id_too_long", value=shown(value), length=num(len(value)), max_len=max_len))
         elif chars:
             listed = ", ".join(text("char", char=c, code=f"U+{ord(c):04X}") if c.isprintable()
                                else text("control_char", code=f"U+{ord(c):04X}") for c in chars[:5])
@@ -195,7 +195,7 @@ def _attribute_rules(attrs: pd.DataFrame, columns: dict[str, str], at) -> list:
     if "application_id" in attrs:
         ids = attrs["application_id"].reset_index(drop=True)
         first = ids[~ids.duplicated()].reset_index().set_index("application_id")["index"]
-        problems += [at(i, columns["application_id"], "id_twice", value=shown(ids[i]), first=first[ids[i]])
+        problems += [at(i, columns["application_id"], "id_twice", value=shown(ids[i]), first=int(first[ids[i]]))
                      for i in np.flatnonzero(ids.notna() & ids.duplicated())]
     if "is_example" in attrs:
         example = attrs["is_example"].eq(True).to_numpy(dtype=bool)

@@ -16,7 +16,7 @@ import pyproj
 import shapely
 
 from screening._geo import area_ha
-from screening._problems import text
+from screening._problems import num, text
 from screening.config import CRS
 
 __all__ = ["check_geometry", "diagnose_wkb", "as_multipolygons", "guarded"]
@@ -34,7 +34,7 @@ def check_geometry(raw: gpd.GeoDataFrame, rules, at, *, repair: bool) -> tuple[n
         return metric, placed, [at(None, None, "no_crs")]
     unreadable = raw.attrs.get("unreadable_geometry", {})
     lost = np.isin(np.arange(len(geoms)), list(unreadable))
-    problems = [at(i, "geometry", kind, **values) for i, (kind, values) in sorted(unreadable.items())]
+    problems = [at(i, "geometry", kind, **_as_shown(values)) for i, (kind, values) in sorted(unreadable.items())]
     empty = ~lost & (shapely.is_missing(geoms) | shapely.is_empty(geoms))
     polygonal = ~lost & ~empty & np.isin(shapely.get_type_id(geoms), _POLYGONAL)
     problems += [at(i, "geometry", "no_geometry") for i in np.flatnonzero(empty)]
@@ -42,9 +42,9 @@ def check_geometry(raw: gpd.GeoDataFrame, rules, at, *, repair: bool) -> tuple[n
                  for i in np.flatnonzero(~lost & ~empty & ~polygonal)]
     geoms = np.where(polygonal, shapely.force_2d(np.where(polygonal, geoms, None)), None)  # Z and M dropped
     bad, total = _nonfinite(geoms)
-    problems += [at(i, "geometry", "nonfinite", bad=bad[i], total=total[i]) for i in np.flatnonzero(bad)]
+    problems += [at(i, "geometry", "nonfinite", bad=num(bad[i]), total=num(total[i])) for i in np.flatnonzero(bad)]
     short = _shortest_ring(geoms)
-    problems += [at(i, "geometry", "short_ring", points=short[i], plural="" if short[i] == 1 else "s")
+    problems += [at(i, "geometry", "short_ring", n=int(short[i]))
                  for i in np.flatnonzero(polygonal & ~bad.astype(bool) & (short < 4))]
     sound = polygonal & (bad == 0) & (short >= 4)
     fixed, usable, invalid, reasons, more = _validity(geoms, sound, at, repair=repair)
@@ -68,7 +68,8 @@ def check_geometry(raw: gpd.GeoDataFrame, rules, at, *, repair: bool) -> tuple[n
                  for i in np.flatnonzero(usable & ~placed)]
     repaired = placed & invalid
     before = area_ha(np.asarray(gpd.GeoSeries(geoms[repaired], crs=raw.crs).to_crs(CRS).values))
-    problems += [at(i, "geometry", "repaired", "warning", reason=reasons[i], before=a, after=c, change=c - a)
+    problems += [at(i, "geometry", "repaired", "warning", reason=reasons[i], before=num(a, 2), after=num(c, 2),
+                    change=("+" if c - a >= 0 else "") + num(c - a, 2))
                  for i, a, c in zip(np.flatnonzero(repaired), before, area_ha(metric[repaired]), strict=True)]
     return metric, placed, problems
 
@@ -86,12 +87,20 @@ def diagnose_wkb(blob: bytes) -> tuple[str, dict]:
         return "nonfinite", {"bad": int((~finite).sum()), "total": len(xy)}
     short = [n for n in rings if 0 < n < 4]
     if short:
-        return "short_ring", {"points": min(short), "plural": "" if min(short) == 1 else "s"}
+        return "short_ring", {"points": min(short)}
     try:
         shapely.from_wkb(blob)
     except shapely.errors.GEOSException as exc:
         return "unreadable_geometry", {"reason": str(exc).split(": ", 1)[-1]}
     return "unreadable_geometry", {"reason": "GEOS"}
+
+
+def _as_shown(values: dict) -> dict:
+    """`diagnose_wkb`'s values as the messages show them: counts formatted, ``points`` as the plural's ``n``."""
+    out = {k: num(v) if k in ("bad", "total") else v for k, v in values.items()}
+    if "points" in out:
+        out["n"] = int(out.pop("points"))
+    return out
 
 
 def as_multipolygons(geoms: np.ndarray) -> np.ndarray:
@@ -184,15 +193,15 @@ def _not_degrees(bounds: np.ndarray, crs, at):
     if -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90:
         return None
     metres = 400_000 <= x0 <= x1 <= 950_000 and 6_000_000 <= y0 <= y1 <= 6_450_000
-    return at(None, "geometry", "not_degrees", x0=x0, x1=x1, y0=y0, y1=y1, crs=crs.to_string(),
+    return at(None, "geometry", "not_degrees", x0=num(x0), x1=num(x1), y0=num(y0), y1=num(y1), crs=crs.to_string(),
               hint=text("hint_metres") if metres else "")
 
 
 def _outside(i: int, b: np.ndarray, bounds, swapped: bool, degrees: bool, crs, at):
-    def num(v: float) -> str:
-        return f"{v:,.0f}" if abs(v) < 1e12 else f"{v:.3g}"
+    def big(v: float) -> str:
+        return num(v) if abs(v) < 1e12 else f"{v:.3g}"
 
-    where = (text("bounds", **dict(zip(("x0", "y0", "x1", "y1"), map(num, b), strict=True)))
+    where = (text("bounds", **dict(zip(("x0", "y0", "x1", "y1"), map(big, b), strict=True)))
              if np.isfinite(b).all() else text("unplaceable"))
     box = tuple(int(v) for v in bounds)
     if swapped:

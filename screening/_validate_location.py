@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from screening._geo import area_ha
-from screening._problems import percent, shown, text
+from screening._problems import NOTE_JOIN, num, percent, share, shown, text
 from screening._validate_geometry import as_multipolygons, guarded
 
 __all__ = ["PLACE_COLUMNS", "check_places"]
@@ -52,13 +52,15 @@ def check_places(attrs: pd.DataFrame, metric: np.ndarray, placed: np.ndarray, ko
     cut = ok & ~nowhere & ~refused & (share_out > rules.outside_land_warn_share) & (
         outside_m2 / 10_000 > rules.outside_land_warn_min_ha)
     problems += [at(i, "geometry", "no_municipality") for i in np.flatnonzero(nowhere)]
-    problems += [at(i, "geometry", "mostly_outside_land", share=percent(share_out[i]), outside_ha=outside_m2[i] / 1e4,
-                    limit=percent(rules.outside_land_error_share)) for i in np.flatnonzero(refused)]
+    problems += [at(i, "geometry", "mostly_outside_land", share=percent(share_out[i]),
+                    outside_ha=num(outside_m2[i] / 1e4, 1), limit=percent(rules.outside_land_error_share))
+                 for i in np.flatnonzero(refused)]
     screened, notes = metric.copy(), [[] for _ in range(n)]
     screened[cut], more = _land_part(pieces, np.flatnonzero(cut), at)
     problems += more
     for i in np.flatnonzero(cut):  # the few sites reaching beyond the land
-        values = {"share": percent(share_out[i]), "outside_ha": outside_m2[i] / 1e4, "land_ha": land_m2[i] / 1e4}
+        values = {"share": percent(share_out[i]), "outside_ha": num(outside_m2[i] / 1e4, 1),
+                  "land_ha": num(land_m2[i] / 1e4, 1)}
         problems.append(at(i, "geometry", "outside_land", "warning", **values))
         notes[i].append(text("outside_land", **values))
     on_land = ok & ~nowhere
@@ -68,7 +70,8 @@ def check_places(attrs: pd.DataFrame, metric: np.ndarray, placed: np.ndarray, ko
     known = codes.isin(table.index).to_numpy()
     problems += _unknown_codes(codes, known, _largest(pieces, n, "kommunekode"), table, at)
     few = on_land & known & (stated < rules.min_share_in_kommune)
-    problems += [at(i, "kommunekode", "few_in_applicants", "warning", stated=stated[i], other=1 - stated[i],
+    problems += [at(i, "kommunekode", "few_in_applicants", "warning", stated=share(stated[i]),
+                    other=share(1 - stated[i]),
                     applying=_applying(codes.iloc[i], co, i, table), code=other["kommunekode"].iloc[i],
                     name=table.loc[other["kommunekode"].iloc[i], "kommunenavn"]) for i in np.flatnonzero(few)]
     regions = table.drop_duplicates("regionskode").set_index("regionskode")["regionsnavn"]
@@ -79,7 +82,7 @@ def check_places(attrs: pd.DataFrame, metric: np.ndarray, placed: np.ndarray, ko
         "regionskode": region["regionskode"].to_numpy(dtype=object),
         "regionsnavn": regions.reindex(region["regionskode"]).to_numpy(dtype=object),
         "outside_denmark_ha": outside_m2 / 10_000, "outside_denmark_share": share_out,
-        "site_notes": [text("join").join(parts) for parts in notes]})
+        "site_notes": [NOTE_JOIN.join(parts) for parts in notes]})
     return problems, places, screened
 
 
@@ -141,7 +144,7 @@ def _unknown_codes(codes: pd.Series, known: np.ndarray, top: pd.DataFrame, table
         guess = top["kommunekode"].iloc[i]
         fix = dict(fix="code_here", code=guess, name=table.loc[guess, "kommunenavn"]) if pd.notna(guess) else dict(
             fix="kommunekode")
-        problems.append(at(i, "kommunekode", "unknown_code", value=f"'{codes.iloc[i]}'", count=len(table), **fix))
+        problems.append(at(i, "kommunekode", "unknown_code", value=f"'{codes.iloc[i]}'", count=num(len(table)), **fix))
     return problems
 
 
@@ -160,13 +163,13 @@ def _region_notes(notes: list, codes, known, few, on_land, region, top, table, r
         used = text("region_used") if area_region != lead_region else ""
         if few[i]:
             big = top["kommunekode"].iloc[i]
-            notes[i].append(text("kommune_elsewhere", code=code, name=table.loc[code, "kommunenavn"], big=big,
-                                 big_name=table.loc[big, "kommunenavn"], region=regions[area_region],
-                                 mostly="" if top["share"].iloc[i] >= _WHOLLY else text("mostly")) + used)
+            kind = "kommune_elsewhere" if top["share"].iloc[i] >= _WHOLLY else "kommune_elsewhere_mostly"
+            notes[i].append(text(kind, code=code, name=table.loc[code, "kommunenavn"], big=big,
+                                 big_name=table.loc[big, "kommunenavn"], region=regions[area_region]) + used)
         elif used:
-            notes[i].append(text("region_elsewhere", region=regions[area_region], code=code,
-                                 name=table.loc[code, "kommunenavn"], lead_region=regions[lead_region],
-                                 mostly="" if region["share"].iloc[i] >= _WHOLLY else text("mostly")) + used)
+            kind = "region_elsewhere" if region["share"].iloc[i] >= _WHOLLY else "region_elsewhere_mostly"
+            notes[i].append(text(kind, region=regions[area_region], code=code,
+                                 name=table.loc[code, "kommunenavn"], lead_region=regions[lead_region]) + used)
 
 
 def _name_checks(attrs: pd.DataFrame, codes: pd.Series, known: np.ndarray, table: pd.DataFrame, at) -> list:
@@ -190,15 +193,15 @@ def _area_rules(attrs: pd.DataFrame, metric: np.ndarray, placed: np.ndarray, rul
     """Drawn area within the plausible range (error); declared area close to the drawn one (warning)."""
     areas = np.full(len(metric), np.nan)
     areas[placed] = area_ha(metric[placed])
-    problems = [at(i, "geometry", "area_too_small", area=areas[i], limit=rules.min_area_ha)
+    problems = [at(i, "geometry", "area_too_small", area=num(areas[i], 2), limit=num(rules.min_area_ha, None))
                 for i in np.flatnonzero(placed & (areas < rules.min_area_ha))]
-    problems += [at(i, "geometry", "area_too_large", area=areas[i], limit=rules.max_area_ha)
+    problems += [at(i, "geometry", "area_too_large", area=num(areas[i], 2), limit=num(rules.max_area_ha))
                  for i in np.flatnonzero(placed & (areas > rules.max_area_ha))]
     if "area_ha_declared" in attrs:
         declared = attrs["area_ha_declared"].to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             off = np.abs(areas - declared) / areas
         off_limit = placed & ~np.isnan(declared) & (off > rules.declared_area_tolerance)
-        problems += [at(i, "area_ha_declared", "declared_off", "warning", declared=declared[i], area=areas[i],
-                        off=off[i]) for i in np.flatnonzero(off_limit)]
+        problems += [at(i, "area_ha_declared", "declared_off", "warning", declared=num(declared[i], 2),
+                        area=num(areas[i], 2), off=share(off[i])) for i in np.flatnonzero(off_limit)]
     return problems

@@ -61,9 +61,12 @@ class SubmissionError(ScreeningError, ValueError):
     exit_code = 2
 
     def __init__(self, problems):
+        from screening.i18n import fmt_number, gettext  # the message is in the current language
+
         self.problems = list(problems)
         lines = [str(p) for p in self.problems]
-        super().__init__(f"{len(lines)} problem(s) found:\n" + "\n".join(f"  - {line}" for line in lines))
+        head = gettext("%(n)s problem(s) found:", n=fmt_number(len(lines)))
+        super().__init__(head + "\n" + "\n".join(f"  - {line}" for line in lines))
 
 
 class LayerFileError(LayerDataError):

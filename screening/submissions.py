@@ -20,7 +20,7 @@ import geopandas as gpd
 import pandas as pd
 
 from screening import _validate
-from screening._problems import Problem, problem, shown, text
+from screening._problems import Problem, num, problem, shown, text
 from screening._submission_read import FORMATS, read_submission_file
 from screening._submission_schema import (
     SCHEMA_PATH,
@@ -183,15 +183,15 @@ def summary_text(gdf: gpd.GeoDataFrame, *, with_warnings: bool = True) -> str:
     table = summarise(gdf).drop(columns="source_file")
     table = table.rename(columns={"co_applicant_kommunekoder": "co_applicants"})
     lines = [table.to_string(index=False), "",
-             text("totals", count=len(gdf), area_ha=gdf["area_ha"].sum(),
-                  files=len(gdf.attrs.get("source_files", [])))]
+             text("totals", count=num(len(gdf)), area_ha=num(gdf["area_ha"].sum(), 1),
+                  files=num(len(gdf.attrs.get("source_files", []))))]
     noted = gdf.loc[gdf["site_notes"].astype(str) != ""] if "site_notes" in gdf else gdf.iloc[:0]
     if len(noted):
         lines += [text("notes"), *(f"  - {shown(a, quote=False)}: {n}"
                                    for a, n in zip(noted["application_id"], noted["site_notes"], strict=True))]
     cautions = gdf.attrs.get("warnings", [])
     if cautions:
-        lines += [text("warnings" if with_warnings else "warnings_logged", count=len(cautions)),
+        lines += [text("warnings" if with_warnings else "warnings_logged", count=num(len(cautions))),
                   *(f"  - {w}" for w in cautions if with_warnings)]
     return "\n".join(lines)
 
