@@ -8,7 +8,16 @@ from pathlib import Path
 
 import click
 
-from screening._cli_common import allow_damaged_opt, context, handle_errors, layer_options, repair_opt
+from screening._cli_common import (
+    allow_damaged_opt,
+    context,
+    handle_errors,
+    lang_option,
+    layer_options,
+    repair_opt,
+)
+from screening.i18n import fmt_number
+from screening.i18n import gettext as _
 
 __all__ = ["scenarios"]
 
@@ -26,6 +35,7 @@ __all__ = ["scenarios"]
                                                 "scenario tables and scenarios.html are always written).")
 @click.option("--max-applications", type=click.IntRange(min=1), default=None,
               help="Refuse more applications than this (default 250: a score card is written for each).")
+@lang_option
 @handle_errors
 def scenarios(inputs, scenarios_dir, out_root, allow_missing, allow_damaged, mirror, offline, repair, no_report,
               max_applications) -> None:
@@ -33,7 +43,8 @@ def scenarios(inputs, scenarios_dir, out_root, allow_missing, allow_damaged, mir
 
     Exclusion and measurements are made once; each scenario rescores, ranks and selects. The run folder
     holds the base rules' usual run and scenarios/ with one folder per scenario, scenarios.json and
-    scenarios.html. Exit 3 when a scenario's rules admit no proposal.
+    scenarios.html, in the language of --lang (the summary printed too). Exit 3 when a scenario's rules admit
+    no proposal.
     """
     from screening import scenarios as scenarios_mod
 
@@ -45,6 +56,7 @@ def scenarios(inputs, scenarios_dir, out_root, allow_missing, allow_damaged, mir
                                repair=repair, report=not no_report,
                                max_applications=max_applications or scenarios_mod.pipeline.MAX_APPLICATIONS)
     click.echo(scenarios_mod.summary_text(result))
-    click.echo(f"\nComparison: {result.outputs['scenarios_page']}  ({time.perf_counter() - t0:.1f} s)")
+    click.echo("\n" + _("Comparison: %(page)s  (%(seconds)s s)", page=result.outputs["scenarios_page"],
+                        seconds=fmt_number(time.perf_counter() - t0, 1)))
     if any(r.result.selection.status == "infeasible" for r in result.runs):
         sys.exit(3)

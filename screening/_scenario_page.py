@@ -1,11 +1,12 @@
 """The comparison page ``scenarios/scenarios.html``: matrix, stability, maps, differences, robust proposal.
 
-Internal to `screening.scenarios`. The words are in the template ``templates/scenarios.html.j2``; the
-reasons come as sentences from `screening._scenario_compare` (its `TEXT`). The maps are small multiples
-drawn here as inline SVG in EPSG:25832 metres (one panel per scenario and one for the robust proposal),
-coloured like the main map (`screening.maps.STATUS_COLOURS`), so the page works offline without a map
-library. The only script (sorting the matrix) is allowed by its SHA-256 in the page's Content Security
-Policy; nothing else can run.
+Internal to `screening.scenarios`. The words are in the template ``templates/scenarios.html.j2`` (``_()``,
+``{% trans %}``) and in `screening._scenario_words` (reasons, statuses, the table of changes), all in the
+current language (`screening.i18n`); the reasons come as sentences from `screening._scenario_compare`.
+The maps are small multiples drawn here as inline SVG in EPSG:25832 metres (one panel per scenario and
+one for the robust proposal), coloured like the main map (`screening.maps.STATUS_COLOURS`), so the page
+works offline without a map library. The only script (sorting the matrix) is allowed by its SHA-256 in
+the page's Content Security Policy; nothing else can run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import pandas as pd
 import shapely
 from markupsafe import Markup, escape
 
-from screening import cards, maps, report
+from screening import cards, i18n, maps, report
+from screening._scenario_words import CHANGE_TEXT, STATUS_TEXT, solver_status
+from screening.i18n import gettext
 
 __all__ = ["SCRIPT_TEMPLATE", "write_page", "page_context", "svg_panels"]
 
@@ -52,6 +55,8 @@ def write_page(path: Path, result, *, context: Mapping[str, gpd.GeoDataFrame], c
         Whether the run folder has score cards to link to.
     """
     env = report.template_env()
+    if "jinja2.ext.InternationalizationExtension" not in env.extensions:  # the report's may already have it
+        i18n.install_jinja(env)
     script = env.loader.get_source(env, SCRIPT_TEMPLATE)[0]
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     values = page_context(result, context=context, cards_written=cards_written)
@@ -91,6 +96,7 @@ def page_context(result, *, context: Mapping[str, gpd.GeoDataFrame], cards_writt
         "excluded": [r for r in rows if r["stability"] == "excluded"],
         "differences": comp.differences, "robust": _robust_values(robust, comp), "panels": panels, "land": land,
         "colours": COLOURS, "not_assessed": _not_assessed(base.result.scores.breakdown),
+        "status_words": {k: gettext(v) for k, v in STATUS_TEXT.items()},
         "inputs": result.manifest.get("inputs", []), "timings": result.timings,
     }
 
@@ -121,6 +127,7 @@ def svg_panels(result, *, regioner: gpd.GeoDataFrame | None) -> tuple[list[dict]
     px = np.c_[(xy[:, 0] - x0) * scale, (y1 - xy[:, 1]) * scale]
     land = _svg_path(outline, x0, y1, scale) if outline is not None else ""
     names = (comp.stability.index + " " + comp.stability["site_name"].astype(str)).to_numpy()
+    words = {k: gettext(v) for k, v in STATUS_TEXT.items()}
     statuses = comp.matrix.pivot(index="application_id", columns="scenario", values="status").loc[
         comp.stability.index]
     members = comp.stability.index.isin(result.robust.selected)
@@ -135,7 +142,8 @@ def svg_panels(result, *, regioner: gpd.GeoDataFrame | None) -> tuple[list[dict]
             r = 6.5 if status[k] == "chosen" else 4.0
             dots.append(f'<circle class="site site-{status[k]}" data-application="{escape(comp.stability.index[k])}" '
                         f'cx="{px[k, 0]:.1f}" cy="{px[k, 1]:.1f}" r="{r}" fill="{COLOURS[status[k]]}" '
-                        f'stroke="#fff" stroke-width="1"><title>{escape(names[k])}: {status[k]}</title></circle>')
+                        f'stroke="#fff" stroke-width="1"><title>{escape(names[k])}: {escape(words[status[k]])}'
+                        '</title></circle>')
         svg = (f'<svg class="scenario-map" data-scenario="{escape(sid)}" viewBox="0 0 {PANEL_WIDTH_PX} '
                f'{height:.0f}" width="{PANEL_WIDTH_PX}" height="{height:.0f}" role="img">'
                '<use href="#scenario-land"/>' + "".join(dots) + "</svg>")
@@ -157,11 +165,13 @@ def _scenario_values(r, comp, base) -> dict:
     for c in r.scenario.changes:  # the values an overlay sets (a dozen at most)
         parts = c.path.split(".")
         what = titles.get(tuple(parts[:2]))
-        changes.append({"what": what or parts[0], "field": ".".join(parts[2:] if what else parts[1:]),
-                        "before": _value(c.before), "after": _value(c.after)})
+        field = parts[2:] if what else parts[1:]
+        changes.append({"what": what or _change_word(parts[0]) or parts[0], "field": ".".join(field),
+                        "label": _field_label(field), "before": _value(c.before), "after": _value(c.after)})
     diff = next((d for d in comp.differences if d["scenario"] == r.id), None)
-    return {"id": r.id, "title": r.scenario.title, "rationale": r.scenario.rationale, "basis": r.scenario.basis,
-            "file": r.scenario.path.name, "changes": changes, "status": sel.status,
+    return {"id": r.id, "title": str(r.scenario.title), "rationale": str(r.scenario.rationale),
+            "basis": str(r.scenario.basis), "file": r.scenario.path.name, "changes": changes, "status": sel.status,
+            "status_text": solver_status(sel.status),
             "proven_optimal": sel.proven_optimal, "objective": sel.objective, "mip_gap": sel.mip_gap,
             "selected": sel.selected_ids, "infeasibility": sel.infeasibility or [], "is_base": r is base,
             "k_range": (crit.selection.k_min, crit.selection.k_max), "difference": diff,
@@ -172,20 +182,36 @@ def _robust_values(robust, comp) -> dict:
     table = robust.table.join(comp.stability[["site_name", "kommunenavn", "regionsnavn"]])
     rows = table.loc[[a for a in comp.stability.index if table.at[a, "chosen_in"] > 0]]
     return {"objective": robust.to_dict()["objective"], "status": robust.status,
+            "status_text": solver_status(robust.status),
             "proven_optimal": robust.proven_optimal, "mip_gap": robust.mip_gap, "selected": robust.selected,
             "chosen_pairs": robust.chosen_pairs, "best_possible": robust.best_possible,
             "scenarios": robust.scenarios, "solver": robust.solver,
             "rows": [{"application_id": a, **r} for a, r in rows.to_dict("index").items()]}
 
 
+def _change_word(key: str) -> str:
+    """A section or field of criteria.yaml in words (`CHANGE_TEXT`), "" when it has none."""
+    return gettext(CHANGE_TEXT[key]) if key in CHANGE_TEXT else ""
+
+
+def _field_label(field: list[str]) -> str:
+    """The changed field in words: "most parks", "most parks in Region Sjælland"; "" for one without words."""
+    if len(field) == 3 and field[0] == "regions" and f"regions.{field[2]}" in CHANGE_TEXT:
+        return gettext(CHANGE_TEXT[f"regions.{field[2]}"], region=field[1])
+    return _change_word(field[-1]) if len(field) == 1 else ""
+
+
 def _value(value) -> str:
-    """A configuration value as short text: 0.3, 5, 100,000, none, a list joined by commas."""
+    """A configuration value as short text in the current language: 0.3 (0,3), 5, 100,000 (100.000), none, a
+    list joined by commas."""
     if value is None:
-        return "none"
+        return _change_word("none")
     if isinstance(value, bool):
-        return str(value).lower()
+        return _change_word("yes" if value else "no")
     if isinstance(value, (int, float)):
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+        plain = f"{value:g}"
+        decimals = len(plain.split(".")[1]) if "." in plain and "e" not in plain else 0
+        return i18n.fmt_number(value, decimals)
     if isinstance(value, (list, tuple)):
         return ", ".join(_value(v) for v in value)
     if isinstance(value, Mapping):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from screening.i18n import N_, gettext, ngettext
 
-__all__ = ["TEXT", "ORDINALS", "STATUS_TEXT", "SOLVER_STATUS", "RANGE", "TITLES_REASON", "words", "solver_status"]
+__all__ = ["TEXT", "ORDINALS", "STATUS_TEXT", "SOLVER_STATUS", "CHANGE_TEXT", "RANGE", "TITLES_REASON", "words",
+           "solver_status"]
 
 TEXT = {
     "smoke_test": N_("SMOKE TEST, NOT EVIDENCE: the inputs are the approximate 2025 applications, whose squares are "
@@ -90,6 +91,23 @@ SOLVER_STATUS = {"optimal": N_("optimal"), "infeasible": N_("infeasible"),
                  "no proposal found": N_("no proposal found"),
                  "dispersion search stopped at the time limit": N_("dispersion search stopped at the time limit")}
 """The solver's status texts (`screening.selection`: HiGHS's model status and the notes added to it) in words."""
+
+CHANGE_TEXT = {
+    # sections of criteria.yaml an overlay changes (groups, criteria and bonus are named by their titles)
+    "selection": N_("Selection"), "sensitivity": N_("Sensitivity"), "travel": N_("Travel model"),
+    # the fields changed
+    "weight": N_("weight"), "points": N_("points"), "within_m": N_("within (m)"), "band": N_("point scale"),
+    "k_min": N_("fewest parks"), "k_max": N_("most parks"), "objective": N_("objective"),
+    "spacing_km": N_("minimum spacing (km)"), "max_per_kommune": N_("most parks per municipality"),
+    "min_outside_urban": N_("fewest parks outside the large towns"),
+    "urban_town_min_population": N_("large town: fewest inhabitants"), "urban_radius_km": N_("large town: radius (km)"),
+    "top_k": N_("top places counted"), "draws": N_("draws"),
+    "regions.min": N_("fewest parks in %(region)s"), "regions.max": N_("most parks in %(region)s"),
+    # values
+    "none": N_("none"), "yes": N_("yes"), "no": N_("no"),
+}
+"""The rows of a scenario's table of changes against criteria.yaml: sections, fields and values in words (a
+field not named here is shown by its key only)."""
 
 RANGE = "{lo}–{hi}"
 """Two numbers as a range (no words: the same in both languages)."""

@@ -315,7 +315,8 @@ def summary_text(result: ScenariosResult) -> str:
     width = max(len(str(r.scenario.title)) for r in result.runs)
     for r in result.runs:  # a handful of scenarios
         sel = r.result.selection
-        lines.append(gettext(SUMMARY["scenario"], title=f"{r.scenario.title!s:<{width}}",
+        title = f"{r.scenario.title!s:<{width}}"  # the proposals line up in the terminal
+        lines.append(gettext(SUMMARY["scenario"], title=title,
                              status=solver_status(sel.status), proof=proof(sel.proven_optimal),
                              parks=ngettext("%(num)s park", "%(num)s parks", len(sel.selected_ids)),
                              ids=", ".join(sorted(sel.selected_ids)) or "-"))
