@@ -31,60 +31,19 @@ from shapely.geometry import Point, box
 
 from screening import scenarios
 from screening._scenario_compare import compare
-from screening._scenario_config import BASE_ID, Scenario, load_scenarios, overlay_changes, scenario_criteria
+from screening._scenario_config import BASE_ID, load_scenarios, overlay_changes, scenario_criteria
 from screening.catalog import LayerSet
 from screening.config import PROJECT_ROOT, Criteria, load_catalog, load_criteria, settings_from_env
 from screening.errors import ConfigError
+from tests._scenario_fixtures import X0, Y0, synthetic_candidates
+from tests._scenario_fixtures import make_scenario as _scenario
+from tests._scenario_fixtures import synthetic_criteria as _criteria
 
 SHIPPED = PROJECT_ROOT / "layers" / "scenarios"
-REGIONS = ("Region Nordjylland", "Region Midtjylland", "Region Syddanmark")
-X0, Y0 = 500_000, 6_200_000
-SITES = [  # id, region, kommunekode, x km, y km, q, a, side m
-    ("A1", "Region Nordjylland", "0851", 0, 300, 90, 90, 1000),
-    ("A2", "Region Nordjylland", "0849", 20, 300, 80, 80, 1000),
-    ("A3", "Region Midtjylland", "0751", 0, 150, 70, 70, 1000),
-    ("A4", "Region Syddanmark", "0561", 0, 0, 40, 40, 1000),
-    ("A5", "Region Midtjylland", "0791", 60, 150, 100, 0, 1000),
-    ("A6", "Region Syddanmark", "0461", 60, 0, 90, 90, 100),
-]
-
-
-def _criteria() -> Criteria:
-    """Two groups of one attribute criterion each, 1-3 parks, no spacing, no region limit (min 0, no max)."""
-    band = {"points": [[0, 0.0], [100, 1.0]]}
-    return Criteria.model_validate({
-        "exclusions": {"min_net_area_ha": 10, "rules": []},
-        "groups": [{"id": "quality", "title": "Quality", "weight": 0.5},
-                   {"id": "access", "title": "Access", "weight": 0.5}],
-        "criteria": [
-            {"id": "q", "group": "quality", "title": "Quality of the site", "measure": "attribute", "field": "q",
-             "unit": "points", "weight": 1, "band": band},
-            {"id": "a", "group": "access", "title": "Access to the site", "measure": "attribute", "field": "a",
-             "unit": "points", "weight": 1, "band": band}],
-        "travel": {"speeds_kmh": {"motorway": 110}, "default_speed_kmh": 30, "detour_factor": 1.3,
-                   "fallback_speed_kmh": 60},
-        "sensitivity": {"draws": 20, "top_k": 3},
-        "selection": {"k_min": 1, "k_max": 3, "spacing_km": 0, "max_per_kommune": 1, "alternatives": 0,
-                      "time_limit_s": 10, "regions": {r: {"min": 0, "max": None} for r in REGIONS}}})
-
-
-def _scenario(sid: str, overlay: dict, base: Criteria) -> Scenario:
-    crit = scenario_criteria(base, overlay, path=f"{sid}.yaml")
-    return Scenario(sid, sid.capitalize(), f"Rationale of {sid}.", "", 0, Path(f"{sid}.yaml"), overlay, crit,
-                    overlay_changes(base, overlay))
-
-
 @pytest.fixture(scope="module")
 def candidates():
     """The six synthetic applications (see the module docstring)."""
-    rows = [{"application_id": a, "site_name": f"Site {a}", "kommunekode": k, "kommunenavn": f"Kommune {a}",
-             "regionskode": "", "regionsnavn": r, "co_applicant_kommunekoder": "", "q": q, "a": acc}
-            for a, r, k, _x, _y, q, acc, _s in SITES]
-    geoms = [box(X0 + x * 1000, Y0 + y * 1000, X0 + x * 1000 + s, Y0 + y * 1000 + s)
-             for _a, _r, _k, x, y, _q, _acc, s in SITES]
-    gdf = gpd.GeoDataFrame(rows, geometry=geoms, crs=25832)
-    gdf["area_ha"] = gdf.area / 10_000
-    return gdf
+    return synthetic_candidates()
 
 
 @pytest.fixture(scope="module")
