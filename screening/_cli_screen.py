@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from screening import catalog as catalog_mod
+from screening import i18n
 from screening._cli_common import (
     allow_damaged_opt,
     context,
@@ -76,7 +77,8 @@ def screen(inputs, out_root, allow_missing, allow_damaged, mirror, offline, repa
                              report=not no_report, max_applications=max_applications or pipeline.MAX_APPLICATIONS,
                              surface_dir=surface_dir)
     click.echo(pipeline.summary_text(result))
-    click.echo(f"\nRun folder: {result.run_dir}  ({time.perf_counter() - t0:.1f} s)")
+    click.echo("\n" + i18n.gettext("Run folder: %(folder)s  (%(seconds)s s)", folder=result.run_dir,
+                                    seconds=i18n.fmt_number(time.perf_counter() - t0, 1)))
     if result.selection is not None and result.selection.status == "infeasible":
         sys.exit(3)
 
@@ -111,7 +113,7 @@ def select_cmd(screening_gpkg, out_dir, k_min, k_max, spacing_km, time_limit_s, 
     result = selection.select(candidates, rules, breakdown=breakdown, towns=towns, mode=mode)
     paths = pipeline.write_selection(out_dir, candidates, result)
     click.echo(result.summary_text())
-    click.echo(f"\nWrote {', '.join(str(p) for p in paths.values())}")
+    click.echo("\n" + i18n.gettext("Wrote %(files)s", files=", ".join(str(p) for p in paths.values())))
     if result.status == "infeasible":
         sys.exit(3)
 

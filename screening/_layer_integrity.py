@@ -166,8 +166,11 @@ def allowed_note(attrs: Mapping) -> str:
     """One line for the outputs of a run that accepted a damaged layer, e.g. for the manifest and banner."""
     ids = list(attrs.get("damaged_ids") or [])
     shown = ", ".join(ids[:IDS_SHOWN]) + (", ..." if len(ids) > IDS_SHOWN else "")
-    return (f"{len(ids)} of {attrs.get('source_features')} features of {attrs.get('location')} unreadable and "
-            f"left out (--allow-damaged): {shown}")
+    from screening.i18n import fmt_number, gettext  # shown on the run's pages: in the current language
+
+    return gettext("%(n)s of %(total)s features of %(location)s unreadable and left out (--allow-damaged): "
+                   "%(ids)s", n=fmt_number(len(ids)), total=fmt_number(attrs.get("source_features")),
+                   location=attrs.get("location"), ids=shown)
 
 
 def _fix(spec: LayerSpec) -> str:

@@ -18,6 +18,8 @@ from screening import i18n
 from screening import selection_explain as explain
 from screening._selection_model import Limits, Problem, build_rows, solve
 from screening.config import Selection
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 
 __all__ = ["SPACINGS_KM", "MAX_SWEEP_CANDIDATES", "CAVEAT", "SHORT_CAVEAT", "backtest", "spacing_sweep", "notes"]
 
@@ -29,13 +31,14 @@ SPACINGS_KM = (0.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0)
 MAX_SWEEP_CANDIDATES = 500
 """Above this many eligible candidates the sweep is skipped (one more solve per spacing; said in the output)."""
 
-SHORT_CAVEAT = ("the spacing was chosen to fit it, and the approximate 2025 positions are guesses: a smoke test, "
-                "not evidence (selection.json: spacing sweep)")
-"""The back-test's caveat in one line, for the terminal."""
+SHORT_CAVEAT = N_("the spacing was chosen to fit it, and the approximate 2025 positions are guesses: a smoke test, "
+                   "not evidence (selection.json: spacing sweep)")
+"""The back-test's caveat in one line, for the terminal (translate where shown: ``gettext(SHORT_CAVEAT)``)."""
 
-CAVEAT = ("The back-test compares the proposal with the designated_2025 field of the input. The mirror's "
-          "applications_2025_approx.gpkg holds invented squares whose positions are mostly guesses: on those, "
-          "this back-test is a smoke test of the method, not evidence about the real 2025 decision.")
+CAVEAT = N_("The back-test compares the proposal with the designated_2025 field of the input. The mirror's "
+            "applications_2025_approx.gpkg holds invented squares whose positions are mostly guesses: on those, "
+            "this back-test is a smoke test of the method, not evidence about the real 2025 decision.")
+"""The back-test's caveat (``caveat`` of the back-test, in the run's language)."""
 
 
 def backtest(back: pd.DataFrame, breakdown: pd.DataFrame | None, problem: Problem, limits: Limits,
@@ -48,9 +51,10 @@ def backtest(back: pd.DataFrame, breakdown: pd.DataFrame | None, problem: Proble
     result = explain.backtest(back, breakdown)
     sweep, skipped = None, ""
     if mode != "score":
-        skipped = f"the spacing sweep is made in score mode only (this is {mode} mode)"
+        skipped = _("the spacing sweep is made in score mode only (this is %(mode)s mode)", mode=mode)
     elif problem.n > MAX_SWEEP_CANDIDATES:
-        skipped = f"{problem.n} eligible candidates: above {MAX_SWEEP_CANDIDATES}, the spacing sweep is not made"
+        skipped = _("%(n)s eligible candidates: above %(max)s, the spacing sweep is not made",
+                    n=fmt_number(problem.n), max=fmt_number(MAX_SWEEP_CANDIDATES))
     else:
         designated = back["designated_2025"].fillna(False).astype(bool).reindex(problem.ids).to_numpy()
         sweep = spacing_sweep(problem, limits, designated, time_limit_s=rules.time_limit_s,
@@ -85,9 +89,12 @@ def spacing_sweep(problem: Problem, limits: Limits, designated: np.ndarray, *, t
         chosen = res.values[: problem.n] > 0.5 if res.values is not None else None
         picked = None if chosen is None else int((chosen & designated).sum())
         proposed = None if chosen is None else int(chosen.sum())
-        mark = " (configured)" if km == configured_km else ""
-        text = (f"{km:g} km: no proposal ({res.status})" if picked is None else
-                f"{km:g} km: picks {picked} of the {total} designated ({proposed} proposed){mark}")
+        values = {"km": _g(km), "picked": picked, "total": total, "proposed": proposed,
+                  "status": explain.status_text(res.status)}
+        text = (_("%(km)s km: no proposal (%(status)s)", **values) if picked is None else
+                _("%(km)s km: picks %(picked)s of the %(total)s designated (%(proposed)s proposed) (configured)",
+                  **values) if km == configured_km else
+                _("%(km)s km: picks %(picked)s of the %(total)s designated (%(proposed)s proposed)", **values))
         out.append({"spacing_km": km, "designated_picked": picked, "proposed": proposed, "status": res.status,
                     "proven_optimal": res.proven_optimal, "configured": km == configured_km, "text": text})
     return out
@@ -96,14 +103,21 @@ def spacing_sweep(problem: Problem, limits: Limits, designated: np.ndarray, *, t
 def notes(sweep: list[dict] | None, *, configured_km: float, reason: str, picked: int, designated: int,
           skipped: str = "") -> dict:
     """``spacing_choice`` (why the spacing is what it is, and what the back-test then shows), ``caveat``
-    (`CAVEAT`) and ``spacing_sweep`` (or ``spacing_sweep_skipped``), for ``selection.json`` and the index."""
-    choice = (f"{reason.strip()} " if reason.strip() else "") + (
-        f"At the configured spacing of {configured_km:g} km the proposal picks {picked} of the {designated} "
-        "designated applications. A spacing chosen to fit this back-test cannot also be evidence for it; "
-        "the sweep shows how the agreement changes with the spacing.")
-    out = {"spacing_choice": choice, "caveat": CAVEAT}
+    (`CAVEAT`) and ``spacing_sweep`` (or ``spacing_sweep_skipped``), for ``selection.json`` and the index; in
+    the current language."""
+    choice = (f"{reason.strip()} " if reason.strip() else "") + _(
+        "At the configured spacing of %(km)s km the proposal picks %(picked)s of the %(designated)s designated "
+        "applications. A spacing chosen to fit this back-test cannot also be evidence for it; the sweep shows how "
+        "the agreement changes with the spacing.", km=_g(configured_km), picked=fmt_number(picked),
+        designated=fmt_number(designated))
+    out = {"spacing_choice": choice, "caveat": _(CAVEAT)}
     if sweep is not None:
         out["spacing_sweep"] = sweep
     else:
         out["spacing_sweep_skipped"] = skipped
     return out
+
+
+def _g(x: float) -> str:
+    """A spacing in km in a text, like ``%g``: no decimals when whole."""
+    return fmt_number(x, 0 if float(x).is_integer() else 1)

@@ -16,6 +16,8 @@ from screening._geo import require_crs
 from screening._selection_model import Limits, Problem
 from screening.config import Selection
 from screening.errors import SelectionError
+from screening.i18n import fmt_number
+from screening.i18n import gettext as _
 
 __all__ = ["REGIONS"]  # and _prepare, _problem, _limits for `screening.selection`
 
@@ -66,12 +68,15 @@ def _prepare(candidates, rules, towns, mode):
     reason = pd.Series("", index=frame.index, dtype=object)
     excluded = frame["excluded"].astype(bool)
     why = frame["exclusion_reasons"].fillna("").astype(str) if "exclusion_reasons" in frame else ""
-    reason[excluded] = ("excluded by screening: " + why).str.rstrip(": ") if "exclusion_reasons" in frame \
-        else "excluded by screening"
-    reason[~excluded & score.isna()] = "not eligible: no score"
+    why = why if isinstance(why, pd.Series) else pd.Series(why, index=frame.index)
+    reason[excluded] = [_("excluded by screening: %(reasons)s", reasons=w) if w else _("excluded by screening")
+                        for w in why[excluded]]  # the excluded applications (tens)
+    reason[~excluded & score.isna()] = _("not eligible: no score")
     if mode == "dispersion":
         low = ~excluded & (score < rules.dispersion_min_score)
-        reason[low] = f"not eligible: score below the dispersion threshold {rules.dispersion_min_score:g}"
+        threshold = rules.dispersion_min_score
+        reason[low] = _("not eligible: score below the dispersion threshold %(threshold)s",
+                        threshold=fmt_number(threshold, 0 if float(threshold).is_integer() else 2))
     eligible = reason == ""
     if frame.loc[eligible, "regionsnavn"].isna().any():
         msg = f"regionsnavn is missing for {sorted(frame.index[eligible & frame['regionsnavn'].isna()])}"
@@ -121,7 +126,7 @@ def _urban(xy, rules, towns) -> np.ndarray:
     require_crs(towns, "towns")
     big = towns[pd.to_numeric(towns["population"], errors="coerce") >= rules.urban_town_min_population]
     tree = shapely.STRtree(big.geometry.to_numpy())
-    hit, _ = tree.query(shapely.points(xy), predicate="dwithin", distance=rules.urban_radius_km * 1000)
+    hit, _towns = tree.query(shapely.points(xy), predicate="dwithin", distance=rules.urban_radius_km * 1000)
     return np.isin(np.arange(len(xy)), hit)
 
 

@@ -25,6 +25,8 @@ from screening._selection_model import (
     no_good_row,
     solve,
 )
+from screening.i18n import N_, fmt_number, ngettext
+from screening.i18n import gettext as _
 
 __all__ = ["Slack", "Dispersion", "alternatives", "counterfactuals", "max_dispersion", "elastic", "max_count",
            "min_distance_m", "infeasibility"]
@@ -73,7 +75,7 @@ def alternatives(rows: Rows, cost: np.ndarray, best: np.ndarray, count: int, *,
     """
     found: list[tuple[np.ndarray, Outcome]] = []
     cuts = [no_good_row(best, len(cost))]
-    for _ in range(count):  # a handful of re-solves
+    for _k in range(count):  # a handful of re-solves
         matrix = sp.vstack([rows.matrix] + [c[0] for c in cuts], format="csr")
         extended = Rows(matrix, np.r_[rows.lower, np.full(len(cuts), -np.inf)],
                         np.r_[rows.upper, [c[1] for c in cuts]], rows.kind + ("no_good",) * len(cuts),
@@ -235,15 +237,15 @@ def infeasibility(problem: Problem, limits: Limits, *, time_limit_s: float) -> l
     eligible = np.bincount(problem.region, minlength=len(problem.region_names))
     out = _conflicts(problem, limits, eligible)
     slacks, found = elastic(problem, limits, time_limit_s=time_limit_s)
-    prefix = ("smallest relaxation: " if found.proven_optimal
-              else "a relaxation (time limit, not proven smallest): ")
-    out += [prefix + _slack_text(s, limits) for s in slacks]  # a handful of rules
+    prefix = (N_("smallest relaxation: %(change)s") if found.proven_optimal
+              else N_("a relaxation (time limit, not proven smallest): %(change)s"))
+    out += [_(prefix, change=_slack_text(s, limits)) for s in slacks]  # a handful of rules
     if limits.spacing_m > 0 and problem.n > 1:
         deadline = time.perf_counter() + time_limit_s  # one budget for the spacing searches together
         out += _spacing_statements(problem, limits, eligible,
                                    lambda: max(deadline - time.perf_counter(), 0.1))
     if not out:
-        out.append("no relaxation found within the solver's time limit")
+        out.append(_("no relaxation found within the solver's time limit"))
     log.info("selection infeasible: %s", "; ".join(out))
     return out
 
@@ -265,21 +267,25 @@ def _conflicts(problem, limits, eligible) -> list[str]:
     """Conflicts visible by counting alone."""
     out = []
     if problem.n < limits.k_min:
-        out.append(f"{problem.n} eligible candidate{_s(problem.n)}, minimum {limits.k_min} parks")
+        out.append(ngettext("%(num)s eligible candidate, minimum %(k)s parks",
+                            "%(num)s eligible candidates, minimum %(k)s parks", problem.n, k=_g(limits.k_min)))
     for r, name in enumerate(problem.region_names):  # the five regions
         if eligible[r] < limits.region_min[r]:
-            out.append(f"{name}: {eligible[r]} eligible candidate{_s(eligible[r])}, minimum "
-                       f"{limits.region_min[r]:g}")
+            out.append(ngettext("%(region)s: %(num)s eligible candidate, minimum %(min)s",
+                                "%(region)s: %(num)s eligible candidates, minimum %(min)s", int(eligible[r]),
+                                region=name, min=_g(limits.region_min[r])))
     if limits.region_min.sum() > limits.k_max:
-        out.append(f"regional minimums sum to {limits.region_min.sum():g} parks, more than the maximum of "
-                   f"{limits.k_max}")
+        out.append(_("regional minimums sum to %(sum)s parks, more than the maximum of %(max)s",
+                     sum=_g(limits.region_min.sum()), max=_g(limits.k_max)))
     cap = np.minimum(eligible, limits.region_max).sum()
     if eligible.sum() >= limits.k_min > cap:
-        out.append(f"regional maximums allow at most {cap:g} parks, minimum {limits.k_min}")
+        out.append(_("regional maximums allow at most %(cap)s parks, minimum %(min)s", cap=_g(cap),
+                     min=_g(limits.k_min)))
     rural = int((~problem.urban).sum())
     if rural < limits.min_outside_urban:
-        out.append(f"outside the largest urban areas: {rural} eligible candidate{_s(rural)}, minimum "
-                   f"{limits.min_outside_urban}")
+        out.append(ngettext("outside the largest urban areas: %(num)s eligible candidate, minimum %(min)s",
+                            "outside the largest urban areas: %(num)s eligible candidates, minimum %(min)s", rural,
+                            min=_g(limits.min_outside_urban)))
     return out
 
 
@@ -287,41 +293,52 @@ def _spacing_statements(problem, limits, eligible, left) -> list[str]:
     """How many parks the spacing alone allows, and the largest spacing the other rules can live with."""
     km = _km(limits.spacing_m)
     out = []
-    most, _ = max_count(problem, limits.spacing_m, time_limit_s=left())
+    most, _chosen = max_count(problem, limits.spacing_m, time_limit_s=left())
     if most < limits.k_min:
-        out.append(f"spacing {km} km allows at most {most} parks (minimum {limits.k_min})")
+        out.append(_("spacing %(km)s km allows at most %(most)s parks (minimum %(min)s)", km=km, most=_g(most),
+                     min=_g(limits.k_min)))
     for r, name in enumerate(problem.region_names):  # the five regions
         need = int(limits.region_min[r])
         if need > 0 and eligible[r] >= need:
-            in_region, _ = max_count(problem, limits.spacing_m, region=r, time_limit_s=left())
+            in_region, _chosen = max_count(problem, limits.spacing_m, region=r, time_limit_s=left())
             if in_region < need:
-                out.append(f"{name}: spacing {km} km allows at most {in_region} parks there, minimum {need}")
+                out.append(_("%(region)s: spacing %(km)s km allows at most %(most)s parks there, minimum %(min)s",
+                             region=name, km=km, most=_g(in_region), min=_g(need)))
     widest = max_dispersion(problem, limits, time_limit_s=left()) if limits.k_min >= 2 else None
     if widest is not None and widest.distance_m < limits.spacing_m:
-        text = f"from {km} km to {math.floor(widest.distance_m / 100) / 10:g} km lets the other rules be met"
-        out.append("smallest relaxation of the spacing: " + text if widest.proven else
-                   f"spacing {text} (search stopped at the time limit; a larger spacing may also work)")
+        values = {"km": km, "widest": _g(math.floor(widest.distance_m / 100) / 10)}
+        out.append(_("smallest relaxation of the spacing: from %(km)s km to %(widest)s km lets the other rules "
+                     "be met", **values) if widest.proven else
+                   _("spacing from %(km)s km to %(widest)s km lets the other rules be met (search stopped at the "
+                     "time limit; a larger spacing may also work)", **values))
     return out
 
 
 def _slack_text(s, limits) -> str:
     lo, hi = s.relax_lower, s.relax_upper
     if s.kind == "count":
-        return (f"relax k_min from {limits.k_min} to {limits.k_min - lo:g} (at most {s.activity:g} parks fit "
-                "the other rules)" if lo else f"raise k_max from {limits.k_max} to {limits.k_max + hi:g}")
+        return (_("relax k_min from %(before)s to %(after)s (at most %(fit)s parks fit the other rules)",
+                  before=_g(limits.k_min), after=_g(limits.k_min - lo), fit=_g(s.activity)) if lo else
+                _("raise k_max from %(before)s to %(after)s", before=_g(limits.k_max), after=_g(limits.k_max + hi)))
     if s.kind == "region":
-        return (f"relax the {s.key} minimum from {s.lower:g} to {s.lower - lo:g}" if lo else
-                f"raise the {s.key} maximum from {s.upper:g} to {s.upper + hi:g}")
+        return (_("relax the %(region)s minimum from %(before)s to %(after)s", region=s.key, before=_g(s.lower),
+                  after=_g(s.lower - lo)) if lo else
+                _("raise the %(region)s maximum from %(before)s to %(after)s", region=s.key, before=_g(s.upper),
+                  after=_g(s.upper + hi)))
     if s.kind == "kommune":
-        return f"allow {s.upper + hi:g} parks in municipality {s.key} (max_per_kommune {s.upper:g})"
+        return _("allow %(parks)s parks in municipality %(code)s (max_per_kommune %(max)s)", parks=_g(s.upper + hi),
+                 code=s.key, max=_g(s.upper))
     if s.kind == "urban":
-        return f"relax min_outside_urban from {s.lower:g} to {s.lower - lo:g}"
-    return f"widen the {s.key} proportional tolerance by {max(lo, hi):.2f} parks"
+        return _("relax min_outside_urban from %(before)s to %(after)s", before=_g(s.lower), after=_g(s.lower - lo))
+    return _("widen the %(region)s proportional tolerance by %(parks)s parks", region=s.key,
+             parks=fmt_number(max(lo, hi), 2))
 
 
-def _s(k) -> str:
-    return "" if k == 1 else "s"
+def _g(x: float) -> str:
+    """A count or limit in a text, like ``%g``: no decimals when whole, in the current language."""
+    return fmt_number(x, 0 if float(x).is_integer() else 2)
 
 
 def _km(m: float) -> str:
-    return f"{m / 1000:.1f}".removesuffix(".0")
+    km = round(m / 1000, 1)
+    return fmt_number(km, 0 if km.is_integer() else 1)

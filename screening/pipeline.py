@@ -33,6 +33,8 @@ from screening._run_files import manifest as _manifest
 from screening._run_folder import RunFolder, is_partial, require_complete, run_folder
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import ScreeningError
+from screening.i18n import fmt_number
+from screening.i18n import gettext as _
 
 __all__ = ["RunResult", "CONTEXT_LAYERS", "screen", "assess", "better_land_notes", "new_run_dir", "write_run",
            "run_folder", "RunFolder", "is_partial", "require_complete", "write_outputs",
@@ -253,15 +255,18 @@ def better_land_notes(candidates: gpd.GeoDataFrame, surface_dir: Path, *, radius
     for row in candidates.itertuples(index=False):  # one search per application (tens), each vectorised
         found = surface.better_land_nearby(row.geometry, surface_dir, radius_m=radius_m, min_area_ha=row.area_ha)
         if found is None:
-            notes[row.application_id] = (f"No free land of {row.area_ha:,.0f} ha or more within "
-                                         f"{radius_m / 1000:.0f} km scores better on the national surface.")
+            notes[row.application_id] = _("No free land of %(area)s ha or more within %(km)s km scores better on "
+                                          "the national surface.", area=fmt_number(row.area_ha),
+                                          km=fmt_number(radius_m / 1000))
             continue
         lon, lat = found["centroid_lonlat"]
-        notes[row.application_id] = (
-            f"Free land of {found['area_ha']:,.0f} ha {_where_better_land(row.geometry, found)} (around "
-            f"{lat:.4f} N, {lon:.4f} E) scores {found['score_mean']:.1f} on the national surface against "
-            f"{found['site_score_mean']:.1f} for this site (+{found['gain_points']:.1f} points; the surface "
-            "assesses only the map-based criteria, not the submission's own statements).")
+        notes[row.application_id] = _(
+            "Free land of %(area)s ha %(where)s (around %(lat)s N, %(lon)s E) scores %(score)s on the national "
+            "surface against %(site_score)s for this site (+%(gain)s points; the surface assesses only the "
+            "map-based criteria, not the submission's own statements).", area=fmt_number(found["area_ha"]),
+            where=_where_better_land(row.geometry, found), lat=fmt_number(lat, 4), lon=fmt_number(lon, 4),
+            score=fmt_number(found["score_mean"], 1), site_score=fmt_number(found["site_score_mean"], 1),
+            gain=fmt_number(found["gain_points"], 1))
     return candidates["application_id"].map(notes)
 
 
@@ -271,10 +276,10 @@ def _where_better_land(site, found: dict) -> str:
     import shapely
 
     if shapely.area(shapely.intersection(site, shapely.box(*found["bounds"]))) > 0:
-        return "overlapping this site"
+        return _("overlapping this site")
     if found["distance_m"] < 50:
-        return "adjoining this site"
-    return f"{found['distance_m'] / 1000:.1f} km away"
+        return _("adjoining this site")
+    return _("%(km)s km away", km=fmt_number(found["distance_m"] / 1000, 1))
 
 
 def _checked_surface(surface_dir: Path, expected_hash: str) -> Path:
@@ -317,23 +322,30 @@ def new_run_dir(out_root: Path) -> Path:
 
 
 def summary_text(result: RunResult, *, limit: int = 40) -> str:
-    """A short ranked summary for the terminal: status, score and region of each application."""
+    """A short ranked summary for the terminal: status, score and region of each application (in the
+    current language)."""
     cand = result.candidates
     lines = []
     if result.manifest.get("incomplete"):
-        lines.append("INCOMPLETE SCREENING - " + result.manifest["incomplete_text"])
+        lines.append(_("INCOMPLETE SCREENING - %(text)s", text=result.manifest["incomplete_text"]))
     if result.manifest.get("provisional_layers"):
-        lines.append("PROVISIONAL DATA - " + "; ".join(
-            b["text"] for b in _nature_layers.provisional_banners(result.manifest)))
+        lines.append(_("PROVISIONAL DATA - %(text)s", text="; ".join(
+            b["text"] for b in _nature_layers.provisional_banners(result.manifest))))
     for lid, note in (result.manifest.get("damaged_layers") or {}).items():  # a handful of layers at most
-        lines.append(f"DAMAGED LAYER ALLOWED - {lid}: {note}")
+        lines.append(_("DAMAGED LAYER ALLOWED - %(layer)s: %(note)s", layer=lid, note=note))
     order = cand.assign(_excl=cand["excluded"].astype(bool)).sort_values(
         ["_excl", "score_total"], ascending=[True, False])
-    lines.append(f"{'rank':>4}  {'application':<12} {'status':<9} {'score':>5}  {'region':<20} site")
+    words = {"excluded": _("excluded"), "proposed": _("PROPOSED"), "eligible": _("eligible")}
+    width = max(9, *(len(w) for w in words.values()))
+    head = {"rank": _("rank"), "application": _("application"), "status": _("status"), "score": _("score"),
+            "region": _("region"), "site": _("site")}
+    lines.append(f"{head['rank']:>4}  {head['application']:<12} {head['status']:<{width}} {head['score']:>5}  "
+                 f"{head['region']:<20} {head['site']}")
     for row in order.head(limit).itertuples(index=False):  # a ranked table of tens of applications
-        status = "excluded" if row.excluded else ("PROPOSED" if getattr(row, "selected", False) else "eligible")
+        status = words["excluded" if row.excluded else ("proposed" if getattr(row, "selected", False)
+                                                         else "eligible")]
         rank = "" if row.excluded or pd.isna(row.rank) else f"{int(row.rank)}"
-        lines.append(f"{rank:>4}  {row.application_id:<12} {status:<9} {row.score_total:5.1f}  "
+        lines.append(f"{rank:>4}  {row.application_id:<12} {status:<{width}} {fmt_number(row.score_total, 1):>5}  "
                      f"{str(row.regionsnavn).removeprefix('Region '):<20} {str(row.site_name)[:50]}")
     sel = result.selection
     if sel is not None:
@@ -341,8 +353,9 @@ def summary_text(result: RunResult, *, limit: int = 40) -> str:
         if sel.status == "infeasible":
             lines += sel.summary_text().splitlines()[1:]
         if sel.backtest:
-            lines.append("Back-test: " + sel.backtest["text"] + f" ({_selection_backtest.SHORT_CAVEAT})")
-        lines.append("Why each was chosen or not, alternatives: selection.json and index.html of the run")
+            lines.append(_("Back-test: %(text)s (%(caveat)s)", text=sel.backtest["text"],
+                           caveat=_(_selection_backtest.SHORT_CAVEAT)))
+        lines.append(_("Why each was chosen or not, alternatives: selection.json and index.html of the run"))
     return "\n".join(lines)
 
 

@@ -27,27 +27,29 @@ from screening._selection_search import (
 )
 from screening.config import Selection
 from screening.errors import SelectionError
+from screening.i18n import N_
+from screening.i18n import gettext as _
 
 __all__ = ["REGIONS", "NOTES", "SelectionResult", "select", "apply_selection", "rules_with"]
 
 log = logging.getLogger(__name__)
 
 NOTES = (
-    "Spacing is the straight-line distance between polygon centroids in km (EPSG:25832); two chosen parks "
-    "must be at least spacing_km apart.",
-    "An application is one park whatever its co-applicants: it counts once toward the number of parks and "
-    "toward the region of its lead municipality.",
-    "max_per_kommune: a municipality is used by every chosen park it leads OR co-applies for.",
-    "Proportional targets: the overview note's shares of production firms map one to one onto the five "
-    "regions; 'Sydjylland+Fyn' is Region Syddanmark (South Jutland and Funen). With N parks chosen, each "
-    "targeted region gets share x N +- proportional_tolerance_parks parks.",
-    "A candidate is urban when its centroid lies within urban_radius_km of a town with at least "
-    "urban_town_min_population inhabitants.",
-    "Dispersion mode: among eligible candidates scoring at least dispersion_min_score, the largest minimum "
-    "distance between chosen parks is found first (binary search over pairwise distances, each probe a "
-    "feasibility solve), then the total score is maximised at that spacing.",
+    N_("Spacing is the straight-line distance between polygon centroids in km (EPSG:25832); two chosen parks "
+       "must be at least spacing_km apart."),
+    N_("An application is one park whatever its co-applicants: it counts once toward the number of parks and "
+       "toward the region of its lead municipality."),
+    N_("max_per_kommune: a municipality is used by every chosen park it leads OR co-applies for."),
+    N_("Proportional targets: the overview note's shares of production firms map one to one onto the five "
+       "regions; 'Sydjylland+Fyn' is Region Syddanmark (South Jutland and Funen). With N parks chosen, each "
+       "targeted region gets share x N +- proportional_tolerance_parks parks."),
+    N_("A candidate is urban when its centroid lies within urban_radius_km of a town with at least "
+       "urban_town_min_population inhabitants."),
+    N_("Dispersion mode: among eligible candidates scoring at least dispersion_min_score, the largest minimum "
+       "distance between chosen parks is found first (binary search over pairwise distances, each probe a "
+       "feasibility solve), then the total score is maximised at that spacing."),
 )
-"""How the rules are read; part of ``selection.json``."""
+"""How the rules are read; part of ``selection.json`` (in the run's language)."""
 COUNTERFACTUAL_MAX = 60
 """Up to this many eligible candidates, each reason includes the best objective with the decision flipped."""
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class SelectionResult:
     """The proposal, its proof and its explanations.
 
     ``table`` is indexed by ``application_id`` (every candidate): ``selected`` (bool), ``selection_reason``
-    (str), ``proposal_rank`` (Int64, 1 = highest objective weight among the chosen, NA otherwise).
+    (str, in the current language), ``proposal_rank`` (Int64, 1 = highest objective weight among the chosen,
+    NA otherwise), ``eligible`` (bool: took part in the model).
     ``status`` is HiGHS's model status text in lower case ("optimal", "infeasible", "time limit reached"),
     suffixed "; greedy fallback (not proven optimal)" when the heuristic had to stand in.
     ``proven_optimal`` comes from the model status AND the reported MIP gap, never from a return code.
@@ -163,7 +166,7 @@ def select(candidates: gpd.GeoDataFrame, rules: Selection, *, breakdown: pd.Data
     notes = _rules_dict(rules, mode)
     if out is None or out.infeasible or (mode == "dispersion" and spacing is None):
         statements = infeasibility(problem, limits, time_limit_s=rules.time_limit_s)
-        none = ["no proposal: the rules cannot all be met"] * problem.n
+        none = [_("no proposal: the rules cannot all be met")] * problem.n
         table = _table(frame, not_eligible, problem, None, none)
         return SelectionResult(table, "infeasible", False, None, None, out.solve_s if out else 0.0, notes,
                                infeasibility=statements, mode=mode, solver=solver)
@@ -177,14 +180,15 @@ def select(candidates: gpd.GeoDataFrame, rules: Selection, *, breakdown: pd.Data
         status = f"{status}; greedy fallback (not proven optimal)"
         log.warning("selection: HiGHS found no solution (%s); using the greedy heuristic", out.status)
     else:
-        table = _table(frame, not_eligible, problem, None, [f"no proposal found ({status})"] * problem.n)
+        table = _table(frame, not_eligible, problem, None,
+                       [_("no proposal found (%(status)s)", status=explain.status_text(status))] * problem.n)
         return SelectionResult(table, f"{status}; no proposal found", False, None, None, out.solve_s, notes,
                                mode=mode, solver=solver)
     if spacing is not None and not spacing.proven:
         proven, status = False, f"{status}; dispersion search stopped at the time limit"
     flipped = None
     if proven and problem.n <= COUNTERFACTUAL_MAX:
-        flipped, _ = counterfactuals(rows, problem.weight, chosen, time_limit_s=rules.time_limit_s)
+        flipped, _objectives = counterfactuals(rows, problem.weight, chosen, time_limit_s=rules.time_limit_s)
     reasons = explain.reasons(problem, limits, rows, chosen, objective=objective, counterfactual=flipped)
     table = _table(frame, not_eligible, problem, chosen, reasons)
     alts = _alternatives(problem, rows, chosen, objective, rules) if out.values is not None else []
@@ -235,11 +239,12 @@ def rules_with(rules: Selection, *, k_min: int | None = None, k_max: int | None 
 
 
 def _table(frame, not_eligible, problem, chosen, reasons) -> pd.DataFrame:
-    table = pd.DataFrame({"selected": False, "selection_reason": "", "proposal_rank": pd.NA},
+    table = pd.DataFrame({"selected": False, "selection_reason": "", "proposal_rank": pd.NA, "eligible": False},
                          index=frame.index)
     table["proposal_rank"] = table["proposal_rank"].astype("Int64")
     table.loc[not_eligible.index, "selection_reason"] = not_eligible
     table.loc[problem.ids, "selection_reason"] = reasons
+    table.loc[problem.ids, "eligible"] = True
     if chosen is not None:
         picked = problem.ids[chosen]
         order = np.lexsort((picked, -problem.weight[chosen]))
@@ -262,7 +267,7 @@ def _alternatives(problem, rows, chosen, objective, rules) -> list[dict]:
 
 
 def _rules_dict(rules: Selection, mode: str) -> dict:
-    return rules.model_dump(mode="json") | {"mode": mode, "notes": list(NOTES)}
+    return rules.model_dump(mode="json") | {"mode": mode, "notes": [_(note) for note in NOTES]}
 
 
 def _km(m: float) -> float | None:

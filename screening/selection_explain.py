@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from screening._selection_model import Limits, Problem, Rows, conflicts
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 
 __all__ = ["reasons", "backtest", "summary_text"]
 
@@ -45,7 +47,7 @@ def reasons(problem: Problem, limits: Limits, rows: Rows, chosen: np.ndarray, *,
         if chosen[c]:
             text = _why_chosen(problem, limits, chosen, c, rank, nearest[c])
             if counterfactual is not None:
-                text += _loss("without it", objective, counterfactual[c])
+                text += _loss("without", objective, counterfactual[c])
         else:
             rows_c = cols.indices[cols.indptr[c]:cols.indptr[c + 1]]
             new = activity[rows_c] + cols.data[cols.indptr[c]:cols.indptr[c + 1]]
@@ -55,7 +57,7 @@ def reasons(problem: Problem, limits: Limits, rows: Rows, chosen: np.ndarray, *,
             sharing = np.flatnonzero(chosen & users[users[:, c]].any(axis=0)) if codes else []
             text = _why_not(problem, limits, c, kinds, partners.get(c, []), (codes, sharing), lowest)
             if counterfactual is not None:
-                text += _loss("forcing it in", objective, counterfactual[c])
+                text += _loss("forced", objective, counterfactual[c])
         out.append(text)
     return out
 
@@ -88,23 +90,26 @@ def backtest(frame: pd.DataFrame, breakdown: pd.DataFrame | None) -> dict:
     both = int((designated & proposed).sum())
     result = {
         "designated": int(designated.sum()), "proposed": int(proposed.sum()), "both": both,
-        "text": f"The proposal picks {both} of the {int(designated.sum())} applications designated in 2025.",
+        "text": _("The proposal picks %(both)s of the %(designated)s applications designated in 2025.",
+                  both=fmt_number(both), designated=fmt_number(int(designated.sum()))),
         "designated_not_proposed": [], "proposed_not_designated": [],
     }
     for aid in only_d:  # differences are a handful of applications
         other = pairs.get(aid)
         diffs = _differences(breakdown, other, aid) if other else []
-        text = f"{aid} designated, not proposed: {frame.at[aid, 'selection_reason']}"
+        text = _("%(id)s designated, not proposed: %(reason)s", id=aid, reason=frame.at[aid, "selection_reason"])
         if other:
-            text += f"; vs {other} (proposed): " + _diff_text(frame, other, aid, diffs)
+            text += _("; vs %(other)s (proposed): %(comparison)s", other=other,
+                      comparison=_diff_text(frame, other, aid, diffs))
         result["designated_not_proposed"].append(
             {"application_id": aid, "compared_with": other, "reason": frame.at[aid, "selection_reason"],
              "differences": diffs, "text": text})
     for aid in only_p:
         other = pairs.get(aid)
         diffs = _differences(breakdown, aid, other) if other else []
-        text = f"{aid} proposed, not designated"
-        text += f": vs {other} (designated): " + _diff_text(frame, aid, other, diffs) if other else ""
+        text = _("%(id)s proposed, not designated", id=aid)
+        text += _(": vs %(other)s (designated): %(comparison)s", other=other,
+                  comparison=_diff_text(frame, aid, other, diffs)) if other else ""
         result["proposed_not_designated"].append(
             {"application_id": aid, "compared_with": other, "reason": frame.at[aid, "selection_reason"],
              "differences": diffs, "text": text})
@@ -114,39 +119,60 @@ def backtest(frame: pd.DataFrame, breakdown: pd.DataFrame | None) -> dict:
 def summary_text(result, *, limit: int = 25) -> str:
     """Readable summary of a `SelectionResult` for the terminal: proof, proposal, rejections, back-test."""
     if result.status == "infeasible":
-        return "\n".join(["Selection: INFEASIBLE - no proposal meets the rules:",
+        return "\n".join([_("Selection: INFEASIBLE - no proposal meets the rules:"),
                           *[f"  - {s}" for s in result.infeasibility or []]])
     if result.objective is None:
-        return f"Selection: {result.status}"
-    proof = "proven optimal" if result.proven_optimal else "NOT proven optimal"
-    gap = "n/a" if result.mip_gap is None else f"{100 * result.mip_gap:.4f} %"
+        return _("Selection: %(status)s", status=status_text(result.status))
+    proof = _("proven optimal") if result.proven_optimal else _("NOT proven optimal")
+    gap = _("n/a") if result.mip_gap is None else f"{fmt_number(100 * result.mip_gap, 4)} %"
     solver = f"{result.solver.get('name')} {result.solver.get('version')}"
-    lines = [f"Selection ({result.mode}): {result.status}, {proof}; objective {result.objective:,.1f}, "
-             f"MIP gap {gap}, {result.solve_s:.2f} s ({solver})"]
+    lines = [_("Selection (%(mode)s): %(status)s, %(proof)s; objective %(objective)s, MIP gap %(gap)s, "
+               "%(seconds)s s (%(solver)s)", mode=result.mode, status=status_text(result.status), proof=proof,
+               objective=fmt_number(result.objective, 1), gap=gap, seconds=fmt_number(result.solve_s, 2),
+               solver=solver)]
     if result.greedy_objective is not None:
-        lines.append(f"Greedy heuristic (not proven): {result.greedy_objective:,.1f} "
-                     f"({100 * (1 - result.greedy_objective / result.objective):.2f} % below)"
-                     if result.objective else f"Greedy heuristic: {result.greedy_objective:,.1f}")
+        lines.append(_("Greedy heuristic (not proven): %(objective)s (%(pct)s %% below)",
+                       objective=fmt_number(result.greedy_objective, 1),
+                       pct=fmt_number(100 * (1 - result.greedy_objective / result.objective), 2))
+                     if result.objective else
+                     _("Greedy heuristic: %(objective)s", objective=fmt_number(result.greedy_objective, 1)))
     if result.min_distance_km is not None:
-        lines.append(f"Smallest distance between chosen parks: {result.min_distance_km:.1f} km")
+        lines.append(_("Smallest distance between chosen parks: %(km)s km", km=fmt_number(result.min_distance_km, 1)))
     table = result.table
-    lines.append(f"Proposal ({int(table['selected'].sum())} parks):")
+    lines.append(_("Proposal (%(n)s parks):", n=fmt_number(int(table["selected"].sum()))))
     lines += [f"  {i:>2}. {aid:<12} {table.at[aid, 'selection_reason']}" for i, aid in
               enumerate(result.selected_ids, start=1)]
-    rejected = table[~table["selected"] & table["selection_reason"].str.startswith("not chosen")]
-    lines.append(f"Not chosen ({len(rejected)} eligible):")
+    eligible = table["eligible"] if "eligible" in table else table["selection_reason"].str.startswith("not chosen")
+    rejected = table[~table["selected"] & eligible.astype(bool)]
+    lines.append(_("Not chosen (%(n)s eligible):", n=fmt_number(len(rejected))))
     lines += [f"      {aid:<12} {why}" for aid, why in rejected["selection_reason"].head(limit).items()]
     if len(rejected) > limit:
-        lines.append(f"      ... {len(rejected) - limit} more in selection.json")
+        lines.append("      " + _("... %(n)s more in selection.json", n=fmt_number(len(rejected) - limit)))
     for alt in result.alternatives:  # a handful
         diff = alt["differs_from_best"]
-        lines.append(f"Alternative #{alt['rank']}: {alt['objective']:,.1f} ({alt['delta']:+.1f}); "
-                     f"out {', '.join(diff['out']) or '-'}, in {', '.join(diff['in']) or '-'}")
+        lines.append(_("Alternative #%(rank)s: %(objective)s (%(delta)s); out %(out)s, in %(in)s", rank=alt["rank"],
+                       objective=fmt_number(alt["objective"], 1), delta=_signed(alt["delta"]),
+                       out=", ".join(diff["out"]) or "-", **{"in": ", ".join(diff["in"]) or "-"}))
     if result.backtest:
-        lines.append("Back-test: " + result.backtest["text"])
+        lines.append(_("Back-test: %(text)s", text=result.backtest["text"]))
         for item in result.backtest["designated_not_proposed"] + result.backtest["proposed_not_designated"]:
             lines.append(f"  - {item['text']}")
     return "\n".join(lines)
+
+
+STATUS_WORDS = {
+    "optimal": N_("optimal"), "infeasible": N_("infeasible"), "time limit reached": N_("time limit reached"),
+    "greedy fallback (not proven optimal)": N_("greedy fallback (not proven optimal)"),
+    "no proposal found": N_("no proposal found"),
+    "dispersion search stopped at the time limit": N_("dispersion search stopped at the time limit"),
+}
+"""The parts of a selection status (``"optimal; greedy fallback (not proven optimal)"``) in words; the status
+itself stays English in selection.json (a value programs compare)."""
+
+
+def status_text(status: str) -> str:
+    """A selection status in the current language (its known parts translated, others as they are)."""
+    return "; ".join(_(STATUS_WORDS[p]) if p in STATUS_WORDS else p for p in str(status).split("; "))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -195,24 +221,25 @@ def _why_chosen(problem, limits, chosen, c, rank, nearest) -> str:
     name = problem.region_names[r]
     in_region = np.flatnonzero(problem.region == r)
     region_rank = int((rank[in_region] < rank[c]).sum()) + 1
-    text = (f"chosen: score {problem.score[c]:.1f} ({_ord(rank[c])} of {problem.n} eligible, "
-            f"{_ord(region_rank)} in {name})")
+    text = _("chosen: score %(score)s (%(rank)s of %(n)s eligible, %(region_rank)s in %(region)s)",
+             score=fmt_number(problem.score[c], 1), rank=_ord(rank[c]), n=fmt_number(problem.n),
+             region_rank=_ord(region_rank), region=name)
     if problem.weight[c] != problem.score[c]:
-        text += f", objective weight {problem.weight[c]:,.0f}"
+        text += _(", objective weight %(weight)s", weight=fmt_number(problem.weight[c]))
     n_r = int(chosen[problem.region == r].sum())
     if limits.region_min[r] > 0 and n_r <= limits.region_min[r]:
-        text += f"; needed for the {name} minimum of {int(limits.region_min[r])}"
+        text += _("; needed for the %(region)s minimum of %(min)s", region=name, min=_g(limits.region_min[r]))
     else:
-        bounds = f"min {limits.region_min[r]:g}" + (f", max {limits.region_max[r]:g}"
-                                                     if np.isfinite(limits.region_max[r]) else "")
-        text += f"; {n_r} chosen in {name} ({bounds})"
+        bounds = (_("min %(min)s, max %(max)s", min=_g(limits.region_min[r]), max=_g(limits.region_max[r]))
+                  if np.isfinite(limits.region_max[r]) else _("min %(min)s", min=_g(limits.region_min[r])))
+        text += _("; %(n)s chosen in %(region)s (%(bounds)s)", n=fmt_number(n_r), region=name, bounds=bounds)
     if limits.min_outside_urban > 0 and not problem.urban[c]:
-        text += "; outside the largest urban areas"
+        text += _("; outside the largest urban areas")
     if nearest is not None:
         other, d = nearest
-        text += f"; nearest chosen park {problem.ids[other]} at {d / 1000:.1f} km"
+        text += _("; nearest chosen park %(other)s at %(km)s km", other=problem.ids[other], km=fmt_number(d / 1000, 1))
         if limits.spacing_m > 0:
-            text += f" (spacing {_km(limits.spacing_m)} km)"
+            text += _(" (spacing %(km)s km)", km=_km(limits.spacing_m))
     return text
 
 
@@ -221,43 +248,70 @@ def _why_not(problem, limits, c, kinds, partners, kommune, lowest) -> str:
     parts = []
     for p in partners:  # chosen parks within spacing
         d = np.hypot(*(problem.xy[p] - problem.xy[c])) / 1000
-        parts.append(f"within {d:.1f} km of chosen {problem.ids[p]} (spacing {_km(limits.spacing_m)} km; "
-                     f"{problem.ids[p]} scores {problem.score[p]:.1f} vs {s:.1f})")
+        parts.append(_("within %(km)s km of chosen %(other)s (spacing %(spacing)s km; %(other)s scores "
+                       "%(other_score)s vs %(score)s)", km=fmt_number(d, 1), other=problem.ids[p],
+                       spacing=_km(limits.spacing_m), other_score=fmt_number(problem.score[p], 1),
+                       score=fmt_number(s, 1)))
     codes, sharing = kommune
     if codes:
-        parts.append(f"municipality {', '.join(codes)} already has chosen {', '.join(problem.ids[sharing])} "
-                     f"(at most {limits.max_per_kommune:g} per municipality, as lead or co-applicant)")
+        parts.append(_("municipality %(codes)s already has chosen %(ids)s (at most %(max)s per municipality, as "
+                       "lead or co-applicant)", codes=", ".join(codes), ids=", ".join(problem.ids[sharing]),
+                       max=_g(limits.max_per_kommune)))
     if "region" in kinds:
         r = int(problem.region[c])
-        parts.append(_outscored(problem, lowest[r], s, f"within {problem.region_names[r]}",
-                                f"the region maximum of {limits.region_max[r]:g} is reached"))
+        parts.append(_outscored(problem, lowest[r], s, _("within %(region)s", region=problem.region_names[r]),
+                                _("the region maximum of %(max)s is reached", max=_g(limits.region_max[r]))))
     if "count" in kinds:
-        parts.append(_outscored(problem, lowest[None], s, "in the proposal",
-                                f"the proposal is full ({limits.k_max} parks)"))
+        parts.append(_outscored(problem, lowest[None], s, _("in the proposal"),
+                                _("the proposal is full (%(k)s parks)", k=fmt_number(limits.k_max))))
     if "share" in kinds:
-        parts.append("adding it breaks a proportional regional target "
-                     f"(tolerance {limits.share_tol:g} parks)")
+        parts.append(_("adding it breaks a proportional regional target (tolerance %(tolerance)s parks)",
+                       tolerance=_g(limits.share_tol)))
     if not parts:
-        return "not chosen: fits the rules but adding it does not improve the objective"
+        return _("not chosen: fits the rules but adding it does not improve the objective")
     # the first listed is the binding reason: a conflict with a named park before a full capacity
-    return "not chosen: " + parts[0] + ("; also " + "; ".join(parts[1:]) if len(parts) > 1 else "")
+    if len(parts) == 1:
+        return _("not chosen: %(reason)s", reason=parts[0])
+    return _("not chosen: %(reason)s; also %(others)s", reason=parts[0], others="; ".join(parts[1:]))
 
 
 def _outscored(problem, low, s, where, why) -> str:
     if problem.score[low] >= s:
-        return (f"outscored {where} by {problem.ids[low]} ({problem.score[low]:.1f} vs {s:.1f}, "
-                f"{problem.score[low] - s:+.1f}): {why}")
-    return f"{why} (lowest chosen {where}: {problem.ids[low]}, {problem.score[low]:.1f})"
+        return _("outscored %(where)s by %(other)s (%(other_score)s vs %(score)s, %(gap)s): %(why)s", where=where,
+                 other=problem.ids[low], other_score=fmt_number(problem.score[low], 1), score=fmt_number(s, 1),
+                 gap=_signed(problem.score[low] - s), why=why)
+    return _("%(why)s (lowest chosen %(where)s: %(other)s, %(other_score)s)", why=why, where=where,
+             other=problem.ids[low], other_score=fmt_number(problem.score[low], 1))
+
+
+_LOSS = {
+    ("without", False): N_("; without it no proposal meets the rules"),
+    ("without", True): N_("; without it the best proposal scores %(loss)s less (%(objective)s)"),
+    ("forced", False): N_("; forcing it in no proposal meets the rules"),
+    ("forced", True): N_("; forcing it in the best proposal scores %(loss)s less (%(objective)s)"),
+}
 
 
 def _loss(what, objective, alt) -> str:
     if alt is None or np.isnan(alt):
-        return f"; {what} no proposal meets the rules"
-    return f"; {what} the best proposal scores {objective - alt:.1f} less ({alt:.1f})"
+        return _(_LOSS[(what, False)])
+    return _(_LOSS[(what, True)], loss=fmt_number(objective - alt, 1), objective=fmt_number(alt, 1))
 
 
 def _km(m: float) -> str:
-    return f"{m / 1000:.1f}".removesuffix(".0")
+    """Metres as km in a text: one decimal, none when whole ("40", "2.5")."""
+    km = round(m / 1000, 1)
+    return fmt_number(km, 0 if km.is_integer() else 1)
+
+
+def _g(x: float) -> str:
+    """A count or limit in a text, like ``%g``: no decimals when whole."""
+    return fmt_number(x, 0 if float(x).is_integer() else 2)
+
+
+def _signed(x: float) -> str:
+    """``+1.2`` / ``-0.5`` in the current language."""
+    return ("+" if x >= 0 else "") + fmt_number(x, 1)
 
 
 def _pair_up(frame, only_d, only_p) -> dict[str, str]:
@@ -300,27 +354,36 @@ def _differences(breakdown, a, b) -> list[dict]:
 
 def _diff_text(frame, a, b, diffs) -> str:
     gap = frame.at[a, "score_total"] - frame.at[b, "score_total"]
-    text = (f"{a} scores {gap:+.1f} points "
-            f"({frame.at[a, 'score_total']:.1f} vs {frame.at[b, 'score_total']:.1f})")
+    text = _("%(id)s scores %(gap)s points (%(score)s vs %(other_score)s)", id=a, gap=_signed(gap),
+             score=fmt_number(frame.at[a, "score_total"], 1), other_score=fmt_number(frame.at[b, "score_total"], 1))
     if gap < 0:
-        text += f"; {a} is in the proposal for the rules (see its reason), not for its score"
+        text += _("; %(id)s is in the proposal for the rules (see its reason), not for its score", id=a)
     elif diffs:
-        text += ", mostly " + ", ".join(f"{d['group']}: {d['title']} {d['points']:+.1f} "
-                                        f"({d['raw'][0]} vs {d['raw'][1]} {d['unit']})".replace(" )", ")")
-                                        for d in diffs)
+        text += _(", mostly %(differences)s", differences=", ".join(
+            _("%(group)s: %(title)s %(points)s (%(raw)s vs %(other_raw)s %(unit)s)", group=d["group"],
+              title=d["title"], points=_signed(d["points"]), raw=d["raw"][0], other_raw=d["raw"][1],
+              unit=d["unit"]).replace(" )", ")") for d in diffs))
     return text
 
 
 def _raw(row) -> str:
     if row is None:
-        return "n/a"
+        return _("n/a")
     value = row.get("raw_value")
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "n/a"
+        return _("n/a")
     if isinstance(value, (int, float, np.number)):
-        return f"{float(value):,.0f}" if abs(value) >= 100 else f"{float(value):.3g}"
+        if abs(value) >= 100:
+            return fmt_number(float(value))
+        three = f"{float(value):.3g}"  # three significant digits, as %.3g, in the current language
+        return three if "e" in three else fmt_number(float(value), len(three.split(".")[1]) if "." in three else 0)
     return str(value)
 
 
+_ORDINALS = {"st": N_("%(rank)sst"), "nd": N_("%(rank)snd"), "rd": N_("%(rank)srd"), "th": N_("%(rank)sth")}
+"""English ordinal suffixes as texts, so each language words its own ("1st" / "1.")."""
+
+
 def _ord(k: int) -> str:
-    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return _(_ORDINALS[suffix], rank=k)
