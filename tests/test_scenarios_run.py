@@ -7,11 +7,19 @@ parks per region, the spacing between centroids, the parks per municipality (lea
 parks outside the large towns. The checks are written here independently of `screening.selection`.
 The page is opened in headless Chromium (no console errors; one row per application and one column per
 scenario); screenshots land in ``<run>/scenarios/screenshots/`` for a person to look at.
+
+The suite runs in English (tests/conftest.py); a second run with ``--lang da`` (no report, to spare the
+machine) checks the Danish page: ``<html lang="da">``, Danish headings, titles, rationales and reasons, no
+run of English words from the page's template or the reasons' table, Danish number formats, and the page in
+Chromium.
 """
 
 from __future__ import annotations
 
+import contextlib
+import html as html_mod
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -19,10 +27,13 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import yaml
 from click.testing import CliRunner
 from markupsafe import escape
 
 from screening.cli import main
+from screening.config import PROJECT_ROOT
+from tests._scenario_fixtures import english_fragments
 
 pytestmark = [pytest.mark.mirror, pytest.mark.slow]
 
@@ -130,6 +141,7 @@ def test_scenarios_differ_as_their_rules_say(summary):
 
 def test_page_content(run_dir, summary):
     html = (run_dir / "scenarios" / "scenarios.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in html and summary["lang"] == "en"
     assert 'id="smoke-test"' in html and "squares are invented" in html
     matrix = html[html.index('<table id="scenario-matrix">'):html.index("</table>", html.index("scenario-matrix"))]
     assert matrix.count("<tr data-application=") == len(summary["applications"])
@@ -142,11 +154,11 @@ def test_page_content(run_dir, summary):
         assert str(escape(reason)) in html
 
 
-@pytest.mark.browser
-def test_page_in_chromium(run_dir, summary):
+@contextlib.contextmanager
+def _chromium():
+    """Headless Debian Chromium through selenium (skips when either is missing)."""
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
 
     chromium, driver_path = shutil.which("chromium") or "/usr/bin/chromium", \
         shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -160,6 +172,24 @@ def test_page_in_chromium(run_dir, summary):
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(driver_path), options=options)
     try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+def _full_page_screenshot(browser, path: Path) -> None:
+    path.parent.mkdir(exist_ok=True)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1400, min(int(height) + 20, 9000))
+    browser.save_screenshot(str(path))
+    browser.set_window_size(1400, 950)
+
+
+@pytest.mark.browser
+def test_page_in_chromium(run_dir, summary):
+    from selenium.webdriver.common.by import By
+
+    with _chromium() as browser:
         page = run_dir / "scenarios" / "scenarios.html"
         browser.get(page.as_uri())
         rows = browser.find_elements(By.CSS_SELECTOR, "#scenario-matrix tbody tr")
@@ -169,11 +199,7 @@ def test_page_in_chromium(run_dir, summary):
         assert all(len(r.find_elements(By.CSS_SELECTOR, "td.cell")) == len(summary["scenarios"]) for r in rows)
         assert browser.find_element(By.ID, "smoke-test").is_displayed()
         shots = run_dir / "scenarios" / "screenshots"
-        shots.mkdir(exist_ok=True)
-        height = browser.execute_script("return document.documentElement.scrollHeight")
-        browser.set_window_size(1400, min(int(height) + 20, 9000))
-        browser.save_screenshot(str(shots / "scenarios.png"))
-        browser.set_window_size(1400, 950)
+        _full_page_screenshot(browser, shots / "scenarios.png")
         browser.find_element(By.CSS_SELECTOR, 'button[data-sort-key="s-five_parks"]').click()
         first = browser.find_elements(By.CSS_SELECTOR, "#scenario-matrix tbody tr")
         k = len(next(s for s in summary["scenarios"] if s["id"] == "five_parks")["selection"]["selected"])
@@ -187,5 +213,98 @@ def test_page_in_chromium(run_dir, summary):
         browser.find_element(By.CSS_SELECTOR, "#scenarios-link a").click()
         assert browser.current_url.endswith("/scenarios/scenarios.html")
         assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
-    finally:
-        browser.quit()
+
+
+# --------------------------------------------------------------------------- the same run in Danish
+
+DANISH_HEADINGS = ("Politiske scenarier side om side", "Ansøgninger × scenarier",
+                   "Stabilitet: hvem der vælges uanset vægtningen, og hvem der vipper",
+                   "Vippeansøgninger – valgt i nogle scenarier, og hvorfor", "Forslagene på kortet",
+                   "Hvert scenarie sammenlignet med basisreglerne", "Et robust forslag", "Scenarierne",
+                   "Afprøvning af metoden, ikke dokumentation.")
+
+
+@pytest.fixture(scope="module")
+def run_dir_da(mirror_root, tmp_path_factory) -> Path:
+    """The run folder of `industripark scenarios --lang da` (scenarios only: no index, map or cards)."""
+    out = tmp_path_factory.mktemp("scenario-runs-da")
+    res = CliRunner().invoke(main, ["scenarios", str(mirror_root / APPLICATIONS), "--out", str(out), "--offline",
+                                    "--no-report", "--lang", "da", *ALLOW])
+    assert res.exit_code == 0, res.output
+    assert "Robust kerne (valgt i alle 5)" in res.output and "AFPRØVNING AF METODEN, IKKE DOKUMENTATION" in res.output
+    assert "Sammenligning: " in res.output and "Robust core" not in res.output
+    return (out / "latest").resolve()
+
+
+def _visible_text(html: str) -> str:
+    """The page's text without its script, style and the shared banners (templates/_banner.html.j2)."""
+    for pattern in (r"<script>.*?</script>", r"<style>.*?</style>",
+                    r'<div class="banner-(incomplete|provisional)".*?</div>'):
+        html = re.sub(pattern, " ", html, flags=re.S)
+    return html_mod.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_danish_page(run_dir_da):
+    folder = run_dir_da / "scenarios"
+    html = (folder / "scenarios.html").read_text(encoding="utf-8")
+    summary = json.loads((folder / "scenarios.json").read_text(encoding="utf-8"))
+    assert '<html lang="da">' in html and summary["lang"] == "da"
+    assert json.loads((run_dir_da / "manifest.json").read_text())["lang"] == "da"
+    assert json.loads((folder / "five_parks" / "manifest.json").read_text())["lang"] == "da"
+    for heading in DANISH_HEADINGS:
+        assert str(escape(heading)) in html, heading
+    for path in sorted((PROJECT_ROOT / "layers" / "scenarios").glob("*.yaml")):  # titles and rationales in Danish
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert f'<button type="button" data-sort-key="s-{path.stem}">{escape(spec["title"]["da"])}</button>' in html
+        assert str(escape(" ".join(spec["rationale"]["da"].split()))) in html, path.name
+    apps = {a["application_id"]: a for a in summary["applications"]}
+    assert summary["swing"]
+    for aid in summary["swing"]:  # each reason in Danish, naming the scenarios it is and is not chosen in
+        reason = apps[aid]["reason"]
+        assert reason.startswith("Valgt i »") and "; ikke i »" in reason, reason
+        assert str(escape(reason)) in html
+    assert summary["robust_proposal"]["objective"].startswith("flest mulige scenarier")
+
+
+def test_danish_page_has_no_english_sentence(run_dir_da):
+    text = _visible_text((run_dir_da / "scenarios" / "scenarios.html").read_text(encoding="utf-8"))
+    english = english_fragments("templates/scenarios.html.j2", "_scenario_words.py")
+    assert len(english) > 100  # the template's and the reasons' texts, cut at their placeholders
+    found = sorted(f for f in english if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text, re.IGNORECASE))
+    assert not found, found
+
+
+def test_danish_number_formats(run_dir_da):
+    html = (run_dir_da / "scenarios" / "scenarios.html").read_text(encoding="utf-8")
+    summary = json.loads((run_dir_da / "scenarios" / "scenarios.json").read_text(encoding="utf-8"))
+    matrix = _visible_text(html[html.index('<table id="scenario-matrix">'):html.index("</table>")])
+    cells = re.findall(r"nr\. (\d+) · (\d+),(\d)\b", matrix)  # rank and score: "nr. 4 · 71,2"
+    eligible = sum(c["status"] != "excluded" for a in summary["applications"] for c in a["cells"].values())
+    assert len(cells) == eligible > 0
+    assert not re.search(r"\d\.\d(?!\d{2})", matrix)  # no decimal point (a dot only groups thousands)
+    assert re.search(r"\boprettet \d{1,2}\. (januar|februar|marts|april|maj|juni|juli|august|september|oktober|"
+                     r"november|december) \d{4}\b", _visible_text(html))
+    robust = _visible_text(html[html.index('<table id="robust-table"'):])
+    assert re.search(r"\d+ af \d+\s+\d+,\d\b", robust)  # "4 af 5", mean score "93,1"
+    assert "50.000" in html  # whole country: towns of 50.000 inhabitants or more, in the table of changes
+
+
+@pytest.mark.browser
+def test_danish_page_in_chromium(run_dir_da):
+    from selenium.webdriver.common.by import By
+
+    summary = json.loads((run_dir_da / "scenarios" / "scenarios.json").read_text(encoding="utf-8"))
+    with _chromium() as browser:
+        browser.get((run_dir_da / "scenarios" / "scenarios.html").as_uri())
+        assert browser.execute_script("return document.documentElement.lang") == "da"
+        rows = browser.find_elements(By.CSS_SELECTOR, "#scenario-matrix tbody tr")
+        assert len(rows) == len(summary["applications"])
+        heads = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#scenario-matrix th[data-scenario]")]
+        assert heads == [s["title"] for s in summary["scenarios"]] and "Fem parker" in heads
+        assert browser.find_element(By.ID, "smoke-test").text.startswith("Afprøvning af metoden")
+        _full_page_screenshot(browser, run_dir_da / "scenarios" / "screenshots" / "scenarios_da.png")
+        browser.find_element(By.CSS_SELECTOR, 'button[data-sort-key="region"]').click()
+        regions = [r.find_element(By.CSS_SELECTOR, 'td[data-key="region"]').text
+                   for r in browser.find_elements(By.CSS_SELECTOR, "#scenario-matrix tbody tr")]
+        assert regions == sorted(regions) and len(set(regions)) > 1  # sorted ascending by region
+        assert [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
