@@ -24,7 +24,8 @@ def sources_markdown(catalog: Catalog) -> str:
             where += f" `{src.typename}`"
         mirror = f"`{spec.mirror}` ({spec.mirror_source})" if spec.mirror else "not in the mirror"
         if spec.mirror and spec.provisional:  # an unofficial or out-of-date copy (screening._nature_layers)
-            mirror += f"; **provisional copy**, {spec.mirror_date or 'undated'}: {spec.provisional_reason.en}"
+            date = getattr(spec.mirror_date, "en", spec.mirror_date) or "undated"
+            mirror += f"; **provisional copy**, {date}: {spec.provisional_reason.en}"
         if spec.mirror and spec.mirror_coverage:
             mirror += f"; **covers only** {spec.mirror_coverage_note.en}"
         rows.append(f"| `{spec.id}` {spec.title.en} | {spec.role} | {where} | {src.licence} | {src.evidence} | "

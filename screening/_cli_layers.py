@@ -57,7 +57,7 @@ def layers_list(mirror: Path | None, offline: bool, probe: bool) -> None:
         count = catalog_mod.feature_count(res) if res.origin != "imported" else _imported(settings, spec.id)["features"]
         licence = spec.mirror_source.rsplit(", ", 1)[-1] if res.origin in ("mirror", "cache") and spec.mirror_source \
             else spec.source.licence
-        date = _imported(settings, spec.id)["imported_at"][:10] if res.origin == "imported" else spec.mirror_date or ""
+        date = _imported(settings, spec.id)["imported_at"][:10] if res.origin == "imported" else str(spec.mirror_date or "")
         rows.append((spec.id, spec.role, res.origin, "" if count is None else f"{count:,}", licence[:38], date))
     _echo_table([("id", "role", "resolves", "features", "licence", "date"), *rows])
     missing = [r[0] for r in rows if r[2] == "missing"]

@@ -72,7 +72,8 @@ def copy_attrs(spec, origin: str, mirror_root: Path | None) -> dict:
 
     ``provisional`` (bool) and ``provisional_reason`` (str) from the catalog when the layer comes from the
     mirror, else False and ""; ``coverage`` (WKT of the copy's coverage, EPSG:25832, or ""),
-    ``coverage_note`` and ``coverage_location`` likewise. Called on every load, also on cache hits, so
+    ``coverage_note`` and ``coverage_location`` likewise; ``date_text`` the catalog's ``mirror_date`` in both
+    languages (``{da, en}``) when it is words ("about 2013"), else "". Called on every load, also on cache hits, so
     the marks follow the catalog and the origin, never a stale cache entry.
 
     Raises
@@ -85,7 +86,9 @@ def copy_attrs(spec, origin: str, mirror_root: Path | None) -> dict:
     out = {"provisional": bool(from_mirror and spec.provisional),
            "provisional_reason": (spec.provisional_reason.model_dump() if from_mirror and spec.provisional
                                   and spec.provisional_reason else ""),
-           "coverage": "", "coverage_note": "", "coverage_location": ""}
+           "coverage": "", "coverage_note": "", "coverage_location": "",
+           "date_text": (spec.mirror_date.model_dump() if from_mirror and hasattr(spec.mirror_date, "model_dump")
+                         else "")}
     if from_mirror and spec.mirror_coverage:
         if mirror_root is None:
             raise LayerDataError(f"layer {spec.id!r}: coverage {spec.mirror_coverage} needs a mirror root; "
@@ -139,7 +142,7 @@ def provisional_note(layer: gpd.GeoDataFrame) -> str:
     """"provisional copy of about 2013, check against the official layer", or "" for an official layer."""
     if not is_provisional(layer):
         return ""
-    date = str(layer.attrs.get("date") or "").strip()
+    date = (i18n.text(layer.attrs.get("date_text")) or str(layer.attrs.get("date") or "")).strip()
     return phrase("provisional", date=date) if date else phrase("provisional_undated")
 
 

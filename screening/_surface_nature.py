@@ -139,4 +139,4 @@ def write_not_checked(grid: Grid, exclusion_tif: Path, partial: list[tuple], out
 
 
 def _where(provenance: Mapping[str, dict], layer_id: str) -> str:
-    return (provenance.get(layer_id) or {}).get("coverage_note") or "part of the country"
+    return (provenance.get(layer_id) or {}).get("coverage_note") or _nature_layers.phrase("part_of_country")

@@ -346,7 +346,7 @@ def _stamp(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, origin: str, location: str
         "origin": origin,
         "location": location,
         "source": source,
-        "date": spec.mirror_date if origin == "mirror" and spec.mirror_date else
+        "date": getattr(spec.mirror_date, "en", spec.mirror_date) if origin == "mirror" and spec.mirror_date else
         (date.today().isoformat() if origin == "online" else ""),
         "version": key.rsplit("-", 1)[-1],
         "caveat": spec.caveat,

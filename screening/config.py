@@ -266,7 +266,7 @@ class LayerSpec(_Frozen):
     crs: str = CRS
     mirror: str | None = None
     mirror_layer: str | None = None
-    mirror_date: str | None = None
+    mirror_date: str | LocalText | None = None  # a date, or words in both languages ("about 2013")
     mirror_source: str | None = None
     mirror_features: int | None = Field(None, ge=0)  # features of the mirror copy; fewer on load is an error
     source: Source

@@ -359,11 +359,17 @@ def _diff_text(frame, a, b, diffs) -> str:
     if gap < 0:
         text += _("; %(id)s is in the proposal for the rules (see its reason), not for its score", id=a)
     elif diffs:
-        text += _(", mostly %(differences)s", differences=", ".join(
-            _("%(group)s: %(title)s %(points)s (%(raw)s vs %(other_raw)s %(unit)s)", group=d["group"],
-              title=d["title"], points=_signed(d["points"]), raw=d["raw"][0], other_raw=d["raw"][1],
-              unit=d["unit"]).replace(" )", ")") for d in diffs))
+        items = [_("%(group)s: %(title)s %(points)s (%(raw)s vs %(other_raw)s %(unit)s)", group=d["group"],
+                   title=d["title"], points=_signed(d["points"]), raw=d["raw"][0], other_raw=d["raw"][1],
+                   unit=_(_UNITS[d["unit"]]) if d["unit"] in _UNITS else d["unit"]).replace(" )", ")")
+                 for d in diffs]  # the three largest differences
+        text += _(", mostly %(differences)s", differences=", ".join(items))
     return text
+
+
+_UNITS = {"persons": N_("persons"), "institutions": N_("institutions"), "areas": N_("areas"),
+          "letters": N_("letters"), "points": N_("points")}
+"""Criterion units that are words (``unit`` of criteria.yaml), for the back-test's comparisons."""
 
 
 def _raw(row) -> str:
