@@ -106,7 +106,7 @@ def translations(lang: str) -> _gettext.NullTranslations:
     return _gettext.GNUTranslations(buf)
 
 
-def gettext(message: str, **values) -> str:
+def gettext(message: str, /, **values) -> str:
     """`message` translated into the current language; ``%(name)s`` placeholders filled from `values`."""
     out = translations(current()).gettext(message)
     return out % values if values else out
@@ -118,7 +118,7 @@ def N_(message: str) -> str:
     return message
 
 
-def ngettext(singular: str, plural: str, n: int, **values) -> str:
+def ngettext(singular: str, plural: str, n: int, /, **values) -> str:
     """Singular or plural form for `n` in the current language; ``%(num)s`` is `n` formatted."""
     out = translations(current()).ngettext(singular, plural, n)
     return out % {"num": fmt_number(n), **values}
@@ -158,10 +158,15 @@ def negotiate(accept_language: str | None, query_lang: str | None = None) -> str
 
 def install_jinja(env) -> None:
     """Add the i18n extension to a jinja2 environment; ``_()``/``ngettext()`` and the ``num``/``ha``/``pct``/
-    ``date``/``km``/``t`` filters then follow the current language (one environment serves both)."""
+    ``date``/``km``/``t`` filters then follow the current language (one environment serves both).
+
+    Jinja's new-style gettext fills the placeholders itself (``%(num)s`` is the count unless given, e.g.
+    ``ngettext("%(num)s park", "%(num)s parks", n, num=n|localnum)``), so the callables only translate.
+    """
     env.add_extension("jinja2.ext.i18n")
-    env.install_gettext_callables(gettext=lambda s, **kw: gettext(s, **kw),
-                                  ngettext=lambda s, p, n, **kw: ngettext(s, p, n, **kw), newstyle=True)
+    env.install_gettext_callables(gettext=lambda s: translations(current()).gettext(s),
+                                  ngettext=lambda s, p, n: translations(current()).ngettext(s, p, n),
+                                  newstyle=True)
     env.globals["lang"] = current
     env.globals["html_lang"] = html_lang
     env.filters |= {"ha": fmt_ha, "pct": fmt_percent, "date": fmt_date, "km": fmt_km, "t": text,

@@ -120,3 +120,26 @@ def test_the_language_does_not_leak_out_of_a_block(monkeypatch):
             assert i18n.current() == "da"
         assert i18n.current() == "en"
     assert i18n.current() == "da"
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ('{{ _("%(a)s of %(b)s", a=1, b=2) }}', "1 of 2"),
+    ('{{ ngettext("%(num)s park in %(region)s", "%(num)s parks in %(region)s", 3, region="Nord") }}',
+     "3 parks in Nord"),
+    ('{{ ngettext("%(num)s park", "%(num)s parks", 1234, num=1234|localnum) }}', "1,234 parks"),
+    ('{% trans count=2, region="Syd" %}{{ count }} park in {{ region }}{% pluralize %}{{ count }} parks in '
+     '{{ region }}{% endtrans %}', "2 parks in Syd"),
+])
+def test_templates_fill_any_named_placeholder(source, expected):
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True)
+    i18n.install_jinja(env)
+    with i18n.use("en"):
+        assert env.from_string(source).render() == expected
+
+
+def test_python_placeholders_may_use_any_name():
+    with i18n.use("en"):
+        assert i18n.gettext("%(message)s and %(n)s", message="m", n=2) == "m and 2"
+        assert i18n.ngettext("%(num)s %(singular)s", "%(num)s %(plural)s", 2, singular="x", plural="ys") == "2 ys"
