@@ -36,6 +36,9 @@ _MAPPING_WORDS = {
     "in_preparation": N_("in preparation"),
 }
 """The submission values of the attribute criteria in words (band texts); other values are shown as they are."""
+_UNIT_WORDS = {"persons": N_("persons"), "institutions": N_("institutions"), "areas": N_("areas"),
+               "letters": N_("letters")}
+"""Criterion units that are words, in band texts (``m``, ``min``... are symbols)."""
 _TRUE = {"true", "1", "yes", "ja", "y"}
 
 
@@ -205,7 +208,8 @@ def band_text(crit: Criterion) -> str:
     """The band or mapping in words, e.g. ``"≤ 2,000 m → 1.0, ≥ 25,000 m → 0.0"``."""
     if crit.band is not None:
         pts = crit.band.points
-        words = [f"{_num(x)} {crit.unit} → {_score_txt(y)}" for x, y in pts]
+        unit = _(_UNIT_WORDS[crit.unit]) if crit.unit in _UNIT_WORDS else crit.unit
+        words = [f"{_num(x)} {unit} → {_score_txt(y)}" for x, y in pts]
         words[0], words[-1] = f"≤ {words[0]}", f"≥ {words[-1]}"
         return ", ".join(words)
     return ", ".join(f"{_(_MAPPING_WORDS[k]) if k in _MAPPING_WORDS else k} → {_score_txt(v)}"

@@ -48,6 +48,7 @@ def test_screen_writes_the_output_contract(run_dir, applications):
         assert (run_dir / name).is_file(), name
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["incomplete"] is True
+    assert manifest["lang"] == "en"  # no --lang: the language of the settings ($INDUSTRIPARK_LANG, en in the suite)
     # the mirror's § 3 copy covers six municipalities only: every approximate 2025 site lies outside it
     assert "bes_naturtyper" in manifest["incomplete_text"] and "coverage" in manifest["incomplete_text"]
     assert manifest["inputs"][0]["path"] == str(applications.resolve())
