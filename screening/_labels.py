@@ -22,7 +22,8 @@ from screening import i18n
 from screening._nature_layers import PHRASES, phrase
 from screening.config import ExclusionRule
 
-__all__ = ["rule_labels", "label_column", "labelled", "template_fields", "join_groups", "site_labels"]
+__all__ = ["rule_labels", "label_column", "label_texts", "labelled", "relabelled", "template_fields", "join_groups",
+           "site_labels"]
 
 MAX_LABELS = 12
 """At most this many feature labels are named per candidate and rule; the rest are counted."""
@@ -55,13 +56,46 @@ def rule_labels(layer: gpd.GeoDataFrame, rule: ExclusionRule, *, what: str = "la
 
 
 def label_column(rule: ExclusionRule) -> str:
-    """Name of the column `labelled` adds: it carries a hash of everything the label depends on, so a
-    prepared coverage cached under it is rebuilt when the templates or the phrases change. Labels are in
-    the current language (`screening.i18n`), so each language has its own column (and prepared coverage)."""
-    blob = json.dumps({"labels": [i18n.text(t) for t in rule.labels], "column": rule.label_column,
-                       "prefix": i18n.text(rule.label_prefix), "filter": rule.filter.model_dump(mode="json"),
-                       "phrases": {k: i18n.gettext(v) for k, v in PHRASES.items()}}, sort_keys=True)
+    """Name of the column `labelled` adds: it carries a hash of everything the label depends on in every
+    language (templates and prefix in both, the phrases' source texts), so a prepared coverage cached under
+    it is rebuilt when they change, and one coverage serves every language (`relabelled`)."""
+    def both(t):
+        return t.model_dump() if hasattr(t, "model_dump") else t
+
+    blob = json.dumps({"labels": [both(t) for t in rule.labels], "column": rule.label_column,
+                       "prefix": both(rule.label_prefix), "filter": rule.filter.model_dump(mode="json"),
+                       "phrases": PHRASES}, sort_keys=True)
     return "_label_" + hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def label_texts(rule: ExclusionRule) -> str:
+    """A key of the rule's label texts in the current language (templates, prefix, translated phrases): a
+    prepared coverage whose ``attrs['label_texts']`` differs carries labels of another language (or of an
+    older translation) and is `relabelled` before use."""
+    blob = json.dumps({"lang": i18n.current(), "labels": [i18n.text(t) for t in rule.labels],
+                       "prefix": i18n.text(rule.label_prefix),
+                       "phrases": {k: i18n.gettext(v) for k, v in PHRASES.items()},
+                       "unnamed": i18n.gettext("unnamed"), "feature": i18n.gettext("feature")}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def relabelled(prepared: gpd.GeoDataFrame, labels: np.ndarray, texts_key: str) -> gpd.GeoDataFrame:
+    """`prepared` with its ``label`` (the one label of a piece's member features, else "") made again from
+    `labels`, the current-language label of every feature of the layer it was prepared from (by position).
+
+    Vectorised over the pieces' member lists; geometries and members are shared, not copied.
+    """
+    members = pd.Series(list(prepared["features"].to_numpy()), index=np.arange(len(prepared))).explode().dropna()
+    pairs = pd.DataFrame({"piece": members.index.to_numpy(),
+                          "label": labels[members.to_numpy(dtype=np.int64)]}).drop_duplicates()
+    one = pairs.groupby("piece")["label"].agg(["first", "size"])
+    label = np.full(len(prepared), "", dtype=object)
+    single = one[one["size"] == 1]
+    label[single.index.to_numpy()] = single["first"].to_numpy(dtype=object)
+    out = prepared.copy(deep=False)
+    out["label"] = label
+    out.attrs = {**prepared.attrs, "label_texts": texts_key}
+    return out
 
 
 def labelled(layer: gpd.GeoDataFrame, rule: ExclusionRule, *, what: str = "layer") -> tuple[gpd.GeoDataFrame, str]:

@@ -273,6 +273,7 @@ def prepared_layers(layers: Mapping[str, gpd.GeoDataFrame], exclusions: Exclusio
             out[rule.id] = cached
         elif build:
             out[rule.id] = prepare_layer(layer, label_column=label_column, tile_m=tile_m)
+            out[rule.id].attrs["label_texts"] = _labels.label_texts(rule)  # the language its labels are in
             if key:
                 write_prepared(cache_dir, key, out[rule.id])
     return out

@@ -292,6 +292,8 @@ def _measure(rule: ExclusionRule, sites: np.ndarray, layer: gpd.GeoDataFrame,
     if use_prepared and prepared.attrs.get("label_column") != _labels.label_column(rule):
         log.warning("%s: prepared layer labels were made under other label rules; using the layer itself", what)
         use_prepared = False
+    elif use_prepared and prepared.attrs.get("label_texts") != _labels.label_texts(rule):
+        prepared = _labels.relabelled(prepared, labels, _labels.label_texts(rule))  # another language's labels
     geoms = (prepared if use_prepared else layer).geometry.to_numpy()
     n, buffered = len(sites), rule.buffer_m > 0
     keep_geometry = rule.action == "cut" and not buffered

@@ -295,3 +295,40 @@ def test_exclusion_texts_in_danish():
     assert row["exclusion_reasons"] == ("nettoarealet på 5,00 ha er under minimum på 10 ha, efter at 95,0 ha er "
                                         "trukket fra")
     assert row["flags"] == "§ 3 'Mose': 95,0 ha trukket fra (95,0 %) — p3"
+
+
+def test_a_coverage_prepared_in_one_language_serves_the_other(tmp_path):
+    """Prepared coverages are cached once for every language: labels made in English are made again in Danish
+    from the pieces' members, giving what the layer itself gives."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from screening import exclusion
+    from screening.config import Exclusions
+
+    x0, y0 = 600_000, 6_200_000
+    sites = gpd.GeoDataFrame({"application_id": ["A", "B"]},
+                             geometry=[box(x0, y0, x0 + 1000, y0 + 1000), box(x0 + 3000, y0, x0 + 4000, y0 + 1000)],
+                             crs=25832)
+    nature = gpd.GeoDataFrame({"nr": ["7", None, "9"], "navn": ["Mose", None, None]},
+                              geometry=[box(x0, y0, x0 + 600, y0 + 600), box(x0 + 400, y0, x0 + 900, y0 + 500),
+                                        box(x0 + 3500, y0, x0 + 3600, y0 + 100)], crs=25832)
+    nature.attrs.update(layer_id="nat", version="v1")
+    rules = Exclusions.model_validate({"min_net_area_ha": 0, "rules": [
+        {"id": "nat", "layer": "nat", "action": "flag", "label_prefix": {"da": "Fredning", "en": "Protected area"},
+         "labels": ["Fredning {nr} '{navn}'",
+                    {"da": "Fredning {nr} (uden navn)", "en": "Protected area {nr} (unnamed)"}],
+         "why": {"da": "bemærkes", "en": "reported"}}]})
+    with i18n.use("en"):
+        prepared = exclusion.prepared_layers({"nat": nature}, rules, cache_dir=tmp_path)
+        english = exclusion.evaluate(sites, {"nat": nature}, rules, prepared=prepared).summary["flags"]
+    assert english["A"] == ("Fredning 7 'Mose', Protected area (no name or number in the layer): 51.0 ha overlap "
+                            "(51.0 %) — nat")
+    with i18n.use("da"):
+        cached = exclusion.prepared_layers({"nat": nature}, rules, cache_dir=tmp_path, build=False)
+        assert cached["nat"].attrs["label_texts"] != exclusion._labels.label_texts(rules.rules[0])  # English labels
+        for pieces in (prepared, cached):  # held in memory (a server) or read from the cache
+            danish = exclusion.evaluate(sites, {"nat": nature}, rules, prepared=pieces).summary["flags"]
+            assert danish.equals(exclusion.evaluate(sites, {"nat": nature}, rules).summary["flags"])
+    assert danish["A"].startswith("Fredning (uden navn eller nummer i kortet), Fredning 7 'Mose': ")
+    assert danish["B"].startswith("Fredning 9 (uden navn): 1,00 ha overlap (1,0 %)")
