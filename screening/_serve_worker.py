@@ -22,6 +22,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -93,20 +94,25 @@ def work_root() -> Path:
     return Path(tempfile.gettempdir()) / f"{WORK_PREFIX}{os.getpid()}"
 
 
-def sweep_stale(tmp_dir: Path | None = None) -> list[Path]:
+def sweep_stale(tmp_dir: Path | None = None, *, unowned_after_s: float = 3600.0) -> list[Path]:
     """Remove the work roots of preview servers that no longer run (killed before they could clean up).
 
     A root belongs to the process in its name; roots of running processes are left alone, so several
-    servers can share a temporary folder. Returns the folders removed.
+    servers can share a temporary folder. Folders of the same prefix without a process id (the per-request
+    folders of earlier versions) are removed once untouched for `unowned_after_s` seconds. Returns the
+    folders removed.
     """
     tmp_dir = Path(tmp_dir or tempfile.gettempdir())
     removed = []
     for path in tmp_dir.glob(f"{WORK_PREFIX}*"):  # a few folders at most
-        match = re.fullmatch(re.escape(WORK_PREFIX) + r"(\d+)", path.name)
-        if match is None or not path.is_dir() or _alive(int(match.group(1))):
+        if not path.is_dir() or path.is_symlink():
             continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
+        match = re.fullmatch(re.escape(WORK_PREFIX) + r"(\d+)", path.name)
+        stale = (not _alive(int(match.group(1))) if match is not None
+                 else time.time() - path.stat().st_mtime > unowned_after_s)
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
     if removed:
         log.warning("removed %d work folder(s) left by preview servers that were stopped: %s", len(removed),
                     ", ".join(p.name for p in removed))

@@ -205,7 +205,7 @@ def make_server(app: Flask, *, host: str = "127.0.0.1", port: int = 8000, thread
 def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve `app` with waitress (`make_server`) until interrupted (local use; loopback by default)."""
     server = make_server(app, host=host, port=port)
-    log.warning("industripark preview on http://%s:%d/ (Ctrl+C stops it)", host, server.effective_port)
+    log.warning("industripark preview on http://%s:%s/ (Ctrl+C stops it)", host, server.effective_port)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -346,8 +346,12 @@ def test_stale_work_folders_of_dead_servers_are_swept_at_start(loaded, monkeypat
     alive.mkdir()
     other = tmp_path / "someone-else"
     other.mkdir()
+    old_style, fresh_old_style = tmp_path / "industripark-preview-k3j9x2q1", tmp_path / "industripark-preview-a8b7c6d5"
+    old_style.mkdir()
+    fresh_old_style.mkdir()  # an earlier version's per-request folder: removed only once untouched for an hour
+    os.utime(old_style, (time.time() - 7200, time.time() - 7200))
     _app(loaded)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name, fresh_old_style.name])
 
 
 def test_the_production_server_serves_while_a_client_stalls(loaded):
