@@ -20,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from screening import _preview_guards, cards, exclusion, pipeline, sensitivity, submissions
+from screening import _preview_guards, _target_times, cards, exclusion, pipeline, sensitivity, submissions
 from screening import catalog as catalog_mod
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import ScreeningError
@@ -142,6 +142,8 @@ def preview_context(*, catalog: Catalog, criteria: Criteria, settings: Settings,
     for gdf in layer_set.layers.values():
         gdf.sindex  # noqa: B018
     prepared = exclusion.prepared_layers(layer_set.layers, criteria.exclusions, cache_dir=settings.cache_dir)
+    # the travel times from every criterion's targets to the road network's nodes, kept for every draft
+    _target_times.prepare(layer_set.layers, criteria)
     reference = load_reference(run_dir, layer_set=layer_set, catalog=catalog, criteria=criteria,
                                settings=settings, prepared=prepared)
     return PreviewContext(layer_set=layer_set, reference=reference, allow_missing=allow, prepared=prepared)

@@ -8,17 +8,19 @@ straight-line fallback serves only a run without a road layer, and says so.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from screening import _target_times as _target_times_mod
 from screening import routing
 from screening._geo import require_crs
 from screening.config import Travel
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 from screening.road_network import ATTRIBUTION, RoadNetwork, build_network, network_for
 
 __all__ = ["Access", "access", "nearest_minutes", "reach", "reach_text", "with_road_source", "template_labels",
@@ -26,12 +28,16 @@ __all__ = ["Access", "access", "nearest_minutes", "reach", "reach_text", "with_r
 
 log = logging.getLogger(__name__)
 
+NO_ROAD_LAYER = N_("no road layer")
+"""Why the straight-line fallback is used when the run has no road layer (translated where shown)."""
+
 
 @dataclass(frozen=True)
 class Access:
     """How each site reaches the road network (``places``; None without a network) and the method text of
     each site (``method``): the network and its date with the site's shortest access leg, or the fallback.
-    ``cache`` keeps target times computed for one criterion for the next (same targets, larger limit)."""
+    Target times are computed up to ``cutoff_min`` and kept per network and targets
+    (`screening._target_times`), for the next criterion, run or preview on the same targets."""
 
     geoms: np.ndarray
     network: RoadNetwork | None
@@ -39,7 +45,6 @@ class Access:
     method: np.ndarray
     travel: Travel
     cutoff_min: float = 0.0
-    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def access(sites, *, travel: Travel, network: RoadNetwork | None = None, cutoff_min: float = 0.0) -> Access:
@@ -96,7 +101,7 @@ def nearest_minutes(acc: Access, targets) -> pd.DataFrame:
         out["target"] = which
         return out
     net = acc.network
-    times = routing.nearest_times(net, routing.access(net, tgeoms, role="depart", on_node=True))
+    times = _target_times_mod.nearest_times(net, tgeoms)  # kept per network and targets
     direct = routing.direct_for(net, tgeoms, place_geoms=acc.geoms)
     minutes, target, slot, straight = routing.nearest_with_direct(times, acc.places, direct)
     ok = np.isfinite(minutes) & acc.places.reachable
@@ -155,14 +160,20 @@ def reach(acc: Access, targets, within_min: float, *, values=None, labels=None) 
 
 
 def reach_text(got: pd.DataFrame, layer: str, within_min: float) -> list[str]:
-    """The breakdown's ``nearest`` of a reach criterion: ``"12 of towns within 30 min: Aarhus, Horsens, …"``."""
+    """The breakdown's ``nearest`` of a reach criterion: ``"12 of towns within 30 min: Aarhus, Horsens, …"``,
+    in the current language (numbers formatted for it; `layer` is the layer id)."""
     out = []
+    limit = _g(within_min)
     for k, names in zip(got["reach_count"], got["counted"], strict=True):  # one line per candidate site
         if pd.isna(k):
             out.append("")
+        elif names:
+            more = ", …" if int(k) > 3 else ""
+            out.append(_("%(count)s of %(layer)s within %(minutes)s min: %(names)s", count=fmt_number(int(k)),
+                         layer=layer, minutes=limit, names=f"{names}{more}"))
         else:
-            more = ", …" if names and int(k) > 3 else ""
-            out.append(f"{int(k):,} of {layer} within {within_min:g} min" + (f": {names}{more}" if names else ""))
+            out.append(_("%(count)s of %(layer)s within %(minutes)s min", count=fmt_number(int(k)), layer=layer,
+                         minutes=limit))
     return out
 
 
@@ -172,14 +183,14 @@ def with_road_source(source, acc: Access | None):
         return source
     roads = acc.network.source or f"{ATTRIBUTION}, ODbL"
     if not str(source):
-        return f"roads: {roads}"
-    return source if str(source) == roads else f"{source}; roads: {roads}"
+        return _("roads: %(roads)s", roads=roads)
+    return source if str(source) == roads else _("%(source)s; roads: %(roads)s", source=source, roads=roads)
 
 
 def template_labels(feats, template: str) -> np.ndarray:
     """Labels from a template over columns, e.g. ``"afkørsel {ref} {name}"`` -> ``"afkørsel 56 Horsens V"``;
-    empty or missing fields are left out, and a label with no field filled is ``"(unnamed)"`` after the
-    fixed words (``"afkørsel (unnamed)"``).
+    empty or missing fields are left out, and a label with no field filled is ``"(unnamed)"`` (in the current
+    language) after the fixed words (``"afkørsel (unnamed)"``).
 
     Examples
     --------
@@ -193,7 +204,7 @@ def template_labels(feats, template: str) -> np.ndarray:
     n = len(feats)
     text = pd.Series([""] * n, dtype=object)
     fixed, filled = "", np.zeros(n, dtype=bool)
-    for literal, name, _, _ in string.Formatter().parse(template):  # the template's few pieces
+    for literal, name, _spec, _conv in string.Formatter().parse(template):  # the template's few pieces
         text, fixed = text + literal, fixed + literal
         if name:
             col = (feats[name].astype(object).where(feats[name].notna(), "").astype(str).str.strip()
@@ -202,37 +213,43 @@ def template_labels(feats, template: str) -> np.ndarray:
             filled |= (col != "").to_numpy()
     text = text.str.split().str.join(" ").to_numpy(dtype=object)
     fixed = " ".join(fixed.split())
-    return np.where(filled, np.asarray(text, dtype=object), f"{fixed} (unnamed)".strip())
+    unnamed = _("(unnamed)")
+    return np.where(filled, np.asarray(text, dtype=object), f"{fixed} {unnamed}".strip())
 
 
 def method_direct(network: RoadNetwork, straight_m: np.ndarray) -> np.ndarray:
     """Method text where the direct leg beats the network: ``"road network, OSM 2023-03-21: direct,
-    1.2 km straight line x 1.3 at 50 km/h (local roads)"``."""
+    1.2 km straight line × 1.3 at 50 km/h (local roads)"`` (current language)."""
     t = network.travel
-    km = np.char.mod("%.1f", np.asarray(straight_m, dtype=float) / 1000.0)
-    return np.char.add(np.char.add(f"{network.label}: direct, ", km),
-                       f" km straight line × {t.access_detour_factor:g} at {t.access_speed_kmh:g} km/h "
-                       "(local roads)").astype(object)
+    label, detour, speed = network.label, _g(t.access_detour_factor), _g(t.access_speed_kmh)
+    return _per_km(straight_m, lambda km: _("%(network)s: direct, %(km)s straight line × %(detour)s at %(speed)s "
+                                            "km/h (local roads)", network=label, km=km, detour=detour, speed=speed))
 
 
 def method_text(network: RoadNetwork, leg_m: np.ndarray, node: np.ndarray) -> np.ndarray:
     """Per site: ``"road network, OSM 2023-03-21, + 2.1 km access leg"``, with the ferries when the site's
-    roads reach the rest of the network only by ferry, or why there is no road access."""
+    roads reach the rest of the network only by ferry, or why there is no road access (current language)."""
     leg_m, node = np.asarray(leg_m, dtype=float), np.asarray(node)
-    km = np.char.mod("%.1f", np.where(np.isfinite(leg_m), leg_m / 1000.0, 0.0))
-    text = np.char.add(np.char.add(f"{network.label}, + ", km), " km access leg").astype(object)
+    label = network.label
+    text = _per_km(np.where(np.isfinite(leg_m), leg_m, 0.0),
+                   lambda km: _("%(network)s, + %(leg)s access leg", network=label, leg=km))
     comp = np.where(node >= 0, network.component[np.maximum(node, 0)], network.main_component)
     for c, names in network.ferries.items():  # the few road components joined only by ferry (Bornholm)
-        text[comp == c] = text[comp == c] + f"; its roads reach the rest of Denmark only by ferry ({', '.join(names)})"
+        here = comp == c
+        if here.any():
+            text[here] = [_("%(method)s; its roads reach the rest of Denmark only by ferry (%(ferries)s)", method=m,
+                            ferries=", ".join(names)) for m in text[here]]  # the sites on that island
     none = node < 0
-    text[none] = (f"{network.label}: no road node within {network.travel.access_snap_max_m:,.0f} m "
-                  "of the site")
+    text[none] = _("%(network)s: no road node within %(limit)s m of the site", network=label,
+                   limit=fmt_number(network.travel.access_snap_max_m))
     return text
 
 
-def fallback_method(travel: Travel, *, reason: str = "no road layer") -> str:
-    """Method text of the straight-line fallback: ``"straight line × 1.3 at 60 km/h (no road layer)"``."""
-    return f"straight line × {travel.detour_factor:g} at {travel.fallback_speed_kmh:g} km/h ({reason})"
+def fallback_method(travel: Travel, *, reason: str = NO_ROAD_LAYER) -> str:
+    """Method text of the straight-line fallback: ``"straight line × 1.3 at 60 km/h (no road layer)"``
+    (current language; `reason` is translated when it is a marked text such as `NO_ROAD_LAYER`)."""
+    return _("straight line × %(detour)s at %(speed)s km/h (%(reason)s)", detour=_g(travel.detour_factor),
+             speed=_g(travel.fallback_speed_kmh), reason=_(reason))
 
 
 def nearest_distance(geoms, features) -> tuple[np.ndarray, np.ndarray]:
@@ -293,15 +310,9 @@ def _segments(feats: np.ndarray, *, min_vertices: int = 8) -> tuple[np.ndarray, 
 
 
 def _target_times(acc: Access, tgeoms: np.ndarray, within_min: float) -> routing.TargetTimes:
-    """Bounded runs from the targets, reused by a later criterion on the same targets with a smaller limit."""
-    key = hashlib.sha1(b"".join(shapely.to_wkb(tgeoms))).hexdigest()
-    got = acc.cache.get(key)
-    if got is None or got.limit_min < within_min:
-        net = acc.network
-        got = routing.target_times(net, routing.access(net, tgeoms, role="depart", on_node=True),
-                                   max(within_min, acc.cutoff_min))
-        acc.cache[key] = got
-    return got
+    """Bounded runs from the targets, computed once per network and targets and kept
+    (`screening._target_times`): a later criterion, run or preview on the same targets reuses them."""
+    return _target_times_mod.target_times(acc.network, tgeoms, max(within_min, acc.cutoff_min))
 
 
 def _counted(n: int, pairs, values: np.ndarray, labels) -> np.ndarray:
@@ -309,13 +320,28 @@ def _counted(n: int, pairs, values: np.ndarray, labels) -> np.ndarray:
     out = np.full(n, "", dtype=object)
     if labels is None or len(pairs[0]) == 0:
         return out
-    names = np.asarray(pd.Series(labels).astype(object).where(pd.Series(labels).notna(), "unnamed").astype(str))
+    names = np.asarray(pd.Series(labels).astype(object).where(pd.Series(labels).notna(), _("unnamed")).astype(str))
     frame = pd.DataFrame({"site": pairs[0], "value": values[pairs[1]], "name": names[pairs[1]]})
     top = (frame.sort_values(["site", "value", "name"], ascending=[True, False, True])
            .drop_duplicates(["site", "name"]).groupby("site", sort=False).head(3)
            .groupby("site")["name"].agg(", ".join))
     out[top.index.to_numpy()] = top.to_numpy()
     return out
+
+
+def _g(x: float) -> str:
+    """A model parameter as ``:g`` writes it (1.3, 50), with the current language's decimal mark."""
+    decimals = len(f"{float(x):g}".partition(".")[2])
+    return fmt_number(float(x), decimals)
+
+
+def _per_km(metres: np.ndarray, sentence) -> np.ndarray:
+    """``sentence(km_text)`` per element of `metres` (rounded to 0.1 km as ``%.1f`` rounds), each distinct
+    distance written once; an object array of the shape of `metres`."""
+    km = np.char.mod("%.1f", np.asarray(metres, dtype=float) / 1000.0)
+    uniq, inverse = np.unique(km, return_inverse=True)
+    texts = np.array([sentence(f"{fmt_number(float(v), 1)} km") for v in uniq], dtype=object)  # a few distinct
+    return texts[inverse.reshape(km.shape)]
 
 
 def _fallback_minutes(distance_m: np.ndarray, travel: Travel) -> np.ndarray:

@@ -130,6 +130,31 @@ def test_preview_scores_a_2025_application_as_the_state_run_does(ctx, tmp_path):
 
 
 @pytest.mark.mirror
+@pytest.mark.parametrize("draft", ["give", "applications_2025"])
+def test_preview_numbers_equal_a_screening_of_the_same_file(ctx, good_draft, draft):
+    """The server's path (prepared coverages and target times kept from start-up) gives exactly what a
+    screening of the same file from nothing gives (`pipeline.assess`, coverages read from the cache, no
+    kept travel times): every overlap, raw value, score, contribution and text, to the last bit."""
+    from screening import _target_times
+
+    settings, _, criteria, context = ctx
+    path = good_draft if draft == "give" else settings.mirror_root / preview.MIRROR_REFERENCE
+    result = _run(ctx, [path], prepared=context.prepared)
+    _target_times.clear()  # the screening computes its own travel times
+    cand = submissions.load_submissions([path], kommuner=context.layer_set.layers["kommuner"])
+    state = pipeline.assess(cand, context.layer_set, criteria, settings=settings,
+                            allow_missing=preview._allowed(context.layer_set, criteria), select=False)
+    pd.testing.assert_frame_equal(result.breakdown, state.scores.breakdown)
+    pd.testing.assert_frame_equal(result.overlaps, state.exclusion.overlaps)
+    cols = ["application_id", "excluded", "exclusion_reasons", "net_area_ha", "incomplete", "score_total",
+            "bonus_points", "not_assessed", *(f"score_{g.id}" for g in criteria.groups)]
+    pd.testing.assert_frame_equal(result.candidates[cols].reset_index(drop=True),
+                                  state.candidates[cols].reset_index(drop=True))
+    assert result.breakdown["assessed"].sum() > 10 * len(cand)  # travel criteria measured, not skipped
+    _target_times.prepare(context.layer_set.layers, criteria)  # as the context had them
+
+
+@pytest.mark.mirror
 def test_preview_excludes_a_site_inside_a_bird_protection_area(ctx, tmp_path):
     """A 50 ha square well inside the largest on-land piece of an SPA overlaps it by 50 ha."""
     settings, _, _, context = ctx
