@@ -8,46 +8,58 @@ from pathlib import Path
 import click
 import numpy as np
 
-from screening._cli_common import context, handle_errors, mirror_opt, offline_opt
+from screening._cli_common import context, handle_errors, lang_option, mirror_opt, offline_opt
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 
-__all__ = ["travel_cmd", "parse_lonlat", "MESSAGES"]
+__all__ = ["travel_cmd", "parse_lonlat", "MESSAGES", "ROAD_CLASSES"]
 
 MESSAGES = {
-    "bad_point": "expected 'lon,lat' in WGS84 degrees (e.g. 9.85,55.86 for Horsens), got {value!r}",
-    "outside": ("{which} ({lon:.5f}, {lat:.5f}) lies more than {max_km:,.0f} km from every road node of the "
-                "network; give a point in Denmark as lon,lat (longitude first)"),
-    "no_route": ("no route from {a} to {b} on the road network (they lie on parts that no road or ferry in the "
-                 "data joins)"),
-    "head": "{a} -> {b}",
-    "total": "  {minutes:.1f} min, {km:.1f} km on the network (+ access legs {leg_a:.1f} km and {leg_b:.1f} km, "
-             "straight line x {detour:g} at {speed:g} km/h)",
-    "classes": "  by road class: {parts}",
-    "part": "{cls} {minutes:.1f} min / {km:.1f} km",
-    "ferries": "  ferries: {names}",
-    "source": "  {network}; {attribution}",
+    "bad_point": N_("expected 'lon,lat' in WGS84 degrees (e.g. 9.85,55.86 for Horsens), got %(value)s"),
+    "outside": N_("%(which)s (%(lon)s, %(lat)s) lies more than %(max_km)s km from every road node of the network; "
+                  "give a point in Denmark as lon,lat (longitude first)"),
+    "no_route": N_("no route from %(a)s to %(b)s on the road network (they lie on parts that no road or ferry in "
+                   "the data joins)"),
+    "total": N_("%(minutes)s min, %(km)s km on the network (+ access legs %(leg_a)s km and %(leg_b)s km, "
+                "straight line x %(detour)s at %(speed)s km/h)"),
+    "classes": N_("by road class: %(parts)s"),
+    "part": N_("%(cls)s %(minutes)s min / %(km)s km"),
+    "ferries": N_("ferries: %(names)s"),
 }
-"""The command's user-facing lines, in one place for translation."""
+"""The command's user-facing lines, in one place (English msgids, translated where shown). Coordinates keep
+the command's own notation (``10.20390``, as typed) in every language."""
+ROAD_CLASSES = {
+    "motorway": N_("motorway"), "motorway_link": N_("motorway_link"), "trunk": N_("trunk"),
+    "trunk_link": N_("trunk_link"), "primary": N_("primary"), "primary_link": N_("primary_link"),
+    "secondary": N_("secondary"), "secondary_link": N_("secondary_link"), "tertiary": N_("tertiary"),
+    "tertiary_link": N_("tertiary_link"), "ferry": N_("ferry"), "harbour connector": N_("harbour connector"),
+    "local link": N_("local link"),
+}
+"""Road classes (OSM ``highway`` values and the network's own edge kinds) as the text output names them; the
+English word is the class id, and ``--json`` always gives the id."""
 
 
-def parse_lonlat(ctx, param, value: str) -> tuple[float, float]:
-    """Click callback: ``"lon,lat"`` -> (lon, lat) floats within WGS84 ranges."""
+def parse_lonlat(value: str, which: str) -> tuple[float, float]:
+    """``"lon,lat"`` -> (lon, lat) floats within WGS84 ranges; `click.BadParameter` for argument `which`
+    (in the current language) otherwise."""
     try:
         lon, lat = (float(v) for v in value.replace(" ", "").split(","))
     except ValueError:
-        raise click.BadParameter(MESSAGES["bad_point"].format(value=value)) from None
+        raise click.BadParameter(_(MESSAGES["bad_point"], value=repr(value)), param_hint=which) from None
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise click.BadParameter(MESSAGES["bad_point"].format(value=value))
+        raise click.BadParameter(_(MESSAGES["bad_point"], value=repr(value)), param_hint=which)
     return lon, lat
 
 
 @click.command("travel")
-@click.argument("origin", metavar="FROM", callback=parse_lonlat)
-@click.argument("destination", metavar="TO", callback=parse_lonlat)
+@click.argument("origin", metavar="FROM")
+@click.argument("destination", metavar="TO")
 @click.option("--json", "as_json", is_flag=True, help="Print the route as JSON.")
 @mirror_opt
 @offline_opt
+@lang_option
 @handle_errors
-def travel_cmd(origin, destination, as_json: bool, mirror: Path | None, offline: bool) -> None:
+def travel_cmd(origin: str, destination: str, as_json: bool, mirror: Path | None, offline: bool) -> None:
     """Minutes, kilometres and road classes from FROM to TO (each 'lon,lat' in WGS84) on the road network.
 
     The same network, access legs and speeds as the screening (docs/TRAVEL.md), e.g. to check a
@@ -57,19 +69,20 @@ def travel_cmd(origin, destination, as_json: bool, mirror: Path | None, offline:
     from screening import routing
     from screening.road_network import ATTRIBUTION, network_for
 
+    origin, destination = parse_lonlat(origin, "FROM"), parse_lonlat(destination, "TO")
     settings, catalog, criteria = context(mirror, offline)
     roads = catalog_mod.load_layer(criteria.travel.road_layer, catalog=catalog, settings=settings)
     net = network_for(roads, criteria.travel)
     places = routing.lonlat_access(net, origin, destination)
     for which, point, acc in (("FROM", origin, places[0]), ("TO", destination, places[1])):  # two points
         if not acc.reachable[0]:
-            raise click.BadParameter(MESSAGES["outside"].format(
-                which=which, lon=point[0], lat=point[1], max_km=criteria.travel.access_snap_max_m / 1000),
-                param_hint=which)
+            raise click.BadParameter(_(MESSAGES["outside"], which=which, lon=f"{point[0]:.5f}", lat=f"{point[1]:.5f}",
+                                       max_km=fmt_number(criteria.travel.access_snap_max_m / 1000)),
+                                     param_hint=which)
     found = routing.route(net, *places)
     a, b = (f"({p[0]:.5f}, {p[1]:.5f})" for p in (origin, destination))
     if found is None:
-        raise click.ClickException(MESSAGES["no_route"].format(a=a, b=b))
+        raise click.ClickException(_(MESSAGES["no_route"], a=a, b=b))
     out = _as_dict(found, origin, destination, net.label, ATTRIBUTION, criteria.travel)
     click.echo(json.dumps(out, ensure_ascii=False, indent=2) if as_json else _as_text(out, a, b))
 
@@ -88,17 +101,32 @@ def _as_dict(found, origin, destination, label: str, attribution: str, travel) -
 
 
 def _as_text(out: dict, a: str, b: str) -> str:
-    parts = ", ".join(MESSAGES["part"].format(cls=r["road_class"], minutes=r["minutes"], km=r["km"])
+    """The route in lines for a person, numbers in the current language."""
+    def n(x, decimals=1):
+        return fmt_number(x, decimals)
+
+    model = out["access_model"]
+    parts = ", ".join(_(MESSAGES["part"], cls=_class_name(r["road_class"]), minutes=n(r["minutes"]), km=n(r["km"]))
                       for r in out["road_classes"])
-    lines = [MESSAGES["head"].format(a=a, b=b),
-             MESSAGES["total"].format(minutes=out["minutes"], km=out["network_km"], leg_a=out["access_legs_km"]["from"],
-                                      leg_b=out["access_legs_km"]["to"], detour=out["access_model"]["detour_factor"],
-                                      speed=out["access_model"]["speed_kmh"]),
-             MESSAGES["classes"].format(parts=parts or "-")]
+    lines = [f"{a} -> {b}",
+             "  " + _(MESSAGES["total"], minutes=n(out["minutes"]), km=n(out["network_km"]),
+                      leg_a=n(out["access_legs_km"]["from"]), leg_b=n(out["access_legs_km"]["to"]),
+                      detour=_g(model["detour_factor"]), speed=_g(model["speed_kmh"])),
+             "  " + _(MESSAGES["classes"], parts=parts or "-")]
     if out["ferries"]:
-        lines.append(MESSAGES["ferries"].format(names=", ".join(out["ferries"])))
-    lines.append(MESSAGES["source"].format(network=out["network"], attribution=out["attribution"]))
+        lines.append("  " + _(MESSAGES["ferries"], names=", ".join(out["ferries"])))
+    lines.append(f"  {out['network']}; {out['attribution']}")
     return "\n".join(lines)
+
+
+def _class_name(cls: str) -> str:
+    """A road class in the current language (an unknown class as it is)."""
+    return _(ROAD_CLASSES[cls]) if cls in ROAD_CLASSES else cls
+
+
+def _g(x: float) -> str:
+    """A model parameter as ``:g`` writes it (1.3, 40), with the current language's decimal mark."""
+    return fmt_number(float(x), len(f"{float(x):g}".partition(".")[2]))
 
 
 def _wgs84(line) -> list:

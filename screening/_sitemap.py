@@ -25,15 +25,17 @@ from screening import _sitemap_travel
 from screening._figures import format_value
 from screening.config import Criteria
 from screening.errors import LayerDataError
+from screening.i18n import N_
+from screening.i18n import gettext as _
 
 __all__ = ["nearest_infrastructure", "site_maps"]
 
 log = logging.getLogger(__name__)
 
 _SITE_MAP_LABELS = {
-    "hv_substations": "substation", "hv_lines": "HV line", "rail_stations": "station", "ports": "port",
-    "airports": "airport"
-}
+    "hv_substations": N_("substation"), "hv_lines": N_("HV line"), "rail_stations": N_("station"),
+    "ports": N_("port"), "airports": N_("airport")
+}  # English msgids, translated where drawn
 _MAX_FRAME_M = 25_000.0  # nearest features further than this are drawn as a line leaving the site map
 _SITE_MAP_PX = 560
 
@@ -247,8 +249,8 @@ def _draw_site(ax, site, nearest: pd.DataFrame, towns: pd.DataFrame, colour: str
 
 def _route_label(ax, row, frame, placed: list, px: float) -> list:
     """The exit's name and minutes beside the route, where it hides no other label."""
-    text = _sitemap_travel.TEXT["route" if row.kind == "route" else "direct"].format(label=row.label,
-                                                                                    minutes=row.minutes)
+    text = _sitemap_travel.text("route" if row.kind == "route" else "direct", label=row.label,
+                                minutes=row.minutes)
     xy = shapely.get_coordinates(row.geometry)
     inside = [(x, y) for x, y in xy[::-1] if frame[0] < x < frame[2] and frame[1] < y < frame[3]]
     anchors = inside[:1] + inside[len(inside) // 2:len(inside) // 2 + 1] if inside else [tuple(xy[0])]
@@ -304,7 +306,8 @@ def _draw_nearest(ax, row: Mapping, centre: tuple[float, float], half: float, fr
     line = row["geometry"]
     (x0, y0), (x1, y1) = line.coords[0], line.coords[-1]
     added = ax.plot([x0, x1], [y0, y1], linestyle="--", color="#252525", linewidth=0.9, zorder=4)
-    what = _SITE_MAP_LABELS.get(str(row["layer"]), str(row["criterion"]))
+    layer = str(row["layer"])
+    what = _(_SITE_MAP_LABELS[layer]) if layer in _SITE_MAP_LABELS else str(row["criterion"])
     label = f"{what}: {row['label']}" if str(row.get("label") or "").strip() not in ("", "nan") else what
     inside = abs(x1 - centre[0]) < half * 0.92 and abs(y1 - centre[1]) < half * 0.92
     text = f"{label}\n{format_value(row['distance_m'], 'm')}" + ("" if inside else " →")

@@ -17,29 +17,41 @@ import shapely
 
 from screening import isochrones, routing
 from screening.config import Criteria
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 from screening.road_network import ATTRIBUTION, network_for
 
 __all__ = ["travel_overlays", "prepare_roads", "draw_roads", "draw_catchments", "draw_route", "draw_legend",
-           "draw_attribution", "inset_axes", "draw_inset", "TEXT", "INSET"]
+           "draw_attribution", "inset_axes", "draw_inset", "TEXT", "text", "INSET"]
 
 log = logging.getLogger(__name__)
 
 TEXT = {
-    "route": "{label}\n{minutes:.1f} min by road",
-    "direct": "{label}\n{minutes:.1f} min by local roads",
-    "legend_catchment": "within {minutes:g} min by road",
-    "inset": "Catchments (70 km across)",
-    "legend_route": "route from the nearest exit",
-    "attribution": f"Roads {ATTRIBUTION}",
-    "ferry": "Reaches the rest of Denmark only by ferry ({names})",
+    "route": N_("%(label)s\n%(minutes)s min by road"),
+    "direct": N_("%(label)s\n%(minutes)s min by local roads"),
+    "legend_catchment": N_("within %(minutes)s min by road"),
+    "inset": N_("Catchments (70 km across)"),
+    "legend_route": N_("route from the nearest exit"),
+    "attribution": N_("Roads %(attribution)s"),
 }
-"""User-facing words of the travel overlay, in one place for translation."""
+"""User-facing words of the travel overlay, in one place (English msgids; `text` translates them). The
+attribution itself, "© OpenStreetMap contributors", is the same in every language."""
 CATCHMENT_STYLE = {30.0: {"facecolor": "#fd8d3c", "alpha": 0.45}, 45.0: {"facecolor": "#fdd0a2", "alpha": 0.5}}
 ROUTE_COLOUR = "#d94801"
 ROAD_STYLE = {"motorway": (1.4, "#8c6d31"), "trunk": (1.0, "#a6844a"), "primary": (0.7, "#b8a27a")}
 INSET = (0.625, 0.625, 0.37, 0.37)
 """Position of the catchment inset in the figure (left, bottom, width, height), upper right."""
 INSET_HALF_M = 35_000.0
+
+
+def text(key: str, **values) -> str:
+    """`TEXT[key]` in the current language; ``minutes`` formatted for it (one decimal, or as ``:g`` writes
+    a limit in the legend)."""
+    if "minutes" in values:
+        m = float(values["minutes"])
+        values["minutes"] = fmt_number(m, len(f"{m:g}".partition(".")[2])) if key == "legend_catchment" \
+            else fmt_number(m, 1)
+    return _(TEXT[key], attribution=ATTRIBUTION, **values)
 
 
 def travel_overlays(candidates: gpd.GeoDataFrame, context: Mapping[str, gpd.GeoDataFrame],
@@ -134,13 +146,13 @@ def draw_legend(ax, catchments: pd.DataFrame, route: bool) -> list:
     from matplotlib.patches import Patch
 
     if catchments is not None:
-        handles = [Patch(label=TEXT["legend_catchment"].format(minutes=m), edgecolor="#e6550d", linewidth=0.6,
+        handles = [Patch(label=text("legend_catchment", minutes=m), edgecolor="#e6550d", linewidth=0.6,
                          **CATCHMENT_STYLE.get(float(m), {"facecolor": "#fdd0a2", "alpha": 0.35}))
                    for m in sorted(catchments["minutes"].unique())]
         return [ax.legend(handles=handles, loc="lower left", fontsize=6, framealpha=0.85)] if handles else []
     if not route:
         return []
-    return [ax.legend(handles=[Line2D([], [], color=ROUTE_COLOUR, linewidth=2.2, label=TEXT["legend_route"])],
+    return [ax.legend(handles=[Line2D([], [], color=ROUTE_COLOUR, linewidth=2.2, label=text("legend_route"))],
                       loc="upper left", fontsize=7, framealpha=0.85)]
 
 
@@ -151,7 +163,7 @@ def inset_axes(fig, context: Mapping[str, gpd.GeoDataFrame], prepared_roads):
     ax.set_facecolor("#dbeaf5" if "kommuner" in context else "#ffffff")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.text(0.5, 0.985, TEXT["inset"], transform=ax.transAxes, ha="center", va="top", fontsize=6.5, zorder=9,
+    ax.text(0.5, 0.985, text("inset"), transform=ax.transAxes, ha="center", va="top", fontsize=6.5, zorder=9,
             bbox={"boxstyle": "square,pad=0.15", "fc": "#ffffff", "ec": "none", "alpha": 0.8})
     for spine in ax.spines.values():
         spine.set_edgecolor("#404040")
@@ -200,7 +212,7 @@ def _add(ax, patches: list):
 
 def draw_attribution(ax) -> list:
     """'Roads © OpenStreetMap contributors' in the lower right corner (ODbL)."""
-    return [ax.text(0.99, 0.01, TEXT["attribution"], transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5,
+    return [ax.text(0.99, 0.01, text("attribution"), transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5,
                     color="#404040", zorder=9, bbox={"boxstyle": "square,pad=0.15", "fc": "#ffffff", "ec": "none",
                                                      "alpha": 0.75})]
 

@@ -59,7 +59,8 @@ class RoadNetwork:
     (``depart_tree``, ``arrive_tree``; STRtrees of the same points for polygons, ``*_strtree``).
     ``component`` numbers the components of roads and local links, without ferries (-1 for ferry-only
     nodes); ``main_component`` is the largest; ``ferries`` maps each other component to the names of the
-    ferries that join it. ``label`` names the network and its date for method texts.
+    ferries that join it. ``date`` is the road layer's date; ``label`` names the network and its date for
+    method texts, in the current language (``travel.network_label``, e.g. "road network, OSM 2023-03-21").
     """
 
     graph: csr_array
@@ -78,9 +79,15 @@ class RoadNetwork:
     main_component: int
     ferries: dict[int, tuple[str, ...]]
     travel: Travel
-    label: str
+    date: str = ""
     source: str = ""
     stats: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The network and its date in the current language: "road network, OSM 2023-03-21" / "vejnet, OSM
+        2023-03-21" (one network serves requests in either language)."""
+        return f"{self.travel.network_label} {self.date}".strip()
 
     @property
     def n_nodes(self) -> int:
@@ -161,7 +168,7 @@ def build_network(roads: gpd.GeoDataFrame, travel: Travel) -> RoadNetwork:
                       arrive_strtree=shapely.STRtree(shapely.points(node_xy[arrive])),
                       component=component,
                       main_component=main, ferries=ferries, travel=travel,
-                      label=f"{travel.network_label} {date}".strip(),
+                      date=date,
                       source=str((roads.attrs or {}).get("source") or ""),
                       stats=_stats(edges, node_xy.shape[0], access, component, main))
     log.info("road network: %s nodes (%s access nodes), %s directed edges, %s km of road, %d ferries; "

@@ -19,6 +19,7 @@ from scipy.sparse import coo_array, csr_array
 from scipy.sparse.csgraph import dijkstra
 
 from screening._catchment import EPS_MIN, Direct, catchment
+from screening.i18n import gettext as _
 from screening.road_network import RoadNetwork, leg_minutes
 
 __all__ = ["Access", "TargetTimes", "NodeTimes", "Route", "access", "access_xy", "nearest_times", "place_minutes",
@@ -247,7 +248,7 @@ def route(network: RoadNetwork, origin: Access, destination: Access) -> Route | 
         else network.edges.iloc[:0]
     return Route(minutes=float(dist[n + 1]), km=float(edges["length_m"].sum() / 1000.0),
                  by_class=_by_class(edges), ferries=tuple(dict.fromkeys(edges.loc[edges["kind"] == "ferry", "name"]
-                                                                        .replace("", "unnamed ferry"))),
+                                                                        .replace("", _("unnamed ferry")))),
                  origin_leg_m=float(origin.leg_m[0, first]), destination_leg_m=float(destination.leg_m[0, last]),
                  geometry=None if nodes.size == 0 else _route_line(network, edges, nodes))
 

@@ -27,6 +27,9 @@ from screening._json import write_json
 from screening._raster import Grid, Nearest, Reach, TileInputs
 from screening.config import CRS, Criteria, Criterion
 from screening.errors import ConfigError, LayerUnavailableError
+from screening.i18n import current as _current_lang
+from screening.i18n import fmt_number
+from screening.i18n import gettext as _
 
 __all__ = ["SurfaceResult", "build_surface", "surface_from_catalog", "effective_points", "summary_text",
            "better_land_nearby", "overlay_png"]
@@ -50,6 +53,7 @@ class SurfaceResult:
     ``layers``: provenance of the exclusion layers (origin, source, date, ``provisional`` and its note,
     ``coverage_note``); ``not_checked``: rule id -> ``layer``, ``bit``, ``coverage_note``, ``cells`` for
     rules whose copy covers only part of the country (``paths['not_checked']`` marks those cells).
+    ``lang``: the language of the reasons and notes (the run's, `screening.i18n.current`).
     """
 
     out_dir: Path
@@ -65,6 +69,7 @@ class SurfaceResult:
     seconds: float
     layers: dict[str, dict] = field(default_factory=dict)
     not_checked: dict[str, dict] = field(default_factory=dict)
+    lang: str = field(default_factory=_current_lang)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -220,16 +225,23 @@ def effective_points(criteria: Criteria, assessed: Sequence[str]) -> dict[str, f
 
 
 def summary_text(result: SurfaceResult) -> str:
-    """A few lines for the CLI: files, grid, land and excluded cells, what was not assessed."""
+    """A few lines for the CLI: files, grid, land and excluded cells, what was not assessed (current language)."""
     g = result.grid
-    lines = [f"Surface at {g.res_m:g} m: {g.width:,} x {g.height:,} cells (EPSG:25832), "
-             f"{result.land_cells:,} land cells, {result.excluded_cells:,} excluded, {result.seconds:.1f} s",
+    lines = [_("Surface at %(res)s m: %(width)s x %(height)s cells (EPSG:25832), %(land)s land cells, %(excluded)s "
+               "excluded, %(seconds)s s", res=fmt_number(g.res_m, len(f"{g.res_m:g}".partition(".")[2])),
+               width=fmt_number(g.width), height=fmt_number(g.height), land=fmt_number(result.land_cells),
+               excluded=fmt_number(result.excluded_cells), seconds=fmt_number(result.seconds, 1)),
              *(f"  {name}: {path}" for name, path in result.paths.items())]
-    lines += [f"  not assessed: {k} ({v})" for k, v in result.not_assessed.items()]
-    lines += [f"  incomplete: {k} missing ({v})" for k, v in result.missing_rules.items()]
-    lines += [f"  incomplete: {k} checked only inside the coverage of the {v['layer']} copy ({v['coverage_note']}): "
-              f"{v['cells']:,} land cells not checked (not_checked.tif)" for k, v in result.not_checked.items()]
-    lines += [f"  provisional data: {k}: {v['provisional_note']}" for k, v in result.layers.items() if v["provisional"]]
+    lines += ["  " + _("not assessed: %(criterion)s (%(reason)s)", criterion=k, reason=v)
+              for k, v in result.not_assessed.items()]
+    lines += ["  " + _("incomplete: %(rule)s missing (%(reason)s)", rule=k, reason=v)
+              for k, v in result.missing_rules.items()]
+    lines += ["  " + _("incomplete: %(rule)s checked only inside the coverage of the %(layer)s copy (%(where)s): "
+                       "%(cells)s land cells not checked (not_checked.tif)", rule=k, layer=v["layer"],
+                       where=v["coverage_note"], cells=fmt_number(v["cells"]))
+              for k, v in result.not_checked.items()]
+    lines += ["  " + _("provisional data: %(layer)s: %(note)s", layer=k, note=v["provisional_note"])
+              for k, v in result.layers.items() if v["provisional"]]
     return "\n".join(lines)
 
 
@@ -261,7 +273,7 @@ def _rules(layers, criteria: Criteria, grid: Grid, allow: set[str]):
             continue
         if rule.layer not in layers:
             if rule.layer in allow or rule.id in allow:
-                missing[rule.id] = f"layer {rule.layer} missing (allowed)"
+                missing[rule.id] = _("layer %(layer)s missing (allowed)", layer=rule.layer)
                 log.warning("surface incomplete: rule %s has no layer %s", rule.id, rule.layer)
                 continue
             raise LayerUnavailableError(f"exclusion rule {rule.id!r} needs layer {rule.layer!r}, which is not "
@@ -300,7 +312,8 @@ def _criteria(layers, criteria: Criteria, grid: Grid, network=None):
         reason = _why_not(crit, layers)
         if reason is None:
             gdf = crit.filter.apply(layers[crit.layer], what=f"layer {crit.layer!r} ({crit.id})")
-            reason = "" if len(gdf) else f"no feature of layer {crit.layer} passes the filter of {crit.id}"
+            reason = "" if len(gdf) else _("no feature of layer %(layer)s passes the filter of %(criterion)s",
+                                           layer=crit.layer, criterion=crit.id)
         if reason:
             not_assessed[crit.id] = reason
             continue
@@ -326,9 +339,9 @@ def _criteria(layers, criteria: Criteria, grid: Grid, network=None):
 
 def _why_not(crit: Criterion, layers) -> str | None:
     if crit.measure == "attribute":
-        return f"submission attribute {crit.field}: not measurable on a raster"
+        return _("submission attribute %(field)s: not measurable on a raster", field=crit.field)
     if crit.layer not in layers:
-        return f"layer {crit.layer} not available"
+        return _("layer %(layer)s not available", layer=crit.layer)
     return None
 
 
