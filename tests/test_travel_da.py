@@ -25,8 +25,7 @@ from screening import _sitemap, _sitemap_travel, i18n, road_network, surface, tr
 from screening._raster import Grid
 from screening.cli import main
 from tests.test_surface_travel import case  # noqa: F401  (the synthetic network and criteria)
-from tests.test_travel import (A, B, C, I2, MAIN, TRAVEL, _around, _points, _roads, ferry_net,  # noqa: F401
-                               line_30)
+from tests.test_travel import I2, MAIN, TRAVEL, A, B, C, _around, _points, _roads, ferry_net, line_30  # noqa: F401
 
 ENGLISH_WORDS = ("road network", "access leg", "straight line", "local roads", "no road", " of towns", "within",
                  "ferry (", "by road", "Roads ©", "Catchments", "(unnamed)")
