@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from screening._cli_common import context, handle_errors, layer_options
+from screening._cli_common import context, handle_errors, lang_option, layer_options
+from screening.i18n import gettext as _
 
 __all__ = ["overview"]
 
@@ -29,10 +30,14 @@ __all__ = ["overview"]
 @click.option("--no-build", is_flag=True, help="With --serve: serve <out>/latest as it is.")
 @click.option("--port", type=int, default=8010, show_default=True, help="Port of --serve.")
 @layer_options
+@lang_option
 @handle_errors
 def overview(out_root, surface_root, no_surface_build, run_dir, engine, max_zoom, serve, no_build, port,
              allow_missing, mirror, offline) -> None:
-    """Build the overview map: index.html with MapLibre, PMTiles of every layer, the surface as raster tiles."""
+    """Build the overview map: index.html with MapLibre, PMTiles of every layer, the surface as raster tiles.
+
+    The page is written in Danish unless --lang en (or $INDUSTRIPARK_LANG=en) asks for English.
+    """
     from screening import overview as overview_mod
     from screening import pipeline
     from screening._overview_config import load_overview_config
@@ -54,7 +59,9 @@ def overview(out_root, surface_root, no_surface_build, run_dir, engine, max_zoom
         site = folder.final
         click.echo(overview_mod.summary_text(result).replace(str(folder.path), str(site)))
     elif not (site / "index.html").exists():
-        raise click.UsageError(f"{site} holds no built site; run 'industripark overview' without --no-build")
+        raise click.UsageError(_("%(site)s holds no built site; run 'industripark overview' without --no-build",
+                                 site=site))
     if serve:
-        click.echo(f"Serving {site} on http://127.0.0.1:{port}/ (Ctrl+C stops)")
+        url = f"http://127.0.0.1:{port}/"
+        click.echo(_("Serving %(site)s on %(url)s (Ctrl+C stops)", site=site, url=url))
         overview_mod.make_app(site).run(host="127.0.0.1", port=port, threaded=True)

@@ -76,7 +76,8 @@ def travel_cmd(origin: str, destination: str, as_json: bool, mirror: Path | None
     places = routing.lonlat_access(net, origin, destination)
     for which, point, acc in (("FROM", origin, places[0]), ("TO", destination, places[1])):  # two points
         if not acc.reachable[0]:
-            raise click.BadParameter(_(MESSAGES["outside"], which=which, lon=f"{point[0]:.5f}", lat=f"{point[1]:.5f}",
+            lon, lat = (format(v, ".5f") for v in point)  # as typed: the command's own notation
+            raise click.BadParameter(_(MESSAGES["outside"], which=which, lon=lon, lat=lat,
                                        max_km=fmt_number(criteria.travel.access_snap_max_m / 1000)),
                                      param_hint=which)
     found = routing.route(net, *places)

@@ -100,12 +100,16 @@ def copy_assets(site_dir: Path, *, node_modules: Path | None = None) -> dict[str
 
 
 def render_index(site_dir: Path, config, manifest: dict) -> Path:
-    """Render ``index.html`` from ``templates/overview/index.html.j2`` (every UI text lives in the template)."""
+    """Render ``index.html`` from ``templates/overview/index.html.j2`` (every UI text lives in the template) in
+    the current language (`screening.i18n`)."""
     import jinja2
+
+    from screening import i18n
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),  # .j2 too: escaped (issue 11, H3)
                              autoescape=jinja2.select_autoescape(("html", "htm", "xml", "j2")),
                              keep_trailing_newline=True)
+    i18n.install_jinja(env)
     html = env.get_template("index.html.j2").render(config=config, manifest=manifest)
     out = Path(site_dir) / "index.html"
     out.write_text(html, encoding="utf-8")

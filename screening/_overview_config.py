@@ -1,6 +1,8 @@
 """``layers/overview.yaml`` as validated, frozen models: which layers the overview map draws, how and when.
 
-Internal to `screening.overview`. Zooms are web-map (EPSG:3857 XYZ) zoom levels.
+Internal to `screening.overview`. Zooms are web-map (EPSG:3857 XYZ) zoom levels. Texts people read are
+`LocalText` (``{da: …, en: …}``, both required); a catalog layer without a ``title`` here is named by its
+catalog title, in the page's language.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from screening.config import LayerFilter, load_yaml_model
+from screening.config import LayerFilter, LocalText, load_yaml_model
 
 __all__ = ["OverviewLayer", "OverviewGroup", "SurfaceTiles", "OverviewConfig", "load_overview_config",
            "RUN_SOURCES"]
@@ -39,11 +41,12 @@ class OverviewLayer(_Frozen):
 
     ``layer`` is a catalog id, or ``run`` names a layer of the latest screening run; ``kind`` is the
     MapLibre layer type drawn (``fill`` polygons, ``line``, ``circle`` points); tiles are built for zooms
-    ``min_zoom``..``max_zoom``; only ``attributes`` reach the tiles.
+    ``min_zoom``..``max_zoom``; only ``attributes`` reach the tiles. ``title`` names it on the page
+    (default: the catalog layer's title; required for a ``run`` layer).
     """
 
     id: str
-    title: str
+    title: LocalText | None = None
     group: str
     layer: str | None = None
     run: Literal["candidates"] | None = None
@@ -63,6 +66,8 @@ class OverviewLayer(_Frozen):
             raise ValueError(f"layer id {self.id!r} must be lower-case letters, digits and _ (it names a file)")
         if (self.layer is None) == (self.run is None):
             raise ValueError(f"layer {self.id!r}: give exactly one of 'layer' (a catalog id) or 'run'")
+        if self.run is not None and self.title is None:
+            raise ValueError(f"layer {self.id!r}: a run layer needs a title {{da: \"…\", en: \"…\"}}")
         if self.min_zoom > self.max_zoom:
             raise ValueError(f"layer {self.id!r}: min_zoom {self.min_zoom} > max_zoom {self.max_zoom}")
         colours = [self.color, *(self.categories.colors.values() if self.categories else ())]
@@ -76,7 +81,7 @@ class OverviewGroup(_Frozen):
     """A heading of the layer list."""
 
     id: str
-    title: str
+    title: LocalText
 
 
 class SurfaceTiles(_Frozen):
@@ -88,16 +93,17 @@ class SurfaceTiles(_Frozen):
 
 
 class OverviewConfig(_Frozen):
-    """The whole of ``layers/overview.yaml``."""
+    """The whole of ``layers/overview.yaml``. ``criterion_titles`` may rename criteria on the point report
+    (default: their criteria.yaml titles)."""
 
-    title: str
+    title: LocalText
     land_layer: str = "kommuner"
     land_label: str = "kommunenavn"
     land_max_zoom: int = Field(default=10, ge=0, le=14)
     surface: SurfaceTiles = Field(default_factory=SurfaceTiles)
     groups: tuple[OverviewGroup, ...]
     layers: tuple[OverviewLayer, ...]
-    criterion_titles: dict[str, str] = Field(default_factory=dict)
+    criterion_titles: dict[str, LocalText] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> OverviewConfig:

@@ -8,7 +8,7 @@ once and read in the browser:
   band score x 10,000), last the exclusion bit mask. The page reads the one pixel under a click with
   geotiff.js (an HTTP range request for one 256 x 256 block), so the report shows the surface's exact cell.
 * ``surface/breakdown.json`` -- the bands, each criterion's effective points, the rule of each exclusion bit,
-  what was not assessed.
+  what was not assessed, every criterion's title (``titles``); texts in the current language.
 * ``data/nearest.json`` -- the point and line features of the distance criteria (with the criterion's
   filter) in EPSG:25832 metres, so the page measures the straight-line distance to the nearest one as the
   screening does.
@@ -58,7 +58,7 @@ def write_breakdown(surface_dir: Path, out_dir: Path, *, criteria: Criteria,
     criteria
         The configuration the surface was made with (titles, units, bands, exclusion rules).
     titles
-        Display names by criterion id (Danish); others keep their criteria.yaml title.
+        Display names by criterion id (in the current language); others keep their criteria.yaml title.
 
     Returns
     -------
@@ -118,6 +118,7 @@ def write_breakdown(surface_dir: Path, out_dir: Path, *, criteria: Criteria,
         "exclusion_band": len(sources),
         "rules": [{"bit": b, "id": r, "why": why.get(r, "")} for b, r in sorted(rules.items())],
         "not_assessed": meta.get("not_assessed", {}), "missing_rules": meta.get("missing_rules", {}),
+        "titles": {c.id: (titles or {}).get(c.id, i18n.text(c.title)) for c in criteria.criteria},
         "config_hash": meta.get("config_hash", ""),
     }
     write_json(out_dir / "breakdown.json", info)

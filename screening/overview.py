@@ -6,6 +6,10 @@ same catalog entries as the screening) and the latest screening run, writes one 
 (`screening._point_report`), the browser libraries from ``node_modules`` (`screening._overview_assets`)
 and ``index.html``. Layers that do not resolve are listed on the page as missing. `make_app` serves a
 built site with HTTP range requests (PMTiles reads archives by range). See docs/OVERVIEW.md.
+
+The site is written in the current language (`screening.i18n`, ``industripark overview --lang``, Danish by
+default): the page's texts from the Danish catalog, layer and criterion names from the YAML texts, the
+language recorded as ``lang`` in ``overview.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from screening._overview_config import OverviewConfig, OverviewLayer
 from screening.catalog import apply_filter, load_layers, short_reason
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import LayerDataError, LayerUnavailableError
+from screening.i18n import fmt_number
+from screening.i18n import gettext as _
 
 __all__ = ["OverviewResult", "build_overview", "find_surface", "surface_or_build", "resolve_run", "run_layers",
            "make_app", "summary_text", "asdict_result"]
@@ -101,16 +107,18 @@ def build_overview(site_dir: Path, *, settings: Settings, catalog: Catalog, crit
                                     f"{missing[config.land_layer]}")
     run = run_layers(run_dir)
     timings["load_s"] = time.perf_counter() - t0
-    entries = [_land_entry(layers[config.land_layer], config, site_dir, engine)]
+    entries = [_land_entry(layers[config.land_layer], config, site_dir, engine,
+                           title=str(catalog.get(config.land_layer).title))]
     for spec in config.layers:  # about 25 configured map layers
-        entries.append(_layer_entry(spec, layers, run, missing, site_dir, engine))
+        title = str(spec.title) if spec.title is not None else str(catalog.get(spec.layer).title)
+        entries.append(_layer_entry(spec, layers, run, missing, site_dir, engine, title=title))
     timings["vector_tiles_s"] = time.perf_counter() - t0 - timings["load_s"]
     t1 = time.perf_counter()
     surface = _surface_entry(surface_dir, site_dir, config, criteria) if surface_dir is not None else None
     timings["surface_s"] = time.perf_counter() - t1
     point_data = _point_data(layers, criteria, config, site_dir)
     _overview_assets.copy_assets(site_dir, node_modules=vendor_from)
-    manifest = _manifest(config, entries, surface, surface_missing or "no surface given", run_dir, criteria,
+    manifest = _manifest(config, entries, surface, surface_missing or _("no surface given"), run_dir, criteria,
                          catalog, engine, point_data)
     write_json(site_dir / "overview.json", manifest)
     _overview_assets.render_index(site_dir, config, manifest)
@@ -127,20 +135,21 @@ def build_overview(site_dir: Path, *, settings: Settings, catalog: Catalog, crit
 def find_surface(surface_dir: Path, *, expected_hash: str) -> tuple[Path | None, str]:
     """A usable surface folder (criterion bands, this configuration's hash), or None and why not.
 
-    `surface_dir` may be a run folder or a root whose ``latest`` points to one.
+    `surface_dir` may be a run folder or a root whose ``latest`` points to one. The reason is in the current
+    language (the page lists it).
     """
     path = Path(surface_dir)
     if (path / "latest").exists() and not (path / "surface.json").exists():
         path = (path / "latest").resolve()
     meta_path = path / "surface.json"
     if not meta_path.exists():
-        return None, f"no surface at {surface_dir} (run 'industripark surface --criterion-bands')"
+        return None, _("no surface at %(path)s (run 'industripark surface --criterion-bands')", path=surface_dir)
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if meta.get("config_hash", "") != expected_hash:
-        return None, (f"the surface at {path} was made under other rules (config hash "
-                      f"{meta.get('config_hash', '')!r}, now {expected_hash!r})")
+        return None, _("the surface at %(path)s was made under other rules (config hash %(was)s, now %(now)s)",
+                       path=path, was=repr(meta.get("config_hash", "")), now=repr(expected_hash))
     if not all((path / "criteria" / f"{c}.tif").exists() for c in meta.get("points", {})):
-        return None, f"the surface at {path} has no criterion bands (made without --criterion-bands)"
+        return None, _("the surface at %(path)s has no criterion bands (made without --criterion-bands)", path=path)
     return path, ""
 
 
@@ -182,13 +191,14 @@ def make_app(site_dir: Path):
 
 
 def summary_text(result: OverviewResult) -> str:
-    """A few lines for the CLI: the site, layers drawn, missing layers with reasons, tile size."""
+    """A few lines for the CLI: the site, layers drawn, missing layers with reasons, tile size (current language)."""
     ok = [e for e in result.layers if e["status"] == "ok"]
-    lines = [f"Overview site: {result.site_dir / 'index.html'} ({len(ok)} layers drawn, "
-             f"{result.archive_bytes / 1e6:.1f} MB of tiles, {result.seconds:.1f} s)"]
-    lines += [f"  missing: {k} ({v})" for k, v in result.missing.items()]
+    lines = [_("Overview site: %(path)s (%(layers)s layers drawn, %(mb)s MB of tiles, %(seconds)s s)",
+               path=result.site_dir / "index.html", layers=fmt_number(len(ok)),
+               mb=fmt_number(result.archive_bytes / 1e6, 1), seconds=fmt_number(result.seconds, 1))]
+    lines += ["  " + _("missing: %(layer)s (%(reason)s)", layer=k, reason=v) for k, v in result.missing.items()]
     if result.surface is None:
-        lines.append("  missing: suitability surface")
+        lines.append("  " + _("missing: suitability surface"))
     return "\n".join(lines)
 
 
@@ -226,31 +236,31 @@ def surface_or_build(surface_root: Path, *, settings: Settings, catalog: Catalog
 # --------------------------------------------------------------------------- helpers of build_overview
 
 
-def _land_entry(land: gpd.GeoDataFrame, config: OverviewConfig, site_dir: Path, engine: str) -> dict:
+def _land_entry(land: gpd.GeoDataFrame, config: OverviewConfig, site_dir: Path, engine: str, *, title: str) -> dict:
     stats = _tiles.write_vector_archive(land, site_dir / "tiles" / f"{config.land_layer}.pmtiles",
                                         layer_name=config.land_layer, min_zoom=0, max_zoom=config.land_max_zoom,
                                         attributes=(config.land_label, "kommunekode", "regionsnavn"), engine=engine)
     bounds = [round(float(v), 4) for v in land.to_crs(4326).total_bounds]  # west, south, east, north (degrees)
     return {"id": config.land_layer, "role": "land", "status": "ok", "reason": "", "label": config.land_label,
-            "bounds": bounds, **_archive_info(stats, site_dir), **_provenance(land)}
+            "title": title, "bounds": bounds, **_archive_info(stats, site_dir), **_provenance(land)}
 
 
 def _layer_entry(spec: OverviewLayer, layers: Mapping[str, gpd.GeoDataFrame],
                  run: Mapping[str, gpd.GeoDataFrame], missing: Mapping[str, str], site_dir: Path,
-                 engine: str) -> dict:
-    entry = {"id": spec.id, "role": "layer", **spec.model_dump(mode="json", exclude={"filter"})}
+                 engine: str, *, title: str) -> dict:
+    entry = {"id": spec.id, "role": "layer", **spec.model_dump(mode="json", exclude={"filter"}), "title": title}
     source = spec.layer or f"run:{spec.run}"
     gdf = layers.get(spec.layer) if spec.layer else run.get(spec.run)
     if gdf is None:
-        reason = (missing.get(spec.layer, "not loaded") if spec.layer
-                  else "no screening run with screening.gpkg (run 'make screen')")
+        reason = (missing.get(spec.layer, _("not loaded")) if spec.layer
+                  else _("no screening run with screening.gpkg (run 'make screen')"))
         return {**entry, "status": "missing", "reason": reason, "source_layer": source}
     try:
         gdf = apply_filter(gdf, spec.filter, what=f"overview layer {spec.id!r} ({source})")
     except LayerDataError as exc:
         return {**entry, "status": "missing", "reason": str(exc), "source_layer": source}
     if gdf.empty:
-        return {**entry, "status": "empty", "reason": "no feature passes the layer's filter",
+        return {**entry, "status": "empty", "reason": _("no feature passes the layer's filter"),
                 "source_layer": source, **_provenance(gdf)}
     stats = _tiles.write_vector_archive(gdf, site_dir / "tiles" / f"{spec.id}.pmtiles", layer_name=spec.id,
                                         min_zoom=spec.min_zoom, max_zoom=spec.max_zoom,
@@ -266,7 +276,7 @@ def _surface_entry(surface_dir: Path, site_dir: Path, config: OverviewConfig, cr
                                          site_dir / "tiles" / f"{SURFACE_ID}.pmtiles",
                                          min_zoom=config.surface.min_zoom, max_zoom=config.surface.max_zoom)
     info = _point_report.write_breakdown(surface_dir, site_dir / "surface", criteria=criteria,
-                                         titles=config.criterion_titles)
+                                         titles=_titles(config))
     return {"id": SURFACE_ID, "status": "ok", "run": surface_dir.name, "res_m": info["res_m"],
             "opacity": config.surface.opacity, "not_assessed": meta.get("not_assessed", {}),
             "missing_rules": meta.get("missing_rules", {}), **_archive_info(stats, site_dir)}
@@ -275,10 +285,15 @@ def _surface_entry(surface_dir: Path, site_dir: Path, config: OverviewConfig, cr
 def _point_data(layers, criteria: Criteria, config: OverviewConfig, site_dir: Path) -> dict:
     (site_dir / "data").mkdir(parents=True, exist_ok=True)
     nearest = _point_report.write_nearest(layers, criteria, site_dir / "data" / "nearest.json",
-                                          titles=config.criterion_titles)
+                                          titles=_titles(config))
     _point_report.write_kommuner(layers[config.land_layer], site_dir / "data" / "kommuner.json",
                                  label=config.land_label)
     return {"nearest": [c["id"] for c in nearest["criteria"]]}
+
+
+def _titles(config: OverviewConfig) -> dict[str, str]:
+    """The map's own criterion names (``criterion_titles``) in the current language."""
+    return {k: str(v) for k, v in config.criterion_titles.items()}
 
 
 def _archive_info(stats: _tiles.ArchiveStats, site_dir: Path) -> dict:
@@ -300,12 +315,13 @@ def _manifest(config: OverviewConfig, entries: list[dict], surface: dict | None,
               criteria: Criteria, catalog: Catalog, engine: str, point_data: dict) -> dict:
     land = entries[0]
     return {
-        "title": config.title,
+        "title": str(config.title),
+        "lang": i18n.current(),
         "built": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config_hash": config_hash(catalog, criteria),
         "engine": engine,
         "land": land,
-        "groups": [g.model_dump() for g in config.groups],
+        "groups": [{"id": g.id, "title": str(g.title)} for g in config.groups],
         "layers": entries[1:],
         "surface": surface,
         "surface_missing": None if surface is not None else surface_missing,

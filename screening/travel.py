@@ -170,7 +170,7 @@ def reach_text(got: pd.DataFrame, layer: str, within_min: float) -> list[str]:
         elif names:
             more = ", …" if int(k) > 3 else ""
             out.append(_("%(count)s of %(layer)s within %(minutes)s min: %(names)s", count=fmt_number(int(k)),
-                         layer=layer, minutes=limit, names=f"{names}{more}"))
+                         layer=layer, minutes=limit, names=names + more))
         else:
             out.append(_("%(count)s of %(layer)s within %(minutes)s min", count=fmt_number(int(k)), layer=layer,
                          minutes=limit))

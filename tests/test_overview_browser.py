@@ -4,14 +4,17 @@ A small site is built on the mirror (Plandata fixtures, a three-site run, a 2 km
 bands, vector tiles up to zoom 10) and served on 127.0.0.1. The page must load without console errors, load
 every source of its style, and answer a click on a known cell with its point report: the cell's score and
 breakdown as written by the surface, the polygon layers there, the municipality and the nearest port, all
-compared with values computed here from the same files. Screenshots at national, regional and local zoom are
-written to the site's ``screenshots/`` folder (set OVERVIEW_SCREENSHOTS=<dir> to keep them).
+compared with values computed here from the same files. The site is built in Danish, the language people
+read it in (issue 15): the page says ``lang="da"``, its texts and the point report's numbers are Danish.
+Screenshots at national, regional and local zoom, and of the point report, are written to the site's
+``screenshots/`` folder (set OVERVIEW_SCREENSHOTS=<dir> to keep them).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -23,7 +26,7 @@ import rasterio
 import shapely
 from pyproj import Transformer
 
-from screening import overview, surface
+from screening import i18n, overview, surface
 from screening._overview_config import load_overview_config
 from screening.catalog import load_layer
 from screening.config import load_catalog, load_criteria, settings_from_env
@@ -54,8 +57,9 @@ def built(mirror_root, tmp_path_factory):
                                  res_m=2000, allow_missing=["bes_naturtyper"], criterion_bands=True)
     config = load_overview_config(settings.layers_dir / "overview.yaml", catalog_ids=catalog.ids).with_max_zoom(10)
     site = tmp / "site"
-    overview.build_overview(site, settings=settings, catalog=catalog, criteria=criteria, config=config,
-                            surface_dir=surface_dir, run_dir=fx.screening_run(tmp))
+    with i18n.use("da"):  # the default language of the page
+        overview.build_overview(site, settings=settings, catalog=catalog, criteria=criteria, config=config,
+                                surface_dir=surface_dir, run_dir=fx.screening_run(tmp))
     (site / "screenshots").mkdir()
     return {"site": site, "settings": settings, "catalog": catalog, "surface": surface_dir}
 
@@ -127,7 +131,11 @@ def test_page_loads_every_source_without_console_errors(page, built):
                  ".every((id) => m.isSourceLoaded(id))")
     attribution = page.execute_script(
         "return document.querySelector('.maplibregl-ctrl-attrib-inner').textContent")
-    assert "foreløbig kopi (provisional copy)" in attribution and "OpenStreetMap" in attribution
+    assert "foreløbig, uofficiel kopi" in attribution and "OpenStreetMap" in attribution
+    assert "Egnethedskort: beregnet af industripark-screening" in attribution
+    assert page.execute_script("return document.documentElement.lang") == "da"
+    panel = page.find_element("id", "panel").text
+    assert "Overblikskort" in panel and "Kortlag" in panel and "Egnethedskort (celler på 2.000 m)" in panel
 
 
 def _known_cell(built) -> dict:
@@ -183,6 +191,11 @@ def test_click_on_a_known_cell_gives_its_point_report(page, built):
     assert port["distance_m"] == pytest.approx(cell["port_m"], abs=80)  # the click lands within 2 pixels
     text = page.find_element(By.ID, "report").text
     assert "Punktrapport" in text and "Samlet score" in text and cell["kommune"] in text
+    assert re.search(r"Samlet score: \d+,\d af 100", text), text  # Danish decimal comma
+    assert "Cellen er udelukket af" in text and "Nærmeste infrastruktur (i lige linje)" in text
+    assert re.search(r"Position \(ETRS89 / UTM 32N\): \d{3}\.\d{3} Ø, \d\.\d{3}\.\d{3} N", text), text
+    page.save_screenshot(str(built["site"] / "screenshots" / "report.png"))
+    _keep(built["site"] / "screenshots" / "report.png")
 
 
 def test_search_zooms_to_a_municipality(page):
@@ -205,6 +218,11 @@ def test_screenshots_at_three_zooms(page, built, name, view):
     path = built["site"] / "screenshots" / f"{name}.png"
     page.save_screenshot(str(path))
     assert path.stat().st_size > 20_000  # a drawn map, not a blank page
+    _keep(path)
+
+
+def _keep(path: Path) -> None:
+    """Copy a screenshot to $OVERVIEW_SCREENSHOTS when set."""
     keep = os.environ.get("OVERVIEW_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)

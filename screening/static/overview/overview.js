@@ -1,5 +1,6 @@
 // The overview map's logic: style from overview.json, layer switches, search, popups and the point report.
-// No user-facing text here: every text comes from the page's "ui-text" block (templates/overview/index.html.j2).
+// No user-facing text here: every text comes from the page's "ui-text" block (templates/overview/index.html.j2),
+// in the page's language; numbers are written for UI.locale (da-DK or en-GB).
 // Globals from vendor/: maplibregl, pmtiles, GeoTIFF, proj4. Coordinates: WGS84 on the map, EPSG:25832 for
 // the surface cells and distances (as the screening measures them).
 import {VectorTile} from '../vendor/vector-tile/index.js';
@@ -236,7 +237,7 @@ function nearestInfrastructure(x, y) {
   });
 }
 
-const number = (value, digits = 1) => value.toLocaleString('da-DK', {maximumFractionDigits: digits,
+const number = (value, digits = 1) => value.toLocaleString(UI.locale, {maximumFractionDigits: digits,
   minimumFractionDigits: digits});
 const distance = (m) => (m >= 1000 ? `${number(m / 1000)} ${UI.report.km}` : `${number(m, 0)} ${UI.report.m}`);
 
@@ -295,7 +296,7 @@ function renderReport(report) {
       for (const rule of cell.rules) rules.append(element('li', rule.why || rule.id));
       panel.append(rules);
     } else panel.append(element('p', R.free, 'free'));
-    const notAssessed = Object.keys(breakdown.not_assessed);
+    const notAssessed = Object.keys(breakdown.not_assessed).map((id) => (breakdown.titles || {})[id] || id);
     if (notAssessed.length) panel.append(element('p', `${R.not_assessed}: ${notAssessed.join(', ')}`, 'note'));
     const missingRules = Object.keys(breakdown.missing_rules);
     if (missingRules.length) panel.append(element('p', `${R.incomplete}: ${missingRules.join(', ')}`, 'warning'));
