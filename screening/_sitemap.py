@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 
-from screening import _sitemap_travel
+from screening import _sitemap_background, _sitemap_travel
 from screening._figures import format_value
 from screening.config import Criteria
 from screening.errors import LayerDataError
@@ -128,7 +128,10 @@ def site_maps(
     fig = Figure(figsize=(_SITE_MAP_PX / 100, _SITE_MAP_PX / 100), dpi=100)
     ax = fig.add_axes((0.005, 0.005, 0.99, 0.99))
     ax.set_facecolor("#dbeaf5" if "kommuner" in context else "#ffffff")
-    _draw_background(ax, context)
+    by_id = candidates.set_index(candidates["application_id"].astype(str))
+    near_ids = nearest["application_id"].astype(str)
+    frames = {aid: _frame(by_id.loc[aid].geometry, nearest.loc[near_ids == aid])[0] for aid in paths}
+    background = _sitemap_background.draw(ax, context, list(frames.values()))
     roads = _sitemap_travel.prepare_roads(context.get("roads"), "road_class")
     credit = _sitemap_travel.draw_attribution(ax) if roads is not None else []  # ODbL: wherever roads show
     has_catchments = "kind" in nearest and (nearest["kind"] == "catchment").any()
@@ -136,10 +139,9 @@ def site_maps(
     towns = _towns(context)
     ax.set_xticks([])
     ax.set_yticks([])
-    by_id = candidates.set_index(candidates["application_id"].astype(str))
-    near_ids = nearest["application_id"].astype(str)
     for aid, path in paths.items():  # one map per application (tens), on the one figure
         cand = by_id.loc[aid]
+        _sitemap_background.show(background, frames[aid])
         rows, colour = nearest.loc[near_ids == aid], colours.get(str(cand["status"]), "#d7301f")
         added = _draw_site(ax, cand.geometry, rows, towns, colour, roads, inset is not None)
         if inset is not None:
@@ -155,25 +157,6 @@ def site_maps(
 # --------------------------------------------------------------------------- helpers
 
 
-def _draw_background(ax, context: Mapping[str, gpd.GeoDataFrame]) -> None:
-    """Land, Natura 2000 and HV lines, whole layers, once per run (each save draws only what is in view)."""
-    styles = [("kommuner", {"color": "#f7f6f0", "edgecolor": "#b0b0b0", "linewidth": 0.6}),
-              ("natura2000_omraader_simplified", {"color": "#c7e9c0", "edgecolor": "#74c476",
-                                                  "linewidth": 0.4}),
-              ("natura2000_fuglebeskyttelse", {"color": "#a1d99b", "edgecolor": "#41ab5d", "linewidth": 0.4,
-                                               "alpha": 0.8}),
-              ("natura2000_habitat", {"color": "#a1d99b", "edgecolor": "#238b45", "linewidth": 0.4,
-                                      "alpha": 0.6}),
-              ("hv_lines", {"color": "#6a51a3", "linewidth": 1.2})]
-    for layer_id, kw in styles:  # five layers
-        gdf = context.get(layer_id)
-        if gdf is not None and len(gdf):
-            # 10 m is below a pixel of the smallest frame (6 km on 560 px); fewer vertices draw faster
-            gpd.GeoSeries(shapely.simplify(gdf.geometry.to_numpy(), 10.0, preserve_topology=False)).plot(
-                ax=ax, zorder=1, **kw
-            )
-
-
 def _towns(context: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
     towns = context.get("towns")
     if towns is None or "population" not in towns or "name" not in towns:
@@ -184,20 +167,29 @@ def _towns(context: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
                          "population": pop.loc[big.index]}).sort_values("population", ascending=False)
 
 
+def _frame(site, nearest: pd.DataFrame) -> tuple[tuple[float, float, float, float], float]:
+    """The site map's frame ``(xmin, ymin, xmax, ymax)`` (EPSG:25832 m), centred on the site, and its half
+    width: at least 3 km, the site with a margin, and the nearest features and routes within 25 km."""
+    cx, cy = site.centroid.x, site.centroid.y
+    xmin, ymin, xmax, ymax = site.bounds
+    kind = nearest["kind"] if "kind" in nearest else pd.Series("straight", index=nearest.index)
+    within = nearest.loc[kind.isin(["straight", "route", "direct"]), "distance_m"]
+    within = within.loc[within <= _MAX_FRAME_M]
+    half = max(3000.0, 0.75 * max(xmax - xmin, ymax - ymin),
+               1.15 * (float(within.max()) if len(within) else 0.0) + 1500.0)
+    return (cx - half, cy - half, cx + half, cy + half), half
+
+
 def _draw_site(ax, site, nearest: pd.DataFrame, towns: pd.DataFrame, colour: str, roads=None,
                inset: bool = False) -> list:
     """Add the site, its catchments, route and nearest features, the roads in view, town labels and a
     scale bar; return the artists added."""
     cx, cy = site.centroid.x, site.centroid.y
     xmin, ymin, xmax, ymax = site.bounds
+    frame, half = _frame(site, nearest)
     kind = nearest["kind"] if "kind" in nearest else pd.Series("straight", index=nearest.index)
     routes = nearest.loc[kind.isin(["route", "direct"])]  # catchments go to the inset (`site_maps`)
     nearest = nearest.loc[kind == "straight"]
-    within = pd.concat([nearest["distance_m"], routes["distance_m"]])
-    within = within.loc[within <= _MAX_FRAME_M]
-    half = max(3000.0, 0.75 * max(xmax - xmin, ymax - ymin),
-               1.15 * (float(within.max()) if len(within) else 0.0) + 1500.0)
-    frame = (cx - half, cy - half, cx + half, cy + half)
     px = 2 * half / (_SITE_MAP_PX - 20)  # metres per pixel
     added = [
         ax.add_patch(_patch(site, facecolor=colour, alpha=0.75, edgecolor="#000000", linewidth=1.2, zorder=5))

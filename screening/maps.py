@@ -31,7 +31,7 @@ from folium.template import Template as FoliumTemplate
 from folium.utilities import JsCode
 from xstatic.pkg import leaflet as xstatic_leaflet
 
-from screening import i18n
+from screening import _display_cache, i18n
 from screening._geo import require_crs
 
 __all__ = [
@@ -124,7 +124,7 @@ LAND_COLOUR = "#f7f6f0"
 
 def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str], *,
               context: Mapping[str, gpd.GeoDataFrame], env: jinja2.Environment, page: Mapping,
-              surface_overlay: tuple[Path, tuple] | None = None) -> Path:
+              surface_overlay: tuple[Path, tuple] | None = None, cache_dir: Path | None = None) -> Path:
     """Write the folium map of a run to `path` and return it.
 
     Parameters
@@ -145,6 +145,9 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     surface_overlay
         Optional ``(png, ((south, west), (north, east)))`` from `screening.surface.overlay_png`: the
         suitability surface rendered in Web Mercator and its WGS84 bounds; drawn as an optional layer.
+    cache_dir
+        Folder where the context layers' GeoJSON is cached (`screening._display_cache`); None keeps it in the
+        process only.
 
     Returns
     -------
@@ -170,7 +173,7 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     order = sorted(context, key=lambda k: (_KIND_ORDER[_style(k, context[k]).kind], _ORDER.get(k, 99), k))
     for layer_id in order:
         style = _style(layer_id, context[layer_id])
-        name = _add_context(fmap, layer_id, context[layer_id], style)
+        name = _add_context(fmap, layer_id, context[layer_id], style, cache_dir)
         if name:
             legend_rows.append({"name": name, "style": style})
     if surface_overlay is not None:
@@ -294,8 +297,10 @@ def _style(layer_id: str, gdf: gpd.GeoDataFrame) -> ContextStyle:
     return ContextStyle(title, kind, "#525252", show=False, tolerance_m=0 if kind == "point" else 50)
 
 
-def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: ContextStyle) -> str | None:
-    """Add one context layer; return its name in the layer control, or None when it is empty."""
+def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: ContextStyle,
+                 cache_dir: Path | None = None) -> str | None:
+    """Add one context layer; return its name in the layer control, or None when it is empty. Its GeoJSON
+    is read from `cache_dir` when the same geometries and labels were drawn before (`_display_cache`)."""
     if style.merge_by and all(c in gdf.columns for c in style.merge_by):
         keys = gdf[list(style.merge_by)].astype(str).where(gdf[list(style.merge_by)].notna(), "")
         codes, groups = pd.MultiIndex.from_frame(keys).factorize()
@@ -303,8 +308,10 @@ def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: 
         order = np.argsort(codes[owner], kind="stable")
         merged = shapely.line_merge(shapely.multilinestrings(parts[order], indices=codes[owner][order]))
         gdf = gpd.GeoDataFrame(groups.to_frame(index=False), geometry=merged, crs=gdf.crs)
-    frame = display_frame(gdf, tolerance_m=style.tolerance_m, label=style.label)
-    if frame.empty:
+    frame = _display_cache.context_geojson(
+        gdf, _labels(gdf, style.label), tolerance_m=style.tolerance_m, decimals=COORD_DECIMALS, cache_dir=cache_dir,
+        build=lambda: display_frame(gdf, tolerance_m=style.tolerance_m, label=style.label))
+    if not frame["features"]:
         log.info("context layer %s is empty; not drawn", layer_id)
         return None
     title = style.title + (f" (simplified {style.tolerance_m:g} m)" if style.tolerance_m else "")
@@ -324,8 +331,9 @@ def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: 
         look.update(fill=True, fillColor=LAND_COLOUR, fillOpacity=1.0)
         options = {"pane": "land", "interactive": False}
     tooltip = None
-    if frame["label"].str.len().gt(0).any() and not style.land:
-        frame["label"] = frame["label"].map(_html)  # folium's GeoJsonTooltip sets it as HTML
+    if any(f["properties"]["label"] for f in frame["features"]) and not style.land:
+        for feature in frame["features"]:  # folium's GeoJsonTooltip sets it as HTML (one text per feature)
+            feature["properties"]["label"] = _html(feature["properties"]["label"])
         tooltip = folium.GeoJsonTooltip(fields=["label"], labels=False, sticky=True)
     folium.GeoJson(frame, name=name, show=style.show, style_function=lambda _f, look=look: look,
                    marker=folium.CircleMarker(radius=style.radius) if style.kind == "point" else None,

@@ -119,7 +119,8 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
             result = screen(inputs, settings=settings, catalog=catalog, criteria=criteria, out_root=None,
                             allow_missing=allow_missing, allow_damaged=allow_damaged, repair=repair,
                             select=select, surface_dir=surface_dir, max_applications=max_applications)
-            outputs = write_outputs(folder.path, result, criteria=criteria, report=report)
+            outputs = write_outputs(folder.path, result, criteria=criteria, report=report,
+                                    cache_dir=settings.cache_dir)
         outputs = {k: folder.final / p.relative_to(folder.path) for k, p in outputs.items()}
         return RunResult(**{**result.__dict__, "run_dir": folder.final, "outputs": outputs})
     timings: dict[str, float] = {}
@@ -151,29 +152,31 @@ def screen(inputs: Sequence[str | Path], *, settings: Settings, catalog: Catalog
     return RunResult(**{**result.__dict__, "manifest": manifest})
 
 
-def write_outputs(run_dir: Path, result: RunResult, *, criteria: Criteria, report: bool = True) -> dict[str, Path]:
+def write_outputs(run_dir: Path, result: RunResult, *, criteria: Criteria, report: bool = True,
+                  cache_dir: Path | None = None) -> dict[str, Path]:
     """Write a screening's data files and (with `report`) its report into `run_dir`; returns the paths.
 
     `run_dir` is the folder being written (``run_folder(...).path``); its name becomes the manifest's
-    ``run_id``. The manifest is written last, with the report's timing.
+    ``run_id``. The manifest is written last, with the report's timing. `cache_dir` (the layer cache) keeps
+    the report's display products (`screening._display_cache`: map context GeoJSON, surface overlay PNG).
     """
     manifest = result.manifest
     manifest["run_id"] = Path(run_dir).name
     outputs = write_run(run_dir, result)
     if report:
         t0 = time.perf_counter()
+        from screening import _display_cache
         from screening import report as report_mod
 
         context = {k: v for k, v in result.layers.layers.items() if k in CONTEXT_LAYERS}
         overlay = None
         if manifest.get("surface"):
-            from screening import surface
-
-            overlay = surface.overlay_png(Path(manifest["surface"]), run_dir / "surface_overlay.png", max_px=1600)
+            overlay = _display_cache.overlay_png(Path(manifest["surface"]), run_dir / "surface_overlay.png",
+                                                 max_px=1600, cache_dir=cache_dir)
         outputs.update(report_mod.write_report(
             run_dir, result.candidates, result.scores.breakdown, result.exclusion.overlaps,
             result.selection.to_dict() if result.selection else {}, manifest,
-            context=context, criteria=criteria, surface_overlay=overlay))
+            context=context, criteria=criteria, surface_overlay=overlay, cache_dir=cache_dir))
         manifest["timings_s"]["report"] = round(time.perf_counter() - t0, 3)
         write_json(run_dir / "manifest.json", manifest)
     return outputs

@@ -67,7 +67,7 @@ SCENARIOS_PAGE = "scenarios/scenarios.html"
 def write_report(
     run_dir: Path, candidates: gpd.GeoDataFrame, breakdown: pd.DataFrame, overlaps: pd.DataFrame,
     selection: dict, manifest: dict, *, context: Mapping[str, gpd.GeoDataFrame], criteria: Criteria,
-    surface_overlay: tuple[Path, tuple] | None = None
+    surface_overlay: tuple[Path, tuple] | None = None, cache_dir: Path | None = None
 ) -> dict[str, Path]:
     """Write ``index.html``, ``map.html`` and a card per application (``cards/`` + `cards.card_filename`).
 
@@ -90,6 +90,8 @@ def write_report(
         The run's criteria (groups, bands, exclusion rules, sensitivity settings).
     surface_overlay
         Optional ``(png, ((south, west), (north, east)))`` from `screening.surface.overlay_png`.
+    cache_dir
+        Folder of the display cache (`screening._display_cache`: the map's context GeoJSON); None for none.
 
     Returns
     -------
@@ -113,7 +115,7 @@ def write_report(
     out = cards.write_cards(run_dir / "cards", cand, breakdown, overlaps, context=context, criteria=criteria,
                             env=env, page=page)
     out["map"] = maps.write_map(run_dir / "map.html", cand, _popups(cand, breakdown, env), context=context,
-                                env=env, page=page, surface_overlay=surface_overlay)
+                                env=env, page=page, surface_overlay=surface_overlay, cache_dir=cache_dir)
     out["index"] = _write_index(run_dir, cand, selection, manifest, env=env, page=page)
     log.info("report written to %s: index, map and %d cards%s", run_dir, len(cand),
              " (INCOMPLETE screening)" if page["banners"] else "")
