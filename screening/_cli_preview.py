@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from screening import catalog as catalog_mod
+from screening import i18n
 from screening._cli_common import context, handle_errors, lang_option, layer_options, repair_opt
 
 __all__ = ["preview", "serve"]
@@ -37,10 +38,11 @@ def preview(file, reference_dir, out_root, allow_missing, mirror, offline, repai
     with pipeline.run_folder(out_root / "previews", latest=False) as folder:  # appears only when complete
         result = preview_mod.preview([file], layer_set=layer_set, criteria=criteria, settings=settings,
                                      reference=ctx.reference, repair=repair, prepared=ctx.prepared)
-        click.echo(preview_mod.render_text(preview_mod.to_dict(result)))
+        titles = {g.id: i18n.text(g.title).split(" (")[0] for g in criteria.groups}
+        click.echo(preview_mod.render_text(preview_mod.to_dict(result), group_titles=titles))
         cards = preview_card.write_card(result, folder.path, layer_set=layer_set, criteria=criteria)
-    click.echo("\nScore card(s): " + ", ".join(str(folder.final / p.relative_to(folder.path))
-                                               for p in cards.values()))
+    paths = ", ".join(str(folder.final / p.relative_to(folder.path)) for p in cards.values())
+    click.echo("\n" + i18n.ngettext("Score card: %(paths)s", "Score cards: %(paths)s", len(cards), paths=paths))
 
 
 @click.command()
@@ -51,9 +53,13 @@ def preview(file, reference_dir, out_root, allow_missing, mirror, offline, repai
               default=None, help="Screening run folder to rank against (default as for 'preview').")
 @click.option("--max-upload-mb", default=20.0, show_default=True, type=float)
 @layer_options
+@lang_option
 @handle_errors
 def serve(host, port, reference_dir, max_upload_mb, allow_missing, mirror, offline) -> None:
-    """Serve the preview web page (upload form, result page, JSON API) on http://HOST:PORT/."""
+    """Serve the preview web page (upload form, result page, JSON API) on http://HOST:PORT/.
+
+    Each page answers in the browser's language (?lang=da|en, else Accept-Language, Danish first); --lang is
+    the language of requests that name neither."""
     from screening import preview as preview_mod
     from screening import serve as serve_mod
 
@@ -61,5 +67,6 @@ def serve(host, port, reference_dir, max_upload_mb, allow_missing, mirror, offli
     ctx = preview_mod.preview_context(catalog=catalog, criteria=criteria, settings=settings,
                                       reference_dir=reference_dir, allow_missing=allow_missing)
     app = serve_mod.create_app(layer_set=ctx.layer_set, criteria=criteria, settings=settings,
-                               reference=ctx.reference, prepared=ctx.prepared, max_upload_mb=max_upload_mb)
+                               reference=ctx.reference, prepared=ctx.prepared, max_upload_mb=max_upload_mb,
+                               lang=i18n.current())
     serve_mod.serve(app, host=host, port=port)

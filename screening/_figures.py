@@ -17,15 +17,32 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from screening import i18n
 from screening.config import Criteria
+from screening.i18n import fmt_number, ngettext
+from screening.i18n import gettext as _
+from screening.scoring import _MAPPING_WORDS as MAPPING_WORDS
 
-__all__ = ["GROUP_COLOURS", "nominal_points", "contribution_charts", "format_value"]
+__all__ = ["GROUP_COLOURS", "UNIT_WORDS", "nominal_points", "contribution_charts", "format_value", "unit_word"]
 
 log = logging.getLogger(__name__)
 
 GROUP_COLOURS = {"infrastructure": "#7570b3", "transport": "#d95f02", "labour": "#1b9e77",
                  "commitment": "#e7298a"}
 """Bar colour of each criterion group in the contribution chart (other groups are grey)."""
+
+UNIT_WORDS = {
+    "persons": lambda n, **v: ngettext("%(num)s person", "%(num)s persons", n, **v),
+    "institutions": lambda n, **v: ngettext("%(num)s institution", "%(num)s institutions", n, **v),
+    "areas": lambda n, **v: ngettext("%(num)s area", "%(num)s areas", n, **v),
+    "letters": lambda n, **v: ngettext("%(num)s letter of intent", "%(num)s letters of intent", n, **v),
+}
+"""Criterion units that are counted things, shown in words: ``UNIT_WORDS[unit](n, num=<n formatted>)`` in
+the current language; other units are symbols (m, min, km)."""
+_SHORT_PREFIXES = (("Distance to nearest ", ""), ("Distance to ", ""), ("Travel time to nearest ", "Travel time: "),
+                   ("Travel time from the nearest ", "Travel time: "), ("Afstand til nærmeste ", ""),
+                   ("Afstand til ", ""), ("Køretid fra nærmeste ", "Køretid: "), ("Køretid til nærmeste ", "Køretid: "))
+"""Leading words the chart drops from criterion titles (English and Danish) to keep its labels short."""
 
 def nominal_points(criteria: Criteria) -> dict[str, float]:
     """Points each criterion carries when all criteria are assessed: group weight x 100 x its share.
@@ -81,28 +98,50 @@ def contribution_charts(
 
 
 def format_value(value, unit: str | None = "") -> str:
-    """A raw criterion value with its unit in plain words: metres above 1 km as km, counts with separators.
+    """A raw criterion value with its unit in plain words, in the current language (`screening.i18n`):
+    metres above 1 km as km, counts with separators and a unit word, submission values in words.
 
     Examples
     --------
-    >>> format_value(14213.0, "m"), format_value(850, "m"), format_value(85000, "persons")
+    >>> with i18n.use("en"):
+    ...     format_value(14213.0, "m"), format_value(850, "m"), format_value(85000, "persons")
     ('14.2 km', '850 m', '85,000 persons')
-    >>> format_value(None, "m"), format_value("in_preparation", "status")
+    >>> with i18n.use("en"):
+    ...     format_value(None, "m"), format_value("in_preparation", "status")
     ('not stated', 'in preparation')
+    >>> with i18n.use("da"):
+    ...     format_value(14213.0, "m"), format_value(85000, "persons"), format_value("in_preparation", "status")
+    ('14,2 km', '85.000 personer', 'under udarbejdelse')
     """
     unit = unit or ""
     if _missing(value) or (isinstance(value, str) and not value.strip()):
-        return "not stated"
+        return _("not stated")
     if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, (int, float, np.integer, np.floating)):
         v = float(value)
+        if unit == "m" and abs(v) >= 1000:
+            km = round(v / 1000, 1)
+            return f"{fmt_number(km, 0 if km == round(km) else 1)} km"
         if unit == "m":
-            return f"{v / 1000:.1f}".removesuffix(".0") + " km" if abs(v) >= 1000 else f"{v:.0f} m"
+            return f"{fmt_number(v)} m"
         if unit in ("min", "km"):
-            return f"{v:.1f} {unit}" if abs(v) < 10 and v != round(v) else f"{v:.0f} {unit}"
-        return f"{v:,.0f} {unit}".strip() if v == round(v) or abs(v) >= 100 else f"{v:,.2f} {unit}".strip()
-    return str(value).replace("_", " ")
+            return f"{fmt_number(v, 1 if abs(v) < 10 and v != round(v) else 0)} {unit}"
+        shown = fmt_number(v, 0 if v == round(v) or abs(v) >= 100 else 2)
+        if unit in UNIT_WORDS:
+            return UNIT_WORDS[unit](int(round(abs(v))), num=shown)
+        return f"{shown} {unit}".strip()
+    if unit == "date":
+        return _date_text(value)
+    text = str(value)
+    return _(MAPPING_WORDS[text]) if text in MAPPING_WORDS else text.replace("_", " ")
+
+
+def unit_word(unit: str | None) -> str:
+    """A criterion unit for display: count units in words (``persons`` -> "personer" in Danish), symbols as
+    they are (``m``, ``min``)."""
+    unit = unit or ""
+    return UNIT_WORDS[unit](2, num="").strip() if unit in UNIT_WORDS else unit
 
 
 # --------------------------------------------------------------------------- helpers
@@ -127,7 +166,7 @@ def _chart_figure(rows: pd.DataFrame) -> dict:
     }
     ax.set_yticks(y, labels=[_short(t) for t in rows["title"].astype(str)], fontsize=8)
     ax.set_ylim(-0.6, len(rows) - 0.4)
-    ax.set_xlabel("points: coloured = earned, grey = the most this criterion can give", fontsize=8)
+    ax.set_xlabel(_("points: coloured = earned, grey = the most this criterion can give"), fontsize=8)
     ax.tick_params(axis="x", labelsize=7.5)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -148,15 +187,26 @@ def _chart_update(parts: dict, rows: pd.DataFrame, nominal: Mapping[str, float])
         note = parts["notes"][i]
         note.set_x(weight[i] + top * 0.02)
         note.set_text(
-            f"{contrib[i]:.1f} of {weight[i]:.1f}" if assessed[i] else f"not assessed ({weight[i]:.1f})"
+            _("%(earned)s of %(most)s", earned=fmt_number(contrib[i], 1), most=fmt_number(weight[i], 1))
+            if assessed[i] else _("not assessed (%(most)s)", most=fmt_number(weight[i], 1))
         )
     parts["ax"].set_xlim(0, top * 1.32)
 
 
 def _short(title: str, width: int = 44) -> str:
-    title = title.replace("Distance to nearest ", "").replace("Distance to ", "")
-    title = title.replace("Travel time to nearest ", "Travel time: ")
+    for prefix, shorter in _SHORT_PREFIXES:  # a handful of prefixes
+        if title.startswith(prefix):
+            title = shorter + title[len(prefix):]
+            break
     return title if len(title) <= width else title[: width - 1] + "…"
+
+
+def _date_text(value) -> str:
+    """A date value (ISO text or date) in words for the language; other text as it is."""
+    try:
+        return i18n.fmt_date(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _missing(value) -> bool:

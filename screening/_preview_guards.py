@@ -5,7 +5,8 @@ refuses a file of more than `MAX_PREVIEW_FEATURES` features before reading it wh
 the file's header or one quick pass of GDAL), and a web upload of more vertices than the server allows.
 Whatever the reader raises on a hostile file that is not already a `SubmissionError` (a GEOS or GDAL
 error on coordinates that are all NaN, say) becomes one, naming the file and the fix, so neither the
-terminal nor the web page shows a traceback. Every sentence is in `PHRASES`.
+terminal nor the web page shows a traceback. Every sentence is in `PHRASES` (English source texts,
+translated into the current language where used).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import shapely
 
 from screening import submissions
 from screening.errors import ScreeningError, SubmissionError
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 
 __all__ = ["MAX_PREVIEW_FEATURES", "PHRASES", "read_drafts", "check_feature_count", "count_features"]
 
@@ -30,18 +33,19 @@ MAX_PREVIEW_FEATURES = 25
 A whole round is screened with ``industripark screen``."""
 
 PHRASES = {
-    "too_many": ("the file holds {n:,} features; a preview takes at most {limit} (a municipality previews a "
-                 "handful of areas)"),
-    "too_many_fix": ("preview your own areas only, at most {limit} at a time (split the file); the state "
-                     "screens whole rounds with 'industripark screen'"),
-    "unreadable": "the file cannot be read: {reason}",
-    "unreadable_fix": ("check that every area has real coordinates (no empty or NaN values), open the file in "
-                       "your GIS, export it again and upload that file"),
-    "vertices": ("the geometries have {n:,} vertices in all (feature {worst} alone {worst_n:,}); a preview "
-                 "accepts at most {limit:,}"),
-    "vertices_fix": "simplify the boundary (e.g. to 1 m tolerance) before uploading",
+    "too_many": N_("the file holds %(n)s features; a preview takes at most %(limit)s (a municipality previews a "
+                   "handful of areas)"),
+    "too_many_fix": N_("preview your own areas only, at most %(limit)s at a time (split the file); the state "
+                       "screens whole rounds with 'industripark screen'"),
+    "unreadable": N_("the file cannot be read: %(reason)s"),
+    "unreadable_fix": N_("check that every area has real coordinates (no empty or NaN values), open the file in "
+                         "your GIS, export it again and upload that file"),
+    "vertices": N_("the geometries have %(n)s vertices in all (feature %(worst)s alone %(worst_n)s); a preview "
+                   "accepts at most %(limit)s"),
+    "vertices_fix": N_("simplify the boundary (e.g. to 1 m tolerance) before uploading"),
 }
-"""Every sentence of the preview's limits, for translation in one place."""
+"""Every sentence of the preview's limits, in one place (English source texts with named placeholders,
+translated where used)."""
 
 
 def read_drafts(paths: Sequence[str | Path], *, kommuner: gpd.GeoDataFrame, repair: bool = False,
@@ -71,7 +75,7 @@ def read_drafts(paths: Sequence[str | Path], *, kommuner: gpd.GeoDataFrame, repa
     except Exception as exc:  # a reader failing on a hostile file (GEOS, GDAL, JSON) is a problem of the file
         log.warning("reading %s failed", ", ".join(map(str, paths)), exc_info=True)
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        _refuse(str(paths[0]), "file", PHRASES["unreadable"].format(reason=reason), PHRASES["unreadable_fix"],
+        _refuse(str(paths[0]), "file", _(PHRASES["unreadable"], reason=reason), _(PHRASES["unreadable_fix"]),
                 cause=exc)
     if max_vertices is not None:
         _check_vertices(cand, max_vertices)
@@ -91,8 +95,8 @@ def check_feature_count(paths: Sequence[str | Path], max_features: int = MAX_PRE
     total = sum(n for n in counts.values() if n is not None)
     if total > max_features:
         worst = max(counts, key=lambda p: counts[p] or 0)
-        _refuse(str(worst), "file", PHRASES["too_many"].format(n=total, limit=max_features),
-                PHRASES["too_many_fix"].format(limit=max_features))
+        _refuse(str(worst), "file", _(PHRASES["too_many"], n=fmt_number(total), limit=fmt_number(max_features)),
+                _(PHRASES["too_many_fix"], limit=fmt_number(max_features)))
 
 
 def count_features(path: str | Path) -> int | None:
@@ -124,9 +128,9 @@ def _check_vertices(cand: gpd.GeoDataFrame, max_vertices: int) -> None:
         raise SubmissionError([submissions.Problem(
             file=str(cand["source_file"].iloc[worst]) if "source_file" in cand.columns else "",
             feature_index=worst, application_id=str(cand["application_id"].iloc[worst]), field="geometry",
-            message=PHRASES["vertices"].format(n=int(counts.sum()), worst=worst, worst_n=int(counts[worst]),
-                                               limit=max_vertices),
-            fix=PHRASES["vertices_fix"])])
+            message=_(PHRASES["vertices"], n=fmt_number(int(counts.sum())), worst=worst,
+                      worst_n=fmt_number(int(counts[worst])), limit=fmt_number(max_vertices)),
+            fix=_(PHRASES["vertices_fix"]))])
 
 
 def _refuse(file: str, field: str, message: str, fix: str, *, cause: BaseException | None = None):

@@ -2,7 +2,8 @@
 
 `answer` stores an upload, screens it with `screening.preview.preview` and renders the card and the map;
 it runs in the forked worker (`screening._serve_worker`) and returns ``(HTTP status, body)``. Every
-sentence the server shows (titles, messages, fixes) is in `MESSAGES`, in one place for translation.
+sentence the server shows (titles, messages, fixes) is in `MESSAGES`, in one place: English source texts
+translated into the request's language where used (`screening.i18n`; `answer` runs in the language it is given).
 No answer shows a path of the server: temporary paths become the uploaded file's name (`clean`), layers
 are named by id, publisher and date.
 """
@@ -18,11 +19,13 @@ from dataclasses import dataclass
 from html import escape as html_escape
 from pathlib import Path
 
-from screening import _upload, maps, preview_card, report
+from screening import _upload, i18n, maps, preview_card, report
 from screening import catalog as catalog_mod
 from screening import preview as preview_mod
 from screening.config import PROJECT_ROOT, Criteria, Settings
 from screening.errors import ScreeningError, SubmissionError
+from screening.i18n import N_
+from screening.i18n import gettext as _
 
 __all__ = ["MESSAGES", "MAP_CONTEXT_M", "WorkContext", "answer", "error_body", "clean", "public_layer_set",
            "scrub", "server_roots"]
@@ -33,23 +36,33 @@ MAP_CONTEXT_M = 20_000.0
 """Protected nature and infrastructure within this distance (metres) of the draft are drawn on its map."""
 
 MESSAGES = {
-    "no_file": ("No file chosen", "the form was sent without a file", "choose a submission file and send again"),
-    "busy": ("The server is busy", "too many previews are running or waiting", "try again in a minute"),
-    "too_long": ("The preview took too long", "screening this file took more than {seconds:g} s and was stopped",
-                 "simplify the site boundaries or upload fewer areas at a time"),
-    "too_large": ("The file is too large", "the upload exceeds {mb:g} MB",
-                  "simplify the site boundaries or upload one application at a time"),
-    "internal": ("Something went wrong on our side",
-                 "the preview failed with an internal error; it was logged with reference {reference}",
-                 "try again; if it happens again, send the file and the reference to the screening team"),
-    "no_room": ("The server cannot take uploads right now", "it has no room to store the upload",
-                "try again later, or tell the screening team"),
-    "cannot_screen": ("{file} cannot be screened", "{message}", ""),
-    "problems": ("{file}: {n} problem(s) to fix", "", ""),
-    "http": ("{code} {name}", "{description}", ""),
-    "unavailable": ("layer '{layer}' is not available on this server", "", ""),
+    "no_file": (N_("No file chosen"), N_("the form was sent without a file"),
+                N_("choose a submission file and send again")),
+    "busy": (N_("The server is busy"), N_("too many previews are running or waiting"), N_("try again in a minute")),
+    "too_long": (N_("The preview took too long"),
+                 N_("screening this file took more than %(seconds)s s and was stopped"),
+                 N_("simplify the site boundaries or upload fewer areas at a time")),
+    "too_large": (N_("The file is too large"), N_("the upload exceeds %(mb)s MB"),
+                  N_("simplify the site boundaries or upload one application at a time")),
+    "internal": (N_("Something went wrong on our side"),
+                 N_("the preview failed with an internal error; it was logged with reference %(reference)s"),
+                 N_("try again; if it happens again, send the file and the reference to the screening team")),
+    "no_room": (N_("The server cannot take uploads right now"), N_("it has no room to store the upload"),
+                N_("try again later, or tell the screening team")),
+    "cannot_screen": (N_("%(file)s cannot be screened"), "%(message)s", ""),
+    "problems": (lambda n, **v: i18n.ngettext("%(file)s: %(num)s problem to fix", "%(file)s: %(num)s problems to fix",
+                                              n, **v), "", ""),
+    "not_found": (N_("404 Not Found"), N_("there is no page at this address"),
+                  N_("start again from the upload form")),
+    "method_not_allowed": (N_("405 Method Not Allowed"), N_("this address does not answer a %(method)s request"),
+                           N_("send files with the upload form, or POST them to /api/preview")),
+    "http": ("%(code)s %(name)s", "%(description)s", ""),
+    "unavailable": (N_("layer '%(layer)s' is not available on this server"), "", ""),
+    "feature": (N_("feature %(num)s"), "", ""),
 }
-"""Title, message and fix of every answer that is not a preview; ``{...}`` fields are filled in."""
+"""Title, message and fix of every answer that is not a preview: English source texts with ``%(name)s``
+placeholders, translated into the request's language and filled in by `error_body` (the title of
+``problems`` is counted: ``MESSAGES["problems"][0](n, file=...)``)."""
 
 
 @dataclass(frozen=True)
@@ -66,14 +79,16 @@ class WorkContext:
 
 
 def answer(ctx: WorkContext, data: bytes, name: str, *, repair: bool, html: bool,
-           workdir: Path) -> tuple[int, dict]:
+           workdir: Path, lang: str | None = None) -> tuple[int, dict]:
     """Store the upload in `workdir`, screen it and build the answer body; ``(HTTP status, body)``.
 
     422 with the file's problems (every problem `submissions check` would report, or what the reader
     raised), else 200 with `preview.to_dict` and, for the page, each card as self-contained HTML and the
-    map. Runs in a worker process; `workdir` is removed by the server.
+    map. Every text is in `lang` (None: the current language). Runs in a worker process; `workdir` is
+    removed by the server.
     """
-    status, body = _answer(ctx, data, name, repair=repair, html=html, workdir=workdir)
+    with i18n.use(lang or i18n.current()):
+        status, body = _answer(ctx, data, name, repair=repair, html=html, workdir=workdir)
     return status, scrub(body, server_roots(ctx.settings))
 
 
@@ -82,7 +97,7 @@ def public_layer_set(layer_set: catalog_mod.LayerSet) -> catalog_mod.LayerSet:
     addresses tried) becomes "layer '<id>' is not available on this server"; notes of damaged layers keep
     their words but lose paths (`scrub`)."""
     return dataclasses.replace(
-        layer_set, missing={lid: MESSAGES["unavailable"][0].format(layer=lid) for lid in layer_set.missing},
+        layer_set, missing={lid: _(MESSAGES["unavailable"][0], layer=lid) for lid in layer_set.missing},
         damaged={lid: str(note) for lid, note in layer_set.damaged.items()})
 
 
@@ -127,7 +142,8 @@ def _answer(ctx: WorkContext, data: bytes, name: str, *, repair: bool, html: boo
                                      prepared=ctx.prepared, names={str(path): shown})
     except SubmissionError as exc:
         problems = [_problem(p, tmp, shown) for p in exc.problems]
-        return 422, {"title": MESSAGES["problems"][0].format(file=shown, n=len(problems)), "problems": problems}
+        return 422, {"title": MESSAGES["problems"][0](len(problems), file=shown),
+                     "problems": problems}
     except ScreeningError as exc:
         return 422, error_body("cannot_screen", file=shown, message=clean(str(exc), tmp, shown))
     body = preview_mod.to_dict(result)
@@ -146,8 +162,17 @@ def _answer(ctx: WorkContext, data: bytes, name: str, *, repair: bool, html: boo
 
 
 def error_body(kind: str, **values) -> dict:
-    """An answer body with one problem, worded by `MESSAGES[kind]` with `values` filled in."""
-    title, message, fix = (text.format(**values) for text in MESSAGES[kind])
+    """An answer body with one problem, worded by `MESSAGES[kind]` in the current language with `values`
+    filled in (numbers formatted for the language).
+
+    Examples
+    --------
+    >>> with i18n.use("da"):
+    ...     error_body("too_large", mb=20.0)["problems"][0]["message"]
+    'uploaden er større end 20 MB'
+    """
+    shown = {k: _number(v) for k, v in values.items()}
+    title, message, fix = (_(text, **shown) if text else "" for text in MESSAGES[kind])
     return {"title": title, "problems": [{"message": message, "fix": fix}]}
 
 
@@ -165,12 +190,19 @@ def _problem(p, tmp: str, shown: str) -> dict:
     """A problem as shown to the user: the temporary path replaced by the uploaded file's name."""
     feature = getattr(p, "feature_index", None)
     return {"file": shown, "feature_index": feature,
-            "feature": "" if feature is None else f"feature {int(feature) + 1}",
+            "feature": "" if feature is None else _(MESSAGES["feature"][0], num=int(feature) + 1),
             "application_id": getattr(p, "application_id", None) or "",
             "field": getattr(p, "field", None) or "",
             "message": clean(str(getattr(p, "message", p)), tmp, shown),
             "fix": clean(str(getattr(p, "fix", "")), tmp, shown),
             "severity": getattr(p, "severity", "error")}
+
+
+def _number(value):
+    """A number as text for the language (whole numbers without decimals); other values as they are."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return i18n.fmt_number(value, 0 if float(value).is_integer() else (3 if abs(value) < 1 else 1))
 
 
 def _site_map(result: preview_mod.PreviewResult, ctx: WorkContext, workdir: Path, page: dict) -> str:

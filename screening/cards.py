@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from screening import i18n
-from screening._figures import GROUP_COLOURS, contribution_charts, format_value, nominal_points
+from screening._figures import GROUP_COLOURS, MAPPING_WORDS, contribution_charts, format_value, nominal_points
 from screening._sitemap import nearest_infrastructure, site_maps
 from screening.config import Criteria, Criterion
 from screening.errors import ScreeningError
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 from screening.maps import STATUS_COLOURS
 
 __all__ = ["FIELD_PHRASES", "write_cards", "card_filename", "improvements", "format_value"]
@@ -33,15 +35,31 @@ __all__ = ["FIELD_PHRASES", "write_cards", "card_filename", "improvements", "for
 log = logging.getLogger(__name__)
 
 FIELD_PHRASES = {
-    "kb_decision_date": "a council decision date (kb_decision_date)",
-    "municipal_land_control": "who controls the land (municipal_land_control: owned, option, mixed, private)",
-    "planning_lokalplan_status": "the local plan status (planning_lokalplan_status)",
-    "business_loi_count": "the number of letters of intent from firms (business_loi_count)",
-    "infra_vand_status": "the water supply status (infra_vand_status: existing, planned, none)",
-    "infra_spildevand_status": "the waste-water status (infra_spildevand_status: existing, planned, none)",
-    "transport_motorway_km": "the road distance to the nearest motorway junction (transport_motorway_km)",
+    "kb_decision_date": N_("a council decision date (kb_decision_date)"),
+    "municipal_land_control": N_("who controls the land (municipal_land_control: owned, option, mixed, private)"),
+    "planning_lokalplan_status": N_("the local plan status (planning_lokalplan_status)"),
+    "business_loi_count": N_("the number of letters of intent from firms (business_loi_count)"),
+    "infra_vand_status": N_("the water supply status (infra_vand_status: existing, planned, none)"),
+    "infra_spildevand_status": N_("the waste-water status (infra_spildevand_status: existing, planned, none)"),
+    "transport_motorway_km": N_("the road distance to the nearest motorway junction (transport_motorway_km)"),
 }
-"""Plain words for the submission fields a municipality can state to let a criterion count."""
+"""Plain words for the submission fields a municipality can state to let a criterion count (English source
+texts, translated where used)."""
+
+RAISE_TEXTS = {
+    "unknown": N_("%(title)s: %(value)s; the full score would add %(points)s points."),
+    "state": N_("Stating %(phrase)s would add %(points)s points."),
+    "mapping": N_("%(title)s is '%(value)s'; '%(best)s' would add %(points)s points."),
+    "distance": N_("The %(subject)s is %(value)s away%(where)s; within %(full)s would add %(points)s points."),
+    "travel_time": N_("%(title)s is %(value)s%(where)s; within %(full)s would add %(points)s points."),
+    "more": N_("%(title)s: %(value)s; %(full)s or more would add %(points)s points."),
+    "unstated": N_("Stating %(phrase)s would let this criterion count (worth up to %(points)s points)."),
+    "field": N_("the field %(field)s"),
+}
+"""Every sentence of "what would raise the score most", in one place (English source texts with named
+placeholders, translated where used)."""
+_SUBJECT_PREFIXES = ("Distance to ", "Travel time to ", "Afstand til ", "Køretid til ")
+"""Leading words of a distance criterion's title (English and Danish) that the sentence replaces."""
 
 _SLUG_MAX = 60  # characters of the readable part of a card's file name
 _TRANSLIT = str.maketrans({"æ": "ae", "Æ": "Ae", "ø": "oe", "Ø": "Oe", "å": "aa", "Å": "Aa", "ß": "ss"})
@@ -96,7 +114,7 @@ def write_cards(
     bd_ids, ov_ids = breakdown["application_id"].astype(str), overlaps["application_id"].astype(str)
     geom = candidates.geometry.name
     out: dict[str, Path] = {}
-    for aid, (_, cand) in zip(ids, candidates.iterrows(), strict=True):  # one card per application (tens)
+    for aid, (_row, cand) in zip(ids, candidates.iterrows(), strict=True):  # one card per application (tens)
         rows = breakdown.loc[bd_ids == aid]
         html = template.render(
             page=page, root="../", c=cand.drop(labels=geom).to_dict(), rows=rows.to_dict("records"),
@@ -184,23 +202,25 @@ def improvements(rows: pd.DataFrame, criteria: Criteria, *, limit: int = 3) -> l
 
 def _raise_text(row: Mapping, crit: Criterion | None, gain: float) -> str:
     value = format_value(row.get("raw_value"), row.get("unit"))
-    title = str(row.get("title") or (crit.title if crit else row.get("criterion")))
-    add = f"would add {gain:.1f} points"
+    title = str(row.get("title") or (i18n.text(crit.title) if crit else row.get("criterion")))
+    points = fmt_number(gain, 1)
     if crit is None:
-        return f"{title}: {value}; the full score {add}."
+        return _(RAISE_TEXTS["unknown"], title=title, value=value, points=points)
     if crit.measure == "attribute" and _missing_text(row.get("raw_value")):
-        phrase = FIELD_PHRASES.get(crit.field or "", f"the field {crit.field}")
-        return f"Stating {phrase} {add}."
+        return _(RAISE_TEXTS["state"], phrase=_field_phrase(crit.field), points=points)
     if crit.measure == "attribute" and crit.mapping:
         best = max(crit.mapping, key=crit.mapping.get)
-        return f"{title} is '{value}'; '{best.replace('_', ' ')}' {add}."
+        return _(RAISE_TEXTS["mapping"], title=title, value=value, points=points,
+                 best=_(MAPPING_WORDS[best]) if best in MAPPING_WORDS else best.replace("_", " "))
     target = _full_score_raw(crit)
     full = format_value(target, crit.unit)
     if crit.measure in ("distance", "travel_time"):
         near = str(row.get("nearest") or "").strip()
         where = f" ({near})" if near else ""
-        return f"The {_subject(title)} is {value} away{where}; within {full} {add}."
-    return f"{title}: {value}; {full} or more {add}."
+        kind = "distance" if title.startswith(_SUBJECT_PREFIXES) else "travel_time"
+        return _(RAISE_TEXTS[kind], title=title, subject=_subject(title), value=value, where=where, full=full,
+                 points=points)
+    return _(RAISE_TEXTS["more"], title=title, value=value, full=full, points=points)
 
 
 def _unstated_text(crit: Criterion | None, worth: float) -> str | None:
@@ -209,8 +229,12 @@ def _unstated_text(crit: Criterion | None, worth: float) -> str | None:
     field = crit.field if crit.measure == "attribute" else crit.declared_field
     if not field:
         return None
-    phrase = FIELD_PHRASES.get(field, f"the field {field}")
-    return f"Stating {phrase} would let this criterion count (worth up to {worth:.1f} points)."
+    return _(RAISE_TEXTS["unstated"], phrase=_field_phrase(field), points=fmt_number(worth, 1))
+
+
+def _field_phrase(field: str | None) -> str:
+    """A submission field in plain words (`FIELD_PHRASES`), or "the field <name>"."""
+    return _(FIELD_PHRASES[field]) if field in FIELD_PHRASES else _(RAISE_TEXTS["field"], field=field)
 
 
 def _full_score_raw(crit: Criterion) -> float | None:
@@ -224,7 +248,7 @@ def _full_score_raw(crit: Criterion) -> float | None:
 
 
 def _subject(title: str) -> str:
-    for prefix in ("Distance to ", "Travel time to "):
+    for prefix in _SUBJECT_PREFIXES:  # four prefixes
         if title.startswith(prefix):
             return title[len(prefix) :]
     return title[:1].lower() + title[1:]
@@ -254,10 +278,10 @@ def _sources(rows: pd.DataFrame, mine: pd.DataFrame, layers: Mapping) -> list[di
         entry = used.setdefault(
             layer,
             {
-                "layer": layer, "title": info.get("title") or "", "uses": [],
+                "layer": layer, "title": i18n.text(info.get("title")), "uses": [],
                 "source": rec.get("source") or info.get("source") or "",
                 "date": _text(rec.get("date")) or _text(info.get("date")), "origin": info.get("origin") or "",
-                "provisional": bool(info.get("provisional")), "coverage_note": info.get("coverage_note") or ""
+                "provisional": bool(info.get("provisional")), "coverage_note": i18n.text(info.get("coverage_note"))
             },
         )
         use = rec.get("title") or rec.get("rule_id")

@@ -33,9 +33,12 @@ from xstatic.pkg import leaflet as xstatic_leaflet
 
 from screening import _display_cache, i18n
 from screening._geo import require_crs
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 
 __all__ = [
-    "STATUS_COLOURS", "STATUS_LABELS", "DRAFT_LABELS", "COORD_DECIMALS", "ContextStyle", "CONTEXT_STYLES", "write_map",
+    "STATUS_COLOURS", "STATUS_LABELS", "DRAFT_LABELS", "STATUS_WORDS", "status_labels", "COORD_DECIMALS",
+    "ContextStyle", "CONTEXT_STYLES", "write_map",
     "candidate_status", "display_frame", "with_script_policy"
 ]
 
@@ -44,12 +47,24 @@ log = logging.getLogger(__name__)
 STATUS_COLOURS = {"proposed": "#d7301f", "eligible": "#2c7fb8", "excluded": "#737373"}
 """Fill colour of a candidate by status, shared by the map, the cards and the index."""
 
-STATUS_LABELS = {"proposed": "Proposed", "eligible": "Eligible, not proposed", "excluded": "Excluded"}
+STATUS_LABELS = {"proposed": N_("Proposed"), "eligible": N_("Eligible, not proposed"), "excluded": N_("Excluded")}
+"""Status labels of a run's map legend, index and popups (English source texts: translate where shown, or use
+`status_labels`)."""
 
-DRAFT_LABELS = {"proposed": "Your draft: proposed", "eligible": "Your draft: eligible",
-                "excluded": "Your draft: excluded"}
+DRAFT_LABELS = {"proposed": N_("Your draft: proposed"), "eligible": N_("Your draft: eligible"),
+                "excluded": N_("Your draft: excluded")}
 """Status labels on a preview's map (``page["preview"]``): a draft is not in a selection, so never "not
 proposed"; "proposed" does not occur."""
+
+STATUS_WORDS = {"proposed": N_("proposed"), "eligible": N_("eligible"), "excluded": N_("excluded")}
+"""A status in one or two words (badges in tables)."""
+
+
+def status_labels(*, preview: bool = False, words: bool = False) -> dict[str, str]:
+    """Status id -> its label in the current language: `STATUS_LABELS`, `DRAFT_LABELS` (`preview`) or the
+    short `STATUS_WORDS` (`words`)."""
+    table = STATUS_WORDS if words else (DRAFT_LABELS if preview else STATUS_LABELS)
+    return {status: _(label) for status, label in table.items()}
 
 COORD_DECIMALS = 5
 """Decimals kept of EPSG:4326 coordinates in map.html: 1e-5 degrees is about 1 m in Denmark."""
@@ -77,44 +92,46 @@ class ContextStyle:
 
 
 CONTEXT_STYLES: dict[str, ContextStyle] = {
-    "regioner": ContextStyle("Regions", "area", "#252525", label=("regionsnavn", "navn"), tolerance_m=200,
+    "regioner": ContextStyle(N_("Regions"), "area", "#252525", label=("regionsnavn", "navn"), tolerance_m=200,
                              weight=1.6, land=True),
-    "kommuner": ContextStyle("Municipalities", "area", "#8c8c8c", label=("kommunenavn", "navn"),
+    "kommuner": ContextStyle(N_("Municipalities"), "area", "#8c8c8c", label=("kommunenavn", "navn"),
                              tolerance_m=100, weight=0.6),
     "natura2000_fuglebeskyttelse": ContextStyle(
-        "Natura 2000 bird protection areas", "area", "#238b45", label=("objektnavn", "site_nr"),
+        N_("Natura 2000 bird protection areas"), "area", "#238b45", label=("objektnavn", "site_nr"),
         tolerance_m=50, fill_opacity=0.35, weight=0.8),
     "natura2000_omraader_simplified": ContextStyle(
-        "Natura 2000 sites (coarse layer)", "area", "#74c476", label=("n2000_navn", "n2000_nr"),
+        N_("Natura 2000 sites (coarse layer)"), "area", "#74c476", label=("n2000_navn", "n2000_nr"),
         tolerance_m=50, fill_opacity=0.25, weight=0.8, dash="4 3"),
     "natura2000_habitat": ContextStyle(
-        "Natura 2000 habitat areas", "area", "#006d2c", label=("objektnavn", "h_nr"), tolerance_m=50,
+        N_("Natura 2000 habitat areas"), "area", "#006d2c", label=("objektnavn", "h_nr"), tolerance_m=50,
         fill_opacity=0.25, weight=0.8),
     "naturnationalparker": ContextStyle(
-        "Naturnationalparker", "area", "#7a0177", label=("navn", "park_id"), tolerance_m=25, fill_opacity=0.3,
+        N_("Naturnationalparker"), "area", "#7a0177", label=("navn", "park_id"), tolerance_m=25, fill_opacity=0.3,
         weight=1.0),
     "nationalparker": ContextStyle(
-        "Nationalparker", "area", "#d95f0e", show=False, label=("navn", "name_inferred"), tolerance_m=50,
+        N_("Nationalparker"), "area", "#d95f0e", show=False, label=("navn", "name_inferred"), tolerance_m=50,
         fill_opacity=0.1, weight=1.2, dash="6 3"),
-    "hv_lines": ContextStyle("High-voltage lines", "line", "#6a51a3", label=("name", "voltage_kv"),
+    "hv_lines": ContextStyle(N_("High-voltage lines"), "line", "#6a51a3", label=("name", "voltage_kv"),
                              tolerance_m=50, weight=2.0),
-    "hv_substations": ContextStyle("High-voltage substations", "point", "#6a51a3",
+    "hv_substations": ContextStyle(N_("High-voltage substations"), "point", "#6a51a3",
                                    label=("name", "max_voltage_kv"), radius=4),
-    "rail_stations": ContextStyle("Rail stations", "point", "#111111", show=False),
-    "ports": ContextStyle("Ports", "point", "#08519c", show=False),
-    "airports": ContextStyle("Airports", "point", "#c51b8a", show=False, label=("name", "iata")),
-    "towns": ContextStyle("Towns", "point", "#8c510a", show=False, label=("name", "population"), radius=3),
-    "roads": ContextStyle("Main roads (© OpenStreetMap contributors)", "line", "#a6761d", show=False,
+    "rail_stations": ContextStyle(N_("Rail stations"), "point", "#111111", show=False),
+    "ports": ContextStyle(N_("Ports"), "point", "#08519c", show=False),
+    "airports": ContextStyle(N_("Airports"), "point", "#c51b8a", show=False, label=("name", "iata")),
+    "towns": ContextStyle(N_("Towns"), "point", "#8c510a", show=False, label=("name", "population"), radius=3),
+    "roads": ContextStyle(N_("Main roads (© OpenStreetMap contributors)"), "line", "#a6761d", show=False,
                           label=("ref", "road_class"), tolerance_m=150, weight=1.2, merge_by=("road_class", "ref")),
-    "motorway_junctions": ContextStyle("Motorway exits (© OpenStreetMap contributors)", "point", "#d94801",
+    "motorway_junctions": ContextStyle(N_("Motorway exits (© OpenStreetMap contributors)"), "point", "#d94801",
                                        show=False, label=("ref", "name"), radius=3),
-    "education": ContextStyle("Education institutions", "point", "#54278f", show=False, radius=3),
+    "education": ContextStyle(N_("Education institutions"), "point", "#54278f", show=False, radius=3),
 }
-"""Display style of the known context layers; other layer ids are drawn plainly by geometry type."""
+"""Display style of the known context layers; other layer ids are drawn plainly by geometry type. Titles are
+English source texts, translated where shown."""
 
-_LABEL_UNITS = {"population": "inhabitants", "voltage_kv": "kV", "max_voltage_kv": "kV", "iata": "IATA",
-                "site_nr": "no.", "n2000_nr": "no."}
+_LABEL_UNITS = {"population": N_("inhabitants"), "voltage_kv": "kV", "max_voltage_kv": "kV", "iata": "IATA",
+                "site_nr": N_("no."), "n2000_nr": N_("no.")}
 _PREFIX_UNITS = {"IATA", "no."}
+_WORD_UNITS = {"inhabitants", "no."}  # translated where shown
 _KIND_ORDER = {"area": 0, "line": 1, "point": 2}
 _INLINE_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", flags=re.S | re.I)
 _ORDER = {layer_id: i for i, layer_id in enumerate(CONTEXT_STYLES)}
@@ -163,9 +180,9 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     for layer_id, gdf in context.items():
         require_crs(gdf, f"context layer {layer_id!r}")
     fmap = folium.Map(tiles=None, control_scale=True, zoom_snap=0.5)
-    fmap.get_root().title = _html(f"Industripark screening {page.get('run_id', '')}: map")
+    fmap.get_root().title = _html(_("Industripark screening %(run)s: map", run=page.get("run_id", "")))
     _inline_leaflet(fmap)
-    folium.TileLayer("OpenStreetMap", name="Basemap: OpenStreetMap (needs internet)", overlay=True,
+    folium.TileLayer("OpenStreetMap", name=_("Basemap: OpenStreetMap (needs internet)"), overlay=True,
                      show=False, control=True).add_to(fmap)
     folium.map.CustomPane("land", z_index=350, pointer_events=False).add_to(fmap)
     legend_rows = []
@@ -178,7 +195,7 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
             legend_rows.append({"name": name, "style": style})
     if surface_overlay is not None:
         _add_surface(fmap, *surface_overlay)
-    labels = DRAFT_LABELS if page.get("preview") else STATUS_LABELS
+    labels = status_labels(preview=bool(page.get("preview")))
     statuses = ("excluded", "eligible") if page.get("preview") else ("excluded", "eligible", "proposed")
     counts = _add_candidates(fmap, candidates, popups, labels=labels, statuses=statuses)
     # a preview's map is small (a frame in the result page): its layer list opens on hover
@@ -191,7 +208,8 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     fmap.fit_bounds(bounds, padding_top_left=(20, 60), padding_bottom_right=(300, 20))  # clear of the legend
     _FitWhenSized(bounds, padding_top_left=(20, 60), padding_bottom_right=(300, 20)).add_to(fmap)
     path = Path(path)
-    path.write_text(with_script_policy(fmap.get_root().render()), encoding="utf-8")
+    html = re.sub(r"<html>", f'<html lang="{i18n.html_lang()}">', fmap.get_root().render(), count=1)
+    path.write_text(with_script_policy(html), encoding="utf-8")
     log.info("wrote %s (%.1f MB, %d candidates, %d context layers)", path, path.stat().st_size / 1e6,
              len(candidates), len(legend_rows))
     return path
@@ -314,9 +332,12 @@ def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: 
     if not frame["features"]:
         log.info("context layer %s is empty; not drawn", layer_id)
         return None
-    title = style.title + (f" (simplified {style.tolerance_m:g} m)" if style.tolerance_m else "")
+    title = _(style.title) if style.title else layer_id
+    if style.tolerance_m:
+        title = _("%(title)s (simplified %(m)s m)", title=title, m=fmt_number(style.tolerance_m))
     if gdf.attrs.get("provisional"):  # an unofficial or out-of-date copy decided (screening._nature_layers)
-        title += f" – provisional copy of {gdf.attrs.get('date') or 'unknown date'}"
+        date = i18n.text(gdf.attrs.get("date_text")) or gdf.attrs.get("date") or _("unknown date")
+        title = _("%(title)s – provisional copy of %(date)s", title=title, date=date)
     name = _html(title)
     css = f"context ctx-{layer_id}"
     look = {"color": style.colour, "weight": style.weight, "opacity": 0.9, "className": css,
@@ -347,7 +368,7 @@ def _add_surface(fmap: folium.Map, png: Path, bounds) -> None:
     (south, west), (north, east) = bounds
     folium.raster_layers.ImageOverlay(
         image=str(png), bounds=[[south, west], [north, east]], opacity=0.65, show=False,
-        name="Suitability surface 0-100 (raster; excluded land dark grey)", interactive=False).add_to(fmap)
+        name=_("Suitability surface 0-100 (raster; excluded land dark grey)"), interactive=False).add_to(fmap)
 
 
 class _FitWhenSized(folium.MacroElement):
@@ -409,11 +430,14 @@ def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapp
     pane = folium.map.CustomPane("candidates", z_index=450, pointer_events=True)
     pane.add_to(fmap)
     cand = candidates.reset_index(drop=True)
-    score = cand["score_total"].map(lambda v: "–" if pd.isna(v) else f"{v:.1f}")
+    tooltip = _("%(site)s (%(kommune)s) – %(status)s, score %(score)s")
     props = pd.DataFrame({
         "application_id": cand["application_id"].astype(str), "status": cand["status"].astype(str),
-        "tooltip": (cand["site_name"].astype(str) + " (" + cand["kommunenavn"].astype(str) + ") – "
-                    + cand["status"].map(labels).str.lower() + ", score " + score).map(_html)})
+        "tooltip": [_html(tooltip % {"site": site, "kommune": kommune, "status": labels[status].lower(),
+                                     "score": fmt_number(score, 1)})  # one text per application (tens)
+                    for site, kommune, status, score in zip(cand["site_name"].astype(str),
+                                                            cand["kommunenavn"].astype(str), cand["status"],
+                                                            cand["score_total"].astype(float), strict=True)]})
     props["popup"] = props["application_id"].map(lambda a: popups.get(a, ""))
     sites = gpd.GeoDataFrame(props, geometry=cand.geometry.to_numpy(), crs=cand.crs).to_crs(4326)
     markers = gpd.GeoDataFrame(props, geometry=cand.geometry.representative_point().to_numpy(),
@@ -465,7 +489,8 @@ def _labels(gdf: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
     for col in extras:
         unit = _LABEL_UNITS[col]
         text = gdf[col].map(_text)
-        piece = (unit + " " + text) if unit in _PREFIX_UNITS else (text + " " + unit)
+        shown = _(unit) if unit in _WORD_UNITS else unit
+        piece = (shown + " " + text) if unit in _PREFIX_UNITS else (text + " " + shown)
         piece = piece.where(text != "", "")
         extra = extra.where(piece == "", extra.where(extra == "", extra + ", ") + piece)
     both = name.where(extra == "", name + " (" + extra + ")")
@@ -476,7 +501,7 @@ def _text(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return f"{value:,.0f}"
+        return fmt_number(value)
     return str(value).strip()
 
 

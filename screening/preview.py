@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +19,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from screening import _preview_guards, _target_times, cards, exclusion, pipeline, sensitivity, submissions
+from screening import _preview_guards, _target_times, cards, exclusion, i18n, pipeline, sensitivity, submissions
 from screening import catalog as catalog_mod
+from screening._preview_text import render_text
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import ScreeningError
+from screening.i18n import N_
+from screening.i18n import gettext as _
 
 __all__ = [
     "Reference",
@@ -60,6 +62,17 @@ _APP_COLUMNS = ("application_id", "site_name", "kommunekode", "kommunenavn", "re
 _REFERENCE_COLUMNS = ("application_id", "site_name", "kommunenavn", "regionsnavn", "excluded", "score_total",
                       "bonus_points")
 
+REFERENCE_TEXTS = {
+    "run": lambda n, **v: i18n.ngettext("screening run %(run)s (%(num)s application)",
+                                        "screening run %(run)s (%(num)s applications)", n, **v),
+    "mirror": N_("approximate 2025 applications (%(n)s, the mirror's %(file)s, screened now)"),
+    "none": N_("no reference set available"),
+    "other_config": N_("the reference run used another configuration (hash %(then)s, now %(now)s): its scores "
+                       "may not be comparable"),
+    "incomplete": N_("incomplete: %(layer)s missing"),
+}
+"""What a preview says about its reference set (English source texts, translated in every language)."""
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -67,13 +80,25 @@ class Reference:
 
     ``table`` has `_REFERENCE_COLUMNS` and ``score_<group>`` per group (0–100); ``label`` says where
     it came from; ``config_hash`` is the configuration (catalog and criteria) drafts are screened and
-    ranked under; ``note`` warns when the reference was scored under another one.
+    ranked under; ``note`` warns when the reference was scored under another one. ``labels`` and
+    ``notes`` hold both in every language (`label_text` and `note_text` give the current one; ``label``
+    and ``note`` are in the language the reference was loaded in).
     """
 
     table: pd.DataFrame
     label: str
     config_hash: str = ""
     note: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def label_text(self) -> str:
+        """Where the reference came from, in the current language."""
+        return self.labels.get(i18n.current(), self.label)
+
+    def note_text(self) -> str:
+        """The warning about the reference's configuration (or ""), in the current language."""
+        return self.notes.get(i18n.current(), self.note)
 
 
 @dataclass(frozen=True)
@@ -168,22 +193,24 @@ def load_reference(run_dir: Path | None, *, layer_set: catalog_mod.LayerSet, cat
             raise ScreeningError(msg)
         table = pd.read_parquet(path, columns=_reference_columns(criteria))
         manifest = _read_manifest(run_dir)
-        note = ""
+        notes = _every_language(lambda: "")
         if manifest.get("config_hash") not in (None, config):
-            note = (f"the reference run used another configuration (hash {manifest['config_hash']}, now "
-                    f"{config}): its scores may not be comparable")
+            notes = _every_language(lambda: _(REFERENCE_TEXTS["other_config"], then=manifest["config_hash"],
+                                              now=config))
         log.info("reference: screening run %s", run_dir)  # the label names the run, never its path
-        return Reference(table, f"screening run {Path(run_dir).name} ({len(table)} applications)", config, note)
+        labels = _every_language(lambda: REFERENCE_TEXTS["run"](len(table), run=Path(run_dir).name))
+        return _reference(table, labels, config, notes)
     if settings.mirror_root is None or not (Path(settings.mirror_root) / MIRROR_REFERENCE).is_file():
         log.warning("no screening run and no %s in the mirror: previews are not ranked", MIRROR_REFERENCE)
-        return Reference(pd.DataFrame(columns=_reference_columns(criteria)), "no reference set available",
-                         config)
+        return _reference(pd.DataFrame(columns=_reference_columns(criteria)),
+                          _every_language(lambda: _(REFERENCE_TEXTS["none"])), config)
     path = Path(settings.mirror_root) / MIRROR_REFERENCE
     cand = submissions.load_submissions([path], kommuner=layer_set.layers["kommuner"])
     run = pipeline.assess(cand, layer_set, criteria, settings=settings,
                           allow_missing=_allowed(layer_set, criteria), select=False, prepared=prepared)
-    label = f"approximate 2025 applications ({len(cand)}, the mirror's {MIRROR_REFERENCE.name}, screened now)"
-    return Reference(pd.DataFrame(run.candidates[_reference_columns(criteria)]), label, config)
+    labels = _every_language(lambda: _(REFERENCE_TEXTS["mirror"], n=i18n.fmt_number(len(cand)),
+                                       file=MIRROR_REFERENCE.name))
+    return _reference(pd.DataFrame(run.candidates[_reference_columns(criteria)]), labels, config)
 
 
 def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, criteria: Criteria,
@@ -235,7 +262,8 @@ def preview(paths: Sequence[str | Path], *, layer_set: catalog_mod.LayerSet, cri
     return PreviewResult(
         candidates=cand, overlaps=run.exclusion.overlaps, breakdown=breakdown,
         ranks=ranks, improvements=tips, reference=reference,
-        incomplete="; ".join(f"incomplete: {lid} missing" for lid in incomplete_layers(layer_set, criteria)),
+        incomplete="; ".join(_(REFERENCE_TEXTS["incomplete"], layer=lid)
+                             for lid in incomplete_layers(layer_set, criteria)),
         groups=tuple(g.id for g in criteria.groups), warnings=warnings,
         provisional=tuple(run.exclusion.provisional.items()))
 
@@ -324,55 +352,26 @@ def to_dict(result: PreviewResult) -> dict:
         })
     return {"incomplete": result.incomplete, "warnings": list(result.warnings), "applications": apps,
             "provisional": [{"layer": lid, "note": note} for lid, note in result.provisional],
-            "reference": {"label": result.reference.label, "note": result.reference.note}}
-
-
-def render_text(data: dict) -> str:
-    """The preview (`to_dict`) as terminal text: verdict, overlaps, scores, breakdown, rank, changes."""
-    lines = [f"INCOMPLETE SCREENING - {data['incomplete']}"] if data["incomplete"] else []
-    lines += [f"PROVISIONAL DATA - {p['layer']}: {p['note']}" for p in data.get("provisional", [])]
-    lines += [f"Note: {text}" for text in (data["reference"]["note"], *data["warnings"]) if text]
-    for a in data["applications"]:  # one block per draft application (a handful)
-        lines += ["", f"{a['application_id']}  {a['site_name']}  ({a['kommunenavn']}, {a['regionsnavn']}), "
-                      f"{a['area_ha']:,.1f} ha"]
-        lines.append(f"  ELIGIBLE: passes the exclusions; usable (net) area {a['net_area_ha']:,.1f} ha"
-                     if a["eligible"] else f"  NOT ELIGIBLE: {a['exclusion_reasons']}")
-        for o in a["overlaps"]:  # a few overlapping rules
-            buf = f" + {o['buffer_m']:g} m buffer" if o["buffer_m"] else ""
-            lines.append(f"    {o['action']:<7} {o['layer']}{buf}: {o['overlap_ha']:,.2f} ha "
-                         f"({o['overlap_share']:.0%} of the site) - {o['features']}")
-        if a.get("incomplete"):
-            lines.append(f"  INCOMPLETE FOR THIS SITE - {a['incomplete']}")
-        if a["flags"]:
-            lines.append(f"  Flags: {a['flags']}")
-        groups = ", ".join(f"{g} {_pts(v)}" for g, v in a["group_scores"].items())
-        lines.append(f"  Score: {_pts(a['score_total'])} of 100  ({groups}; bonus {_pts(a['bonus_points'])})")
-        lines.append(f"    {'criterion':<22} {'raw value':>18} {'score':>5} {'points':>12}  how")
-        for b in a["breakdown"]:  # ~20 criteria
-            raw = "-" if b["raw_value"] is None else (
-                f"{_fmt(b['raw_value'])} {b['unit']}" if isinstance(b["raw_value"], (int, float))
-                and not isinstance(b["raw_value"], bool) else str(b["raw_value"]))
-            how = (b["method"] + (f"; {b['nearest']}" if b["nearest"] else "")) if b["assessed"] \
-                else f"not assessed: {b['note']}"
-            score = f"{b['score']:.2f}" if b["assessed"] and b["score"] is not None else "n/a"
-            lines.append(f"    {b['criterion']:<22} {raw[:18]:>18} {score:>5} {b['contribution']:5.1f} of "
-                         f"{b['weight']:4.1f}  {how}")
-        r = a["rank"]
-        if r["rank"] is None:
-            why = "it is excluded" if not a["eligible"] else "no reference set"
-            lines.append(f"  Rank: not ranked ({why})")
-        else:
-            lines.append(f"  Rank: {r['rank']:.0f} of {r['of_overall']} eligible overall (between "
-                         f"{r['rank_min']:.0f} and {r['rank_max']:.0f} under other weights), "
-                         f"{r['rank_region']} of {r['of_region']} in {r['regionsnavn']}")
-        lines.append(f"        among the {data['reference']['label']}")
-        if a["improvements"]:
-            lines.append("  Changes that would raise the score most:")
-            lines += [f"    {i}. {t['text']}" for i, t in enumerate(a["improvements"], 1)]
-    return "\n".join(lines).lstrip("\n")
+            "reference": {"label": result.reference.label_text(), "note": result.reference.note_text()}}
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _every_language(make) -> dict[str, str]:
+    """``make()`` in every language: language -> text."""
+    out = {}
+    for lang in i18n.LANGUAGES:  # two languages
+        with i18n.use(lang):
+            out[lang] = make()
+    return out
+
+
+def _reference(table: pd.DataFrame, labels: dict[str, str], config: str, notes: dict[str, str] | None = None
+               ) -> Reference:
+    notes = notes or {}
+    return Reference(table, labels[i18n.current()], config, notes.get(i18n.current(), ""), labels=labels,
+                     notes=notes)
 
 
 def _latest_run(reports_root: Path) -> Path | None:
@@ -399,14 +398,6 @@ def _read_manifest(run_dir: Path | None) -> dict:
     if run_dir is None or not (Path(run_dir) / "manifest.json").is_file():
         return {}
     return json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))
-
-
-def _fmt(x: float) -> str:
-    return f"{x:,.0f}" if math.isfinite(x) and float(x).is_integer() else f"{x:,.1f}"
-
-
-def _pts(x) -> str:
-    return "n/a" if x is None else f"{float(x):.1f}"
 
 
 def _plain(value):

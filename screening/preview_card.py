@@ -20,10 +20,22 @@ from screening import _nature_layers, cards, i18n, maps, pipeline, preview, repo
 from screening import catalog as catalog_mod
 from screening._json import write_json
 from screening.config import Criteria
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 
 __all__ = ["CARD_CONTEXT_M", "write_card", "context_layers", "page_values"]
 
 log = logging.getLogger(__name__)
+
+TEXTS = {
+    "preview_only": N_("preview only, the state selects among all submissions after the deadline"),
+    "would_rank": N_("preview only, the state selects among all submissions after the deadline; among the "
+                     "%(reference)s it would rank %(rank)s of %(of)s eligible (%(region_rank)s of %(region_of)s "
+                     "in %(region)s)"),
+    "not_here": N_("not on this server"),
+}
+"""What a preview's card says in place of a selection reason, and of a layer the web does not name the path of
+(English source texts, translated where used)."""
 
 CARD_CONTEXT_M = 60_000.0
 """Area context layers of a preview card are cut to this distance (metres) around the drafts; the card's
@@ -66,7 +78,7 @@ def page_values(layer_set: catalog_mod.LayerSet, criteria: Criteria, *, run_id: 
     """The reports' page values (`report.page_values`: banners, layer provenance) for a preview; ``preview``
     is true so shared templates can word things for a draft. ``created`` is now (UTC). ``detail=False``
     replaces the reasons a layer is missing (which name server paths) by a short phrase, for the web."""
-    missing = dict(layer_set.missing) if detail else dict.fromkeys(layer_set.missing, "not on this server")
+    missing = dict(layer_set.missing) if detail else dict.fromkeys(layer_set.missing, _(TEXTS["not_here"]))
     manifest = {"run_id": run_id, "created": datetime.now(UTC).isoformat(timespec="seconds"),
                 "lang": i18n.current(), "config_hash": config_hash,
                 "incomplete": bool(preview.incomplete_layers(layer_set, criteria)),
@@ -113,7 +125,8 @@ def context_layers(layer_set: catalog_mod.LayerSet, sites: gpd.GeoDataFrame, *, 
 def _rank_sentence(result: preview.PreviewResult, aid: str) -> str:
     """Preview in place of a selection reason: no selection is made, only the rank among the reference."""
     r = result.ranks.loc[aid]
-    where = "" if pd.isna(r["rank"]) else (
-        f"; among the {result.reference.label} it would rank {r['rank']:.0f} of {r['of_overall']:.0f} "
-        f"eligible ({r['rank_region']:.0f} of {r['of_region']:.0f} in {r['regionsnavn']})")
-    return "preview only, the state selects among all submissions after the deadline" + where
+    if pd.isna(r["rank"]):
+        return _(TEXTS["preview_only"])
+    return _(TEXTS["would_rank"], reference=result.reference.label_text(), rank=fmt_number(r["rank"]),
+             of=fmt_number(r["of_overall"]), region_rank=fmt_number(r["rank_region"]),
+             region_of=fmt_number(r["of_region"]), region=r["regionsnavn"])

@@ -2,7 +2,8 @@
 
 `write_report` is called by `screening.pipeline.screen` after the machine-readable files are written; it
 reads nothing from disk but the templates, and every page says so prominently when the screening is
-incomplete (an exclusion layer was missing).
+incomplete (an exclusion layer was missing). Pages are written in the current language (`screening.i18n`:
+the templates' texts through ``_()``/``{% trans %}``, numbers, areas, shares and dates through its filters).
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from screening import _nature_layers, cards, maps
+from screening import _nature_layers, cards, i18n, maps, selection_explain
 from screening._geo import require_crs
 from screening.config import Criteria
 from screening.errors import ScreeningError
+from screening.i18n import N_, fmt_number
+from screening.i18n import gettext as _
 
 __all__ = [
-    "REQUIRED_COLUMNS", "DOWNLOADS", "write_report", "template_env", "page_values", "incomplete_banners"
+    "REQUIRED_COLUMNS", "DOWNLOADS", "BACKTEST_HEADINGS", "write_report", "template_env", "page_values",
+    "incomplete_banners"
 ]
 
 log = logging.getLogger(__name__)
@@ -51,15 +55,25 @@ _OVERLAP_COLUMNS = (
 )
 
 DOWNLOADS = (
-    ("candidates.csv", "the candidate table (one row per application), CSV"),
-    ("candidates.gpkg", "the candidate table with site polygons, GeoPackage (EPSG:25832)"),
-    ("candidates.parquet", "the candidate table with site polygons, GeoParquet"),
-    ("screening.gpkg", "all results in one GeoPackage"),
-    ("selection.json", "the proposal: solver status, selected ids, alternatives, back-test"),
-    ("explanations.json", "per application: overlaps, score breakdown, selection reason"),
-    ("manifest.json", "inputs with checksums, layers with sources and dates, config hash, versions"),
+    ("candidates.csv", N_("the candidate table (one row per application), CSV")),
+    ("candidates.gpkg", N_("the candidate table with site polygons, GeoPackage (EPSG:25832)")),
+    ("candidates.parquet", N_("the candidate table with site polygons, GeoParquet")),
+    ("screening.gpkg", N_("all results in one GeoPackage")),
+    ("selection.json", N_("the proposal: solver status, selected ids, alternatives, back-test")),
+    ("explanations.json", N_("per application: overlaps, score breakdown, selection reason")),
+    ("manifest.json", N_("inputs with checksums, layers with sources and dates, config hash, versions")),
 )
-"""Files of the run folder linked from the index, when they exist."""
+"""Files of the run folder linked from the index, when they exist (descriptions translated where shown)."""
+BACKTEST_HEADINGS = {
+    "designated": N_("Designated in 2025"), "proposed": N_("Proposed"), "both": N_("Designated and proposed"),
+    "designated_not_proposed": N_("Designated in 2025, not proposed"),
+    "proposed_not_designated": N_("Proposed, not designated in 2025"),
+    "spacing_choice": N_("Choice of the spacing"), "caveat": N_("Caveat"),
+    "spacing_sweep": N_("Agreement at other spacings"),
+}
+"""Headings of the parts of ``selection.json``'s back-test on the index; other keys are shown as they are."""
+BANNER_KINDS = ("missing", "partial", "damaged")
+"""Kinds of the banners of an incomplete run (`incomplete_banners`), each worded on its own on the pages."""
 SCENARIOS_PAGE = "scenarios/scenarios.html"
 """The policy-scenario comparison (`screening.scenarios`), linked from the index when the run has it."""
 
@@ -125,16 +139,20 @@ def write_report(
 def template_env() -> jinja2.Environment:
     """The jinja2 environment of the report's templates (``screening/templates``), autoescaping on.
 
-    Filters: ``value(unit)`` a raw value with its unit, ``pts`` points with one decimal, ``score`` a 0-100
-    score or "not assessed", ``pct`` a 0-1 probability as a percentage, ``num(decimals)``.
+    The texts follow the current language (`screening.i18n.install_jinja`: ``_()``, ``ngettext()``,
+    ``{% trans %}``, ``html_lang()``). Filters, all in the current language: ``value(unit)`` a raw value with
+    its unit, ``pts`` points with one decimal, ``score`` a 0-100 score or "not
+    assessed", ``pct`` a 0-1 share as a percentage, ``num(decimals)`` a number, ``when`` an ISO date in words
+    (other text as it is), ``plain`` a JSON-like value as short text, ``t`` a text given in both languages.
     """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("screening", "templates"), autoescape=True,
         undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True
     )
+    i18n.install_jinja(env)
     env.filters |= {
         "value": cards.format_value, "pts": _pts, "score": _score, "pct": _pct, "num": _num,
-        "present": _present, "plain": _plain
+        "present": _present, "plain": _plain, "when": _when
     }
     return env
 
@@ -161,10 +179,12 @@ def page_values(manifest: Mapping, criteria: Criteria) -> dict:
 def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
     """The banners of an incomplete run: one per missing exclusion layer, none when complete.
 
-    Each is ``{"layer", "text", "reason", "short"}``: ``text`` reads "incomplete: <id> missing", ``short``
-    is the reason without its leading "layer '<id>'". An exclusion layer is one an ``exclude`` or ``cut``
-    rule rests on. When the manifest is marked incomplete but names no such layer, every missing layer gets
-    a banner, so the mark is never lost. A layer whose copy covers only part of the country and leaves some
+    Each is ``{"layer", "kind", "text", "reason", "short"}``: ``kind`` is ``missing`` (an exclusion layer
+    was not available), ``partial`` (its copy covers only part of the country) or ``damaged`` (a layer loaded
+    with unreadable features left out, ``--allow-damaged``); ``text`` reads "incomplete: <id> missing" in the
+    current language; ``short`` is the reason without its leading "layer '<id>'". An exclusion layer is one
+    an ``exclude`` or ``cut`` rule rests on. When the manifest is marked incomplete but names no such layer,
+    every missing layer gets a banner, so the mark is never lost. A layer whose copy covers only part of the country and leaves some
     application outside gets its banner from the manifest's ``partial_layers`` ("incomplete: bes_naturtyper
     checked only inside the coverage of the available copy (...): 15 of 15 applications lie ... outside it").
 
@@ -172,25 +192,31 @@ def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
     --------
     >>> from screening.config import load_criteria
     >>> m = {"incomplete": True, "missing_layers": {"natura2000_habitat": "not in the mirror", "roads": "x"}}
-    >>> [(b["text"], b["reason"]) for b in incomplete_banners(m, load_criteria())]
-    [('incomplete: natura2000_habitat missing', 'not in the mirror')]
+    >>> with i18n.use("en"):
+    ...     [(b["kind"], b["text"], b["reason"]) for b in incomplete_banners(m, load_criteria())]
+    [('missing', 'incomplete: natura2000_habitat missing', 'not in the mirror')]
+    >>> with i18n.use("da"):
+    ...     [b["text"] for b in incomplete_banners(m, load_criteria())]
+    ['ufuldstændig: natura2000_habitat mangler']
     """
-    damaged = [{"layer": k, "text": f"incomplete: {k} damaged", "reason": str(v), "short": str(v)}
+    damaged = [{"layer": k, "kind": "damaged", "text": _("incomplete: %(layer)s damaged", layer=k),
+                "reason": str(v), "short": str(v)}
                for k, v in (manifest.get("damaged_layers") or {}).items()]  # --allow-damaged (H1)
     if not manifest.get("incomplete"):
         return damaged
     missing = dict(manifest.get("missing_layers") or {})
     rule_layers = {r.layer for r in criteria.exclusions.rules if r.action in ("exclude", "cut")}
-    partial = _nature_layers.partial_banners(manifest)  # copies covering only part of the country
+    partial = [b | {"kind": "partial"} for b in _nature_layers.partial_banners(manifest)]  # part of the country
     damaged = [*partial, *damaged]
     ids = [k for k in missing if k in rule_layers] or ([] if partial else list(missing))
     if not ids and partial:
         return damaged
     if not ids:
-        text = "incomplete: " + (manifest.get("incomplete_text") or "layers missing")
-        return [{"layer": "", "text": text, "reason": "", "short": ""}, *damaged]
-    return [{"layer": k, "text": f"incomplete: {k} missing", "reason": str(missing.get(k) or ""),
-             "short": _short_reason(k, str(missing.get(k) or ""))} for k in ids] + damaged
+        text = _("incomplete: %(text)s", text=manifest.get("incomplete_text") or _("layers missing"))
+        return [{"layer": "", "kind": "missing", "text": text, "reason": "", "short": ""}, *damaged]
+    return [{"layer": k, "kind": "missing", "text": _("incomplete: %(layer)s missing", layer=k),
+             "reason": str(missing.get(k) or ""), "short": _short_reason(k, str(missing.get(k) or ""))}
+            for k in ids] + damaged
 
 
 # --------------------------------------------------------------------------- helpers
@@ -229,14 +255,15 @@ def _prepare(candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _popups(cand: gpd.GeoDataFrame, breakdown: pd.DataFrame, env: jinja2.Environment) -> dict[str, str]:
     """application_id -> the map popup: verdict, reasons, the criterion breakdown and a link to the card."""
     template = env.get_template("popup.html.j2")
+    labels = maps.status_labels()
     ids = breakdown["application_id"].astype(str)
     out = {}
-    for _, row in cand.iterrows():  # one popup per application (tens)
+    for _row, row in cand.iterrows():  # one popup per application (tens)
         aid = str(row["application_id"])
         out[aid] = template.render(c=row.drop(labels=cand.geometry.name).to_dict(),
                                    rows=breakdown.loc[ids == aid].to_dict("records"),
                                    card=f"cards/{cards.card_filename(aid)}", colours=maps.STATUS_COLOURS,
-                                   labels=maps.STATUS_LABELS)
+                                   labels=labels)
     return out
 
 
@@ -258,7 +285,7 @@ def _write_index(
     )
     proposed = cand.loc[cand["status"] == "proposed"].sort_values("proposal_rank", na_position="last")
     downloads = [
-        {"file": name, "what": what, "size_kb": (run_dir / name).stat().st_size / 1024}
+        {"file": name, "what": _(what), "size_kb": (run_dir / name).stat().st_size / 1024}
         for name, what in DOWNLOADS
         if (run_dir / name).exists()
     ]
@@ -268,7 +295,9 @@ def _write_index(
         page=page, root="", rows=order.drop(columns=cand.geometry.name).to_dict("records"),
         proposed=proposed.drop(columns=cand.geometry.name).to_dict("records"), selection=selection or {},
         manifest=manifest, inputs=inputs, downloads=downloads, colours=maps.STATUS_COLOURS,
-        labels=maps.STATUS_LABELS, card=cards.card_filename,
+        labels=maps.status_labels(), words=maps.status_labels(words=True), card=cards.card_filename,
+        solver_status=selection_explain.status_text((selection or {}).get("status") or ""),
+        headings={k: _(v) for k, v in BACKTEST_HEADINGS.items()},
         counts={s: int((cand["status"] == s).sum()) for s in ("proposed", "eligible", "excluded")},
         scenarios_page=SCENARIOS_PAGE if (run_dir / SCENARIOS_PAGE).exists() else None
     )
@@ -284,19 +313,32 @@ def _isnan(value) -> bool:
 
 
 def _pts(value) -> str:
-    return "–" if _isnan(value) else f"{float(value):.1f}"
+    return "–" if _isnan(value) else fmt_number(float(value), 1)
 
 
 def _score(value) -> str:
-    return "not assessed" if _isnan(value) else f"{float(value):.1f}"
+    return _("not assessed") if _isnan(value) else fmt_number(float(value), 1)
 
 
-def _pct(value) -> str:
-    return "–" if _isnan(value) else f"{100 * float(value):.0f} %"
+def _pct(value, decimals: int = 0) -> str:
+    return "–" if _isnan(value) else i18n.fmt_percent(float(value), decimals)
 
 
 def _num(value, decimals: int = 0) -> str:
-    return "–" if _isnan(value) else f"{float(value):,.{decimals}f}"
+    return "–" if _isnan(value) else fmt_number(float(value), decimals)
+
+
+def _when(value) -> str:
+    """A date (ISO text, or words in both languages) in the current language; other text as it is; "" when
+    absent."""
+    if _isnan(value) or value == "":
+        return ""
+    if isinstance(value, Mapping):
+        return i18n.text(value)
+    try:
+        return i18n.fmt_date(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _present(value) -> bool:
@@ -305,13 +347,18 @@ def _present(value) -> bool:
 
 
 def _plain(value) -> str:
-    """A JSON-like value as short plain text (lists joined with commas, floats with 2 decimals)."""
+    """A JSON-like value as short plain text in the current language (lists joined with commas, floats with 2
+    decimals, a text given in both languages in the current one)."""
     if isinstance(value, (list, tuple)):
         return ", ".join(_plain(v) for v in value)
+    if isinstance(value, Mapping) and value and set(value) <= set(i18n.LANGUAGES):
+        return i18n.text(value)
     if isinstance(value, Mapping):
         return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, float):
-        return "–" if math.isnan(value) else f"{value:,.2f}"
+        return "–" if math.isnan(value) else fmt_number(value, 2)
+    if isinstance(value, (int, np.integer)):
+        return fmt_number(value)
     return "–" if _isnan(value) else str(value)

@@ -8,6 +8,11 @@ costs its time budget and nothing more. Each preview works in its own folder (`p
 under the server's work root), removed when the answer is made; folders of servers that were killed are
 removed when the next server starts. What a preview answers, and every message, is in
 `screening._serve_answer`.
+
+Every answer is in the request's language (`request_language`): ``?lang=da|en``, else the browser's
+``Accept-Language`` (Danish whenever it is accepted at all), else the server's language (``--lang``). The
+whole request, and the worker's preview, run inside ``i18n.use(lang)``; the answer says ``Content-Language``
+and each page offers a Dansk/English switch.
 """
 
 from __future__ import annotations
@@ -22,22 +27,26 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from flask import Flask, abort, g, jsonify, render_template, request, send_file
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from screening import _nature_layers, _serve_worker, _upload
+from screening import _nature_layers, _serve_worker, _upload, i18n
 from screening import catalog as catalog_mod
 from screening import preview as preview_mod
 from screening._run_folder import PARTIAL_DIR, run_folder
 from screening._serve_answer import MAP_CONTEXT_M, WorkContext, answer, error_body, public_layer_set
 from screening.config import PROJECT_ROOT, Criteria, Settings
 from screening.errors import OutputError
+from screening.i18n import N_
+from screening.i18n import gettext as _
 
 __all__ = ["TEMPLATE_FILES", "MAP_CONTEXT_M", "CONTENT_SECURITY_POLICY", "SERVER_THREADS", "CHANNEL_TIMEOUT_S",
-           "create_app", "make_server", "serve"]
+           "LANGUAGE_NAMES", "create_app", "make_server", "serve", "request_language"]
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +68,29 @@ SERVER_THREADS = 8
 CHANNEL_TIMEOUT_S = 30
 """A connection that sends or takes nothing for this long is closed (a slow or stalled client)."""
 
+LANGUAGE_NAMES = (("da", "Dansk"), ("en", "English"))
+"""The language switch of every page: each language named in itself."""
+
 _TEMPLATES = Path(__file__).parent / "templates"
 _MIN_FREE_MB = 20.0  # room a preview's work folder needs (an upload of at most 20 MB is refused before)
 
 
 @dataclass(frozen=True)
 class _Service:
-    """What every request uses: the work context, the time budget and the worker and queue slots."""
+    """What every request uses: the work context, the time budget, the worker and queue slots and the worker
+    processes (`_serve_worker.WorkerPool`, each holding the work context since its fork)."""
 
     work: WorkContext
     timeout_s: float
     slots: threading.BoundedSemaphore
     queue: threading.BoundedSemaphore
+    pool: _serve_worker.WorkerPool
 
 
 def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings: Settings,
                reference: preview_mod.Reference, prepared: dict | None = None, max_upload_mb: float = 20,
                max_vertices: int = 200_000, max_features: int = preview_mod.MAX_PREVIEW_FEATURES,
-               request_timeout_s: float = 60, workers: int = 2) -> Flask:
+               request_timeout_s: float = 60, workers: int = 2, lang: str | None = None) -> Flask:
     """Make the preview web app.
 
     Routes: ``GET /`` (upload form), ``POST /preview`` (multipart field ``file``; the HTML result),
@@ -104,6 +118,9 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     workers
         Previews screened at the same time (worker processes); at most ``8 x workers`` requests wait
         for one, others get HTTP 503 at once.
+    lang
+        Language of requests that name none the server has (no ``?lang=``, no Danish or English in
+        ``Accept-Language``); None: the current language (`screening.i18n.current`).
     """
     _serve_worker.sweep_stale()
     if prepared is None:
@@ -114,33 +131,37 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * 2**20)
     app.jinja_env.autoescape = True  # the templates end in .j2, which Flask would not escape by default
     app.jinja_env.filters["b64"] = lambda text: base64.b64encode(text.encode()).decode()
-    svc = _Service(WorkContext(public_layer_set(layer_set), criteria, settings, reference, dict(prepared),
-                               max_vertices, max_features),
-                   request_timeout_s, threading.BoundedSemaphore(workers), threading.BoundedSemaphore(8 * workers))
-    page = {"incomplete": "; ".join(f"incomplete: {lid} missing"
-                                    for lid in preview_mod.incomplete_layers(layer_set, criteria)),
-            "partial": _nature_layers.partial_layers(layer_set.layers, preview_mod.rule_layers(criteria)),
-            "provisional": _nature_layers.provisional_layers(
-                layer_set.layers, {r.layer for r in criteria.exclusions.rules}),
-            "reference": reference, "max_features": max_features,
-            "max_upload_mb": max_upload_mb, "max_vertices": max_vertices, "top_k": criteria.sensitivity.top_k,
-            "extensions": ", ".join(_upload.ALLOWED_EXTENSIONS)}
+    i18n.install_jinja(app.jinja_env)  # _(), {% trans %} and the number filters follow the request's language
+    default_lang = i18n.check_lang(lang or i18n.current())
+    app.wsgi_app = _in_language(app.wsgi_app, default_lang)
+    work = WorkContext(public_layer_set(layer_set), criteria, settings, reference, dict(prepared), max_vertices,
+                       max_features)  # held by the workers from their fork, never sent to them
+    svc = _Service(work, request_timeout_s, threading.BoundedSemaphore(workers),
+                   threading.BoundedSemaphore(8 * workers), _serve_worker.WorkerPool(answer, (work,), size=workers))
+    limits = {"max_features": max_features, "max_upload_mb": max_upload_mb, "max_vertices": max_vertices}
+    pages = {code: _page_values(code, layer_set, criteria, reference, limits) for code in i18n.LANGUAGES}
+
+    def page():
+        return pages[i18n.current()]
+
     _secure(app)
+    _languages(app)
     app.extensions["industripark_preview"] = svc
+    weakref.finalize(app, svc.pool.close)  # an app dropped (tests) retires its workers
 
     @app.get("/")
     def index():
-        return render_template("serve_form.html.j2", page=page)
+        return render_template("serve_form.html.j2", page=page())
 
     @app.get("/health")
     def health():
-        return {"ok": True, "layers": len(layer_set.layers), "reference": reference.label}
+        return {"ok": True, "layers": len(layer_set.layers), "reference": reference.label_text()}
 
     @app.get("/template")
     def template():
         path = _template_file(settings)
         if path is None:
-            abort(404, description="no submission template is installed (data/template_submission.geojson)")
+            abort(404, description=_("no submission template is installed (data/template_submission.geojson)"))
         return send_file(path, mimetype="application/geo+json", as_attachment=True,
                          download_name="industripark_submission_template.geojson")
 
@@ -148,8 +169,8 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     def preview_page():
         status, body = _handle(svc, html=True)
         if status != 200:
-            return render_template("serve_error.html.j2", page=page, error=body), status
-        return render_template("serve_result.html.j2", page=page, data=body,
+            return render_template("serve_error.html.j2", page=page(), error=body), status
+        return render_template("serve_result.html.j2", page=page(), data=body,
                                map_html=_with_nonce(body.pop("map_html"), _nonce()))
 
     @app.post("/api/preview")
@@ -159,17 +180,13 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if isinstance(exc, RequestEntityTooLarge):
-            error = error_body("too_large", mb=max_upload_mb)
-        else:
-            error = error_body("http", code=exc.code, name=exc.name, description=exc.description)
-        return _error_answer(page, error, exc.code or 500)
+        return _error_answer(page(), _http_error(exc, max_upload_mb), exc.code or 500)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         reference_id = secrets.token_hex(4)
         log.error("error %s while answering %s %s", reference_id, request.method, request.path, exc_info=exc)
-        return _error_answer(page, {**error_body("internal", reference=reference_id), "reference": reference_id},
+        return _error_answer(page(), {**error_body("internal", reference=reference_id), "reference": reference_id},
                              500)
 
     log.info("preview app ready: %d layers, reference %s, limits %g MB / %d vertices / %d features / %g s, "
@@ -195,6 +212,7 @@ def make_server(app: Flask, *, host: str = "127.0.0.1", port: int = 8000, thread
         log.warning("serving on %s: the preview is reachable from other machines", host)
     _warm_up(app)
     _serve_worker.freeze_loaded()
+    app.extensions["industripark_preview"].pool.start()  # the workers, forked warm before the first request
     body_limit = 2 * int(app.config["MAX_CONTENT_LENGTH"] or 20 * 2**20)  # Flask answers 413 below it
     return waitress.create_server(app, host=host, port=port, threads=threads, channel_timeout=channel_timeout_s,
                                   cleanup_interval=max(1, min(30, channel_timeout_s // 2)),
@@ -212,6 +230,7 @@ def serve(app: Flask, *, host: str = "127.0.0.1", port: int = 8000) -> None:
         log.warning("stopped")
     finally:
         server.close()
+        app.extensions["industripark_preview"].pool.close()
         shutil.rmtree(_serve_worker.work_root(), ignore_errors=True)
 
 
@@ -244,12 +263,13 @@ def _handle(svc: _Service, *, html: bool) -> tuple[int, dict]:
 
 def _in_worker(svc: _Service, data: bytes, name: str, repair: bool, html: bool,
                seconds: float) -> tuple[int, dict]:
-    """Run `answer` in a worker process in a fresh work folder; the folder is gone when this returns."""
+    """Run `answer` in a worker process in a fresh work folder, in the request's language; the folder is gone
+    when this returns."""
     root = _serve_worker.work_root()
     try:
         with run_folder(root, latest=False, min_free_mb=_MIN_FREE_MB) as folder:
-            outcome, value = _serve_worker.run_in_process(
-                answer, (svc.work, data, name), kwargs={"repair": repair, "html": html, "workdir": folder.path},
+            outcome, value = svc.pool.run(
+                (data, name), {"repair": repair, "html": html, "workdir": folder.path, "lang": i18n.current()},
                 timeout_s=seconds)
         shutil.rmtree(folder.final, ignore_errors=True)
     except _serve_worker.WorkerTimeout as exc:
@@ -277,6 +297,8 @@ def _warm_up(app: Flask) -> None:
     if path is None:
         return
     started = time.perf_counter()
+    for code in i18n.LANGUAGES:  # compile the catalogs once, before the workers are forked
+        i18n.translations(code)
     try:
         draft = json.loads(path.read_text(encoding="utf-8"))
         for feature in draft.get("features", []):  # the template's one example
@@ -287,6 +309,85 @@ def _warm_up(app: Flask) -> None:
         log.info("warm-up preview of the template: HTTP %d in %.1f s", status, time.perf_counter() - started)
     except Exception:  # the server works without it, only each worker starts colder
         log.warning("the warm-up preview of %s failed", path.name, exc_info=True)
+
+
+def _page_values(lang: str, layer_set: catalog_mod.LayerSet, criteria: Criteria,
+                 reference: preview_mod.Reference, limits: dict) -> dict:
+    """What every page of the app shows (banners, reference, limits), in `lang`."""
+    with i18n.use(lang):
+        return {
+            "incomplete": "; ".join(_("incomplete: %(layer)s missing", layer=lid)
+                                    for lid in preview_mod.incomplete_layers(layer_set, criteria)),
+            "partial": _nature_layers.partial_layers(layer_set.layers, preview_mod.rule_layers(criteria)),
+            "provisional": _nature_layers.provisional_layers(
+                layer_set.layers, {r.layer for r in criteria.exclusions.rules}),
+            "reference_label": reference.label_text(), "reference_note": reference.note_text(),
+            "group_titles": {g.id: i18n.text(g.title).split(" (")[0] for g in criteria.groups},
+            "top_k": criteria.sensitivity.top_k, "extensions": ", ".join(_upload.ALLOWED_EXTENSIONS), **limits}
+
+
+def _http_error(exc: HTTPException, max_upload_mb: float) -> dict:
+    """The answer body of an HTTP error, in the request's language."""
+    if isinstance(exc, RequestEntityTooLarge):
+        return error_body("too_large", mb=max_upload_mb)
+    if exc.code == 404 and request.endpoint is None:  # no such page (not a view's own 404)
+        return error_body("not_found")
+    if exc.code == 405:
+        return error_body("method_not_allowed", method=request.method)
+    return error_body("http", code=exc.code, name=_(_HTTP_NAMES.get(exc.code, exc.name)),
+                      description=exc.description)
+
+
+def request_language(accept_language: str | None, query_lang: str | None, default: str) -> str:
+    """The language of a request: ``?lang=`` when it names one we have, else the browser's
+    ``Accept-Language`` (Danish first: `screening.i18n.negotiate`) when it names Danish or English at all,
+    else `default` (the server's ``--lang``).
+
+    Examples
+    --------
+    >>> request_language("en-GB,en;q=0.9", None, "da"), request_language("de-DE", None, "en")
+    ('en', 'en')
+    >>> request_language("en", "da", "en"), request_language(None, "xx", "da")
+    ('da', 'da')
+    """
+    if query_lang and query_lang.strip().lower() in i18n.LANGUAGES:
+        return query_lang.strip().lower()
+    named = {part.split(";")[0].strip().split("-")[0].lower() for part in (accept_language or "").split(",")}
+    return i18n.negotiate(accept_language) if named & set(i18n.LANGUAGES) else default
+
+
+_HTTP_NAMES = {400: N_("Bad Request"), 403: N_("Forbidden"), 404: N_("Not Found"), 500: N_("Internal Server Error")}
+"""Names of the HTTP errors the server may answer besides those of `screening._serve_answer.MESSAGES`."""
+
+
+def _in_language(wsgi_app, default: str):
+    """`wsgi_app` answering each request inside ``i18n.use(<the request's language>)`` (`request_language`)."""
+
+    def app(environ, start_response):
+        query = parse_qs(environ.get("QUERY_STRING", "")).get("lang", [None])[0]
+        with i18n.use(request_language(environ.get("HTTP_ACCEPT_LANGUAGE"), query, default)):
+            return wsgi_app(environ, start_response)
+
+    return app
+
+
+def _languages(app: Flask) -> None:
+    """The language switch in the templates (`LANGUAGE_NAMES`, ``switch_url``) and ``Content-Language`` on
+    every answer."""
+
+    @app.context_processor
+    def language_switch():
+        def switch_url(code: str) -> str:
+            path = request.path if request.method == "GET" and request.endpoint else "/"
+            return f"{path}?lang={code}"
+
+        return {"languages": LANGUAGE_NAMES, "switch_url": switch_url}
+
+    @app.after_request
+    def content_language(answer):
+        answer.headers["Content-Language"] = i18n.current()
+        answer.vary.add("Accept-Language")
+        return answer
 
 
 def _remove_if_empty(root: Path) -> None:
