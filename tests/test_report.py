@@ -438,7 +438,8 @@ def test_every_report_page_environment_escapes(tmp_path):
     from screening import _overview_assets
 
     manifest = {"title": PAYLOAD, "land": {"id": "land", "status": "ok", "title": "K", "source": "s"},
-                "layers": [], "groups": [], "surface": None, "surface_missing": "x", "built": "now", "run": None,
+                "layers": [], "groups": [], "surface": None, "surface_missing": "x", "built": "2026-12-07T12:00:00Z",
+                "run": None,
                 "config_hash": "abcdef12"}
     html = _overview_assets.render_index(tmp_path, None, manifest).read_text(encoding="utf-8")
     assert "<img src=x" not in html and "&lt;img src=x" in html
