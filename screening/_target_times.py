@@ -27,7 +27,7 @@ from collections.abc import Mapping
 import numpy as np
 import shapely
 
-from screening import routing
+from screening import _kept, routing
 from screening.road_network import RoadNetwork, network_for
 
 __all__ = ["target_key", "target_times", "nearest_times", "prepare", "clear", "kept", "PER_NETWORK"]
@@ -107,7 +107,7 @@ def prepare(layers: Mapping, criteria) -> int:
     for crit in used:  # about four criteria
         feats = layers[crit.layer]
         if crit.filter.where or crit.filter.require:
-            feats = crit.filter.apply(feats, what=f"layer {crit.layer!r} (criterion {crit.id})")
+            feats = _kept.filtered(feats, crit.filter, what=f"layer {crit.layer!r} (criterion {crit.id})")
         if feats.empty:
             continue
         geoms = feats.geometry.to_numpy()

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from screening import _labels, _nature_layers, coverage
+from screening import _kept, _labels, _nature_layers, coverage
 from screening._geo import M2_PER_HA, require_crs
 from screening.config import ExclusionRule, Exclusions
 from screening.coverage import prepare_layer, prepared_layers
@@ -286,14 +286,18 @@ def _measure(rule: ExclusionRule, sites: np.ndarray, layer: gpd.GeoDataFrame,
     what = f"rule {rule.id}: layer {rule.layer}"
     if rule.filter.where or rule.filter.require:
 
-        layer = rule.filter.apply(layer, what=what)
-    labels = _labels.rule_labels(layer, rule, what=what)
+        layer = _kept.filtered(layer, rule.filter, what=what)  # the same frame while the layer is loaded
+    # kept per layer, rule labelling and language (a preview server labels each layer once)
+    labels = _kept.kept("rule_labels", layer, _labels.label_column(rule),
+                        lambda: _labels.rule_labels(layer, rule, what=what))
     use_prepared = coverage.usable_prepared(prepared, layer, what=what)
     if use_prepared and prepared.attrs.get("label_column") != _labels.label_column(rule):
         log.warning("%s: prepared layer labels were made under other label rules; using the layer itself", what)
         use_prepared = False
     elif use_prepared and prepared.attrs.get("label_texts") != _labels.label_texts(rule):
-        prepared = _labels.relabelled(prepared, labels, _labels.label_texts(rule))  # another language's labels
+        texts, source = _labels.label_texts(rule), prepared  # another language's labels: relabelled once
+        key = (id(layer), _labels.label_column(rule), texts)  # the labels of this layer, relabelled once
+        prepared = _kept.kept("relabelled", source, key, lambda: _labels.relabelled(source, labels, texts))
     geoms = (prepared if use_prepared else layer).geometry.to_numpy()
     n, buffered = len(sites), rule.buffer_m > 0
     keep_geometry = rule.action == "cut" and not buffered

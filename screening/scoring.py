@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from screening import _kept
 from screening import travel as travel_mod
 from screening._geo import require_crs
 from screening.config import Bonus, Criteria, Criterion
@@ -286,7 +287,7 @@ def _measure(crit, candidates, geoms, layers, acc, criteria, meta) -> pd.DataFra
     require_crs(feats, f"layer {crit.layer!r}")
     if crit.filter.where or crit.filter.require:
 
-        feats = crit.filter.apply(feats, what=f"layer {crit.layer!r} (criterion {crit.id})")
+        feats = _kept.filtered(feats, crit.filter, what=f"layer {crit.layer!r} (criterion {crit.id})")
     src, date = _provenance(crit.layer, layers, meta)
     if feats.empty:
         return _frame(n, note=_("no feature of layer %(layer)s passes the filter of %(criterion)s",
@@ -519,7 +520,13 @@ def _frame(n: int, *, note: str = "", layer: str = "", source: str = "", date: s
 
 
 def _labels(feats: gpd.GeoDataFrame, crit: Criterion) -> np.ndarray:
-    """Label per feature: ``label_column`` value, with the voltage appended where the layer has one."""
+    """Label per feature: ``label_column`` value, with the voltage appended where the layer has one; kept per
+    layer, criterion labelling and language (`screening._kept`: a preview labels no layer again)."""
+    key = (crit.label_template, crit.label_column)
+    return _kept.kept("criterion_labels", feats, key, lambda: _feature_labels(feats, crit))
+
+
+def _feature_labels(feats: gpd.GeoDataFrame, crit: Criterion) -> np.ndarray:
     n = len(feats)
     base = pd.Series([""] * n, dtype=object)
     if crit.label_template:  # e.g. "afkørsel {ref} {name}" for motorway exits

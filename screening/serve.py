@@ -147,7 +147,7 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     _secure(app)
     _languages(app)
     app.extensions["industripark_preview"] = svc
-    weakref.finalize(app, svc.pool.close)  # an app dropped (tests) retires its workers
+    weakref.finalize(app, svc.pool.close).atexit = False  # an app dropped (tests) retires its workers
 
     @app.get("/")
     def index():

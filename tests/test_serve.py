@@ -141,16 +141,17 @@ def test_time_limit_answers_503_and_the_server_stays_up(loaded):
 
 
 @pytest.mark.parametrize("where", ["worker", "server"])
-def test_unexpected_error_is_logged_not_shown(client, monkeypatch, caplog, where):
+def test_unexpected_error_is_logged_not_shown(loaded, monkeypatch, caplog, where):
     """An internal error in the preview worker or in the server itself: a short page or JSON (as the request
     asked) with a reference that the log line carries with the traceback; never a bare 500."""
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail /srv/private")
 
     if where == "worker":
-        monkeypatch.setattr(preview_mod, "preview", broken)
+        monkeypatch.setattr(preview_mod, "preview", broken)  # before the app forks its workers
     else:
-        monkeypatch.setattr(serve._serve_worker, "run_in_process", broken)  # the server's own part
+        monkeypatch.setattr(serve._serve_worker.WorkerPool, "run", broken)  # the server's own part
+    client = _app(loaded).test_client()
     with caplog.at_level(logging.ERROR, logger="screening.serve"):
         page = _post(client, "draft.geojson", fx.good_geojson_bytes(), route="/preview")
         api = _post(client, "draft.geojson", fx.good_geojson_bytes())
@@ -166,7 +167,7 @@ def test_unexpected_error_is_logged_not_shown(client, monkeypatch, caplog, where
     _still_up(client)
 
 
-def test_whatever_the_reader_raises_is_a_listed_problem(client, monkeypatch):
+def test_whatever_the_reader_raises_is_a_listed_problem(loaded, monkeypatch):
     """A reader failure that is not a SubmissionError (GEOS on all-NaN coordinates, say) is a problem of the
     file: listed with the file's name and a fix, HTTP 422 like every bad file, never a 500."""
     import shapely
@@ -176,6 +177,7 @@ def test_whatever_the_reader_raises_is_a_listed_problem(client, monkeypatch):
                                            "closed linestring")
 
     monkeypatch.setattr(preview_mod.submissions, "load_submissions", geos)
+    client = _app(loaded).test_client()  # its workers are forked after the change
     api = _post(client, "draft.geojson", fx.good_geojson_bytes())
     assert api.status_code == 422
     problem = api.get_json()["problems"][0]

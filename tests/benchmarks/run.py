@@ -16,7 +16,7 @@ from pathlib import Path
 
 from screening.config import settings_from_env
 
-BENCHES = ("exclusion", "scoring", "selection", "surface", "scenarios", "travel", "overview")
+BENCHES = ("exclusion", "scoring", "selection", "surface", "scenarios", "travel", "overview", "preview")
 OUT = Path(__file__).resolve().parents[2] / "reports" / "bench"
 
 
