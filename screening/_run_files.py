@@ -147,7 +147,8 @@ def _layer_record(gdf: gpd.GeoDataFrame) -> dict:
         "features": len(gdf), "source_features": a.get("source_features"),
         "expected_features": a.get("expected_features"), "repaired": a.get("n_repaired", 0),
         "empty": a.get("n_empty", 0), "damaged": a.get("n_damaged", 0), "damaged_ids": a.get("damaged_ids", []),
-        "source_sha256": a.get("source_sha256"), "cache_sha256": a.get("cache_sha256")}
+        "source_sha256": a.get("source_sha256"), "cache_sha256": a.get("cache_sha256"),
+        "date_text": i18n.text(a.get("date_text"))}  # a date in words ("about 2013") in the run's language
 
 
 def _versions() -> dict[str, str]:

@@ -150,7 +150,7 @@ def _answer(ctx: WorkContext, data: bytes, name: str, *, repair: bool, html: boo
     body["warnings"] = [clean(w, tmp, shown) for w in body["warnings"]]
     body["file"] = shown
     if html:
-        page = preview_card.page_values(ctx.layer_set, ctx.criteria, run_id="draft", detail=False,
+        page = preview_card.page_values(ctx.layer_set, ctx.criteria, run_id=_("draft"), detail=False,
                                         config_hash=ctx.reference.config_hash)
         card_files = preview_card.write_card(result, Path(workdir) / "card", layer_set=ctx.layer_set,
                                              criteria=ctx.criteria, page=page)

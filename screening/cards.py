@@ -121,7 +121,8 @@ def write_cards(
             overlaps=overlaps.loc[ov_ids == aid].to_dict("records"), raise_most=improvements(rows, criteria),
             groups=_group_scores(cand, criteria), n_eligible=n_eligible, sensitivity=criteria.sensitivity,
             sources=_sources(rows, overlaps.loc[ov_ids == aid], page.get("layers", {})),
-            chart=f"img/{charts[aid].name}", site_map=f"img/{sites[aid].name}", colours=STATUS_COLOURS
+            chart=f"img/{charts[aid].name}", site_map=f"img/{sites[aid].name}", colours=STATUS_COLOURS,
+            not_assessed=_titles(cand.get("not_assessed"), criteria)
         )
         card = Path(cards_dir) / card_filename(aid)
         card.write_text(html, encoding="utf-8")
@@ -254,6 +255,12 @@ def _subject(title: str) -> str:
     return title[:1].lower() + title[1:]
 
 
+def _titles(ids, criteria: Criteria) -> str:
+    """Comma-separated criterion ids (the ``not_assessed`` column) as their titles in the current language."""
+    titles = {c.id: i18n.text(c.title) for c in criteria.criteria}
+    return "; ".join(titles.get(i.strip(), i.strip()) for i in str(ids or "").split(",") if i.strip())
+
+
 def _group_scores(cand: pd.Series, criteria: Criteria) -> list[dict]:
     return [
         {
@@ -280,7 +287,8 @@ def _sources(rows: pd.DataFrame, mine: pd.DataFrame, layers: Mapping) -> list[di
             {
                 "layer": layer, "title": i18n.text(info.get("title")), "uses": [],
                 "source": rec.get("source") or info.get("source") or "",
-                "date": _text(rec.get("date")) or _text(info.get("date")), "origin": info.get("origin") or "",
+                "date": info.get("date_text") or _text(rec.get("date")) or _text(info.get("date")),
+                "origin": info.get("origin") or "",
                 "provisional": bool(info.get("provisional")), "coverage_note": i18n.text(info.get("coverage_note"))
             },
         )

@@ -85,6 +85,7 @@ def page_values(layer_set: catalog_mod.LayerSet, criteria: Criteria, *, run_id: 
                 "missing_layers": missing,
                 "layers": {lid: {k: i18n.text(gdf.attrs.get(k)) if k in ("title", "coverage_note") else gdf.attrs.get(k)
                                  for k in ("title", "origin", "source", "date", "provisional", "coverage_note")}
+                           | {"date_text": i18n.text(gdf.attrs.get("date_text"))}
                            for lid, gdf in layer_set.layers.items()},
                 "provisional_layers": _nature_layers.provisional_layers(
                     layer_set.layers, {r.layer for r in criteria.exclusions.rules})}

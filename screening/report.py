@@ -72,6 +72,8 @@ BACKTEST_HEADINGS = {
     "spacing_sweep": N_("Agreement at other spacings"),
 }
 """Headings of the parts of ``selection.json``'s back-test on the index; other keys are shown as they are."""
+ORIGIN_WORDS = {"mirror": N_("mirror"), "online": N_("online"), "imported": N_("imported"), "cache": N_("cache")}
+"""Where a layer was read from (the manifest's ``origin``), in words; other values are shown as they are."""
 BANNER_KINDS = ("missing", "partial", "damaged")
 """Kinds of the banners of an incomplete run (`incomplete_banners`), each worded on its own on the pages."""
 SCENARIOS_PAGE = "scenarios/scenarios.html"
@@ -143,7 +145,8 @@ def template_env() -> jinja2.Environment:
     ``{% trans %}``, ``html_lang()``). Filters, all in the current language: ``value(unit)`` a raw value with
     its unit, ``pts`` points with one decimal, ``score`` a 0-100 score or "not
     assessed", ``pct`` a 0-1 share as a percentage, ``num(decimals)`` a number, ``when`` an ISO date in words
-    (other text as it is), ``plain`` a JSON-like value as short text, ``t`` a text given in both languages.
+    (other text as it is), ``plain`` a JSON-like value as short text, ``t`` a text given in both languages,
+    ``origin`` where a layer was read from (`ORIGIN_WORDS`).
     """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("screening", "templates"), autoescape=True,
@@ -152,7 +155,8 @@ def template_env() -> jinja2.Environment:
     i18n.install_jinja(env)
     env.filters |= {
         "value": cards.format_value, "pts": _pts, "score": _score, "pct": _pct, "num": _num,
-        "present": _present, "plain": _plain, "when": _when
+        "present": _present, "plain": _plain, "when": _when,
+        "origin": lambda value: _(ORIGIN_WORDS[value]) if value in ORIGIN_WORDS else (value or "")
     }
     return env
 
@@ -167,7 +171,8 @@ def page_values(manifest: Mapping, criteria: Criteria) -> dict:
         "top_k": criteria.sensitivity.top_k,
         "draws": criteria.sensitivity.draws,
         "banners": incomplete_banners(manifest, criteria),
-        "provisional": _nature_layers.provisional_banners(manifest),
+        "provisional": [b | {"date": _layer_date(manifest, b["layer"]) or b["date"]}
+                        for b in _nature_layers.provisional_banners(manifest)],
         "other_missing": {
             k: v
             for k, v in (manifest.get("missing_layers") or {}).items()
@@ -220,6 +225,11 @@ def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _layer_date(manifest: Mapping, layer_id: str) -> str:
+    """A layer's data date in words in the run's language ("omkring 2013"), when the manifest has it."""
+    return str(((manifest.get("layers") or {}).get(layer_id) or {}).get("date_text") or "")
 
 
 def _short_reason(layer_id: str, reason: str) -> str:
