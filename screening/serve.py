@@ -10,9 +10,9 @@ removed when the next server starts. What a preview answers, and every message, 
 `screening._serve_answer`.
 
 Every answer is in the request's language (`request_language`): ``?lang=da|en``, else the browser's
-``Accept-Language`` (Danish whenever it is accepted at all), else the server's language (``--lang``). The
-whole request, and the worker's preview, run inside ``i18n.use(lang)``; the answer says ``Content-Language``
-and each page offers a Dansk/English switch.
+``Accept-Language`` (Danish whenever it is accepted at all), else the server's language (``--lang``); the
+worker's preview runs in it too. The language, the security headers and the error answers every route
+shares are in `screening._serve_http`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import base64
 import ipaddress
 import json
 import logging
-import re
 import secrets
 import shutil
 import tempfile
@@ -30,19 +29,18 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs
 
-from flask import Flask, abort, g, jsonify, render_template, request, send_file
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from flask import Flask, abort, jsonify, render_template, request, send_file
+from werkzeug.exceptions import HTTPException
 
-from screening import _nature_layers, _serve_worker, _upload, i18n
+from screening import _nature_layers, _serve_http, _serve_worker, _upload, i18n
 from screening import catalog as catalog_mod
 from screening import preview as preview_mod
 from screening._run_folder import PARTIAL_DIR, run_folder
 from screening._serve_answer import MAP_CONTEXT_M, WorkContext, answer, error_body, public_layer_set
+from screening._serve_http import CONTENT_SECURITY_POLICY, LANGUAGE_NAMES, request_language
 from screening.config import PROJECT_ROOT, Criteria, Settings
 from screening.errors import OutputError
-from screening.i18n import N_
 from screening.i18n import gettext as _
 
 __all__ = ["TEMPLATE_FILES", "MAP_CONTEXT_M", "CONTENT_SECURITY_POLICY", "SERVER_THREADS", "CHANNEL_TIMEOUT_S",
@@ -54,22 +52,11 @@ TEMPLATE_FILES = (PROJECT_ROOT / "data" / "template_submission.geojson",
                   Path("submissions") / "template_submission.geojson")
 """The submission template offered at ``GET /template``: the project's own, else the mirror's (relative)."""
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
-    "img-src 'self' data: https://tile.openstreetmap.org; form-action 'self'; base-uri 'none'; "
-    "object-src 'none'; frame-ancestors 'none'")
-"""The policy of every answer: only scripts carrying this answer's nonce run (no inline event handlers, no
-injected ``<script>``); the framed map and card inherit it. Styles stay open (Leaflet and the cards set
-inline styles); images may be data URIs and the optional basemap's tiles."""
-
 SERVER_THREADS = 8
 """waitress threads: requests read, waiting for a worker, or answered at once (forms, health, errors)."""
 
 CHANNEL_TIMEOUT_S = 30
 """A connection that sends or takes nothing for this long is closed (a slow or stalled client)."""
-
-LANGUAGE_NAMES = (("da", "Dansk"), ("en", "English"))
-"""The language switch of every page: each language named in itself."""
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _MIN_FREE_MB = 20.0  # room a preview's work folder needs (an upload of at most 20 MB is refused before)
@@ -133,7 +120,7 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     app.jinja_env.filters["b64"] = lambda text: base64.b64encode(text.encode()).decode()
     i18n.install_jinja(app.jinja_env)  # _(), {% trans %} and the number filters follow the request's language
     default_lang = i18n.check_lang(lang or i18n.current())
-    app.wsgi_app = _in_language(app.wsgi_app, default_lang)
+    app.wsgi_app = _serve_http.in_language(app.wsgi_app, default_lang)
     work = WorkContext(public_layer_set(layer_set), criteria, settings, reference, dict(prepared), max_vertices,
                        max_features)  # held by the workers from their fork, never sent to them
     svc = _Service(work, request_timeout_s, threading.BoundedSemaphore(workers),
@@ -144,8 +131,8 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
     def page():
         return pages[i18n.current()]
 
-    _secure(app)
-    _languages(app)
+    _serve_http.secure(app)
+    _serve_http.languages(app)
     app.extensions["industripark_preview"] = svc
     weakref.finalize(app, svc.pool.close).atexit = False  # an app dropped (tests) retires its workers
 
@@ -171,7 +158,7 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
         if status != 200:
             return render_template("serve_error.html.j2", page=page(), error=body), status
         return render_template("serve_result.html.j2", page=page(), data=body,
-                               map_html=_with_nonce(body.pop("map_html"), _nonce()))
+                               map_html=_serve_http.with_nonce(body.pop("map_html"), _serve_http.nonce()))
 
     @app.post("/api/preview")
     def preview_api():
@@ -180,14 +167,14 @@ def create_app(*, layer_set: catalog_mod.LayerSet, criteria: Criteria, settings:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _error_answer(page(), _http_error(exc, max_upload_mb), exc.code or 500)
+        return _serve_http.error_answer(page(), _serve_http.http_error(exc, max_upload_mb), exc.code or 500)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         reference_id = secrets.token_hex(4)
         log.error("error %s while answering %s %s", reference_id, request.method, request.path, exc_info=exc)
-        return _error_answer(page(), {**error_body("internal", reference=reference_id), "reference": reference_id},
-                             500)
+        body = {**error_body("internal", reference=reference_id), "reference": reference_id}
+        return _serve_http.error_answer(page(), body, 500)
 
     log.info("preview app ready: %d layers, reference %s, limits %g MB / %d vertices / %d features / %g s, "
              "%d worker(s)", len(layer_set.layers), reference.label, max_upload_mb, max_vertices, max_features,
@@ -326,130 +313,12 @@ def _page_values(lang: str, layer_set: catalog_mod.LayerSet, criteria: Criteria,
             "top_k": criteria.sensitivity.top_k, "extensions": ", ".join(_upload.ALLOWED_EXTENSIONS), **limits}
 
 
-def _http_error(exc: HTTPException, max_upload_mb: float) -> dict:
-    """The answer body of an HTTP error, in the request's language."""
-    if isinstance(exc, RequestEntityTooLarge):
-        return error_body("too_large", mb=max_upload_mb)
-    if exc.code == 404 and request.endpoint is None:  # no such page (not a view's own 404)
-        return error_body("not_found")
-    if exc.code == 405:
-        return error_body("method_not_allowed", method=request.method)
-    return error_body("http", code=exc.code, name=_(_HTTP_NAMES.get(exc.code, exc.name)),
-                      description=exc.description)
-
-
-def request_language(accept_language: str | None, query_lang: str | None, default: str) -> str:
-    """The language of a request: ``?lang=`` when it names one we have, else the browser's
-    ``Accept-Language`` (Danish first: `screening.i18n.negotiate`) when it names Danish or English at all,
-    else `default` (the server's ``--lang``).
-
-    Examples
-    --------
-    >>> request_language("en-GB,en;q=0.9", None, "da"), request_language("de-DE", None, "en")
-    ('en', 'en')
-    >>> request_language("en", "da", "en"), request_language(None, "xx", "da")
-    ('da', 'da')
-    """
-    if query_lang and query_lang.strip().lower() in i18n.LANGUAGES:
-        return query_lang.strip().lower()
-    named = {part.split(";")[0].strip().split("-")[0].lower() for part in (accept_language or "").split(",")}
-    return i18n.negotiate(accept_language) if named & set(i18n.LANGUAGES) else default
-
-
-_HTTP_NAMES = {400: N_("Bad Request"), 403: N_("Forbidden"), 404: N_("Not Found"), 500: N_("Internal Server Error")}
-"""Names of the HTTP errors the server may answer besides those of `screening._serve_answer.MESSAGES`."""
-
-
-def _in_language(wsgi_app, default: str):
-    """`wsgi_app` answering each request inside ``i18n.use(<the request's language>)`` (`request_language`)."""
-
-    def app(environ, start_response):
-        query = parse_qs(environ.get("QUERY_STRING", "")).get("lang", [None])[0]
-        with i18n.use(request_language(environ.get("HTTP_ACCEPT_LANGUAGE"), query, default)):
-            return wsgi_app(environ, start_response)
-
-    return app
-
-
-def _languages(app: Flask) -> None:
-    """The language switch in the templates (`LANGUAGE_NAMES`, ``switch_url``) and ``Content-Language`` on
-    every answer."""
-
-    @app.context_processor
-    def language_switch():
-        def switch_url(code: str) -> str:
-            path = request.path if request.method == "GET" and request.endpoint else "/"
-            return f"{path}?lang={code}"
-
-        return {"languages": LANGUAGE_NAMES, "switch_url": switch_url}
-
-    @app.after_request
-    def content_language(answer):
-        answer.headers["Content-Language"] = i18n.current()
-        answer.vary.add("Accept-Language")
-        return answer
-
-
 def _remove_if_empty(root: Path) -> None:
     for folder in (root / PARTIAL_DIR, root):  # the work root when no preview is running
         try:
             folder.rmdir()
         except OSError:
             pass
-
-
-def _secure(app: Flask) -> None:
-    """A fresh script nonce per request, in the templates and in the policy header of every answer."""
-
-    @app.before_request
-    def fresh_nonce():
-        g.csp_nonce = secrets.token_urlsafe(18)
-
-    @app.context_processor
-    def nonce_in_templates():
-        return {"csp_nonce": _nonce()}
-
-    @app.after_request
-    def security_headers(answer):
-        answer.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.format(nonce=_nonce())
-        answer.headers["X-Content-Type-Options"] = "nosniff"
-        answer.headers["X-Frame-Options"] = "DENY"
-        answer.headers["Referrer-Policy"] = "no-referrer"
-        return answer
-
-
-def _nonce() -> str:
-    """This answer's script nonce (made before the request; a fresh one if that step did not run)."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(18)
-    return g.csp_nonce
-
-
-def _with_nonce(html: str, nonce: str) -> str:
-    """The map's own ``<script>`` tags with this answer's nonce (the framed map inherits the page's policy).
-
-    Every value from the upload is escaped before it reaches the map, so the only tags here are the map's.
-    """
-    return re.sub(r"<script\b", f'<script nonce="{nonce}"', html, flags=re.I)
-
-
-def _wants_json() -> bool:
-    """The API, or a client that prefers JSON to HTML (``Accept``)."""
-    accept = request.accept_mimetypes
-    return request.path.startswith("/api/") or (
-        accept.best_match(["text/html", "application/json"]) == "application/json" and accept["text/html"] == 0)
-
-
-def _error_answer(page: dict, error: dict, status: int):
-    """The error in the request's format: JSON for the API (or when asked for), else the error page."""
-    if _wants_json():
-        return jsonify({"ok": False, **error}), status
-    try:
-        return render_template("serve_error.html.j2", page=page, error=error), status
-    except Exception:  # the error page itself failed: still no bare 500
-        log.exception("the error page could not be rendered")
-        text = "\n".join([error["title"], *(p["message"] for p in error["problems"])])
-        return text, status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _template_file(settings: Settings) -> Path | None:

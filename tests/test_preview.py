@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from screening import cards, pipeline, preview, preview_card, submissions
+from screening import _preview_reference, cards, pipeline, preview, preview_card, submissions
 from screening.config import load_criteria
 from screening.errors import SubmissionError
 from tests import _preview_fixtures as fx
@@ -143,7 +143,7 @@ def test_preview_numbers_equal_a_screening_of_the_same_file(ctx, good_draft, dra
     _target_times.clear()  # the screening computes its own travel times
     cand = submissions.load_submissions([path], kommuner=context.layer_set.layers["kommuner"])
     state = pipeline.assess(cand, context.layer_set, criteria, settings=settings,
-                            allow_missing=preview._allowed(context.layer_set, criteria), select=False)
+                            allow_missing=_preview_reference.allowed_missing(context.layer_set, criteria), select=False)
     pd.testing.assert_frame_equal(result.breakdown, state.scores.breakdown)
     pd.testing.assert_frame_equal(result.overlaps, state.exclusion.overlaps)
     cols = ["application_id", "excluded", "exclusion_reasons", "net_area_ha", "incomplete", "score_total",
@@ -238,11 +238,11 @@ def test_latest_run_is_followed(tmp_path):
     """``reports/latest`` (a link) or ``latest.txt`` names the run; a run without its parquet is ignored."""
     run = tmp_path / "20260301T120000Z"
     run.mkdir()
-    assert preview._latest_run(tmp_path) is None
+    assert _preview_reference.latest_run(tmp_path) is None
     (tmp_path / "latest.txt").write_text(run.name + "\n")
-    assert preview._latest_run(tmp_path) is None
+    assert _preview_reference.latest_run(tmp_path) is None
     (run / "candidates.parquet").write_bytes(b"")
-    assert preview._latest_run(tmp_path) == run
+    assert _preview_reference.latest_run(tmp_path) == run
 
 
 def test_preview_runs_the_state_steps(monkeypatch, tmp_path, criteria):

@@ -176,7 +176,7 @@ def test_whatever_the_reader_raises_is_a_listed_problem(loaded, monkeypatch):
         raise shapely.errors.GEOSException("IllegalArgumentException: Points of LinearRing do not form a "
                                            "closed linestring")
 
-    monkeypatch.setattr(preview_mod.submissions, "load_submissions", geos)
+    monkeypatch.setattr("screening.submissions.load_submissions", geos)
     client = _app(loaded).test_client()  # its workers are forked after the change
     api = _post(client, "draft.geojson", fx.good_geojson_bytes())
     assert api.status_code == 422
