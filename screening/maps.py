@@ -7,6 +7,8 @@ background without it.
 Every value that Leaflet sets as HTML (tooltips, layer names; popups are rendered by the caller's
 autoescaping templates) is escaped here, and the page carries a Content-Security-Policy that allows
 exactly its own inline scripts (by SHA-256), so an injected ``onerror=`` handler could not run either.
+The context layers (styles, labels, display frames) are `screening._map_context`; their public names are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -16,23 +18,28 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import folium
 import geopandas as gpd
 import jinja2
-import markupsafe
 import numpy as np
 import pandas as pd
-import shapely
 from folium.template import Template as FoliumTemplate
 from folium.utilities import JsCode
 from xstatic.pkg import leaflet as xstatic_leaflet
 
-from screening import _display_cache, i18n
+from screening import i18n
 from screening._geo import require_crs
+from screening._map_context import (
+    CONTEXT_STYLES,
+    COORD_DECIMALS,
+    LAND_COLOUR,
+    ContextStyle,
+    add_context_layers,
+    display_frame,
+    html_text,
+)
 from screening.i18n import N_, fmt_number
 from screening.i18n import gettext as _
 
@@ -66,77 +73,8 @@ def status_labels(*, preview: bool = False, words: bool = False) -> dict[str, st
     table = STATUS_WORDS if words else (DRAFT_LABELS if preview else STATUS_LABELS)
     return {status: _(label) for status, label in table.items()}
 
-COORD_DECIMALS = 5
-"""Decimals kept of EPSG:4326 coordinates in map.html: 1e-5 degrees is about 1 m in Denmark."""
 
-
-@dataclass(frozen=True)
-class ContextStyle:
-    """How a context layer is drawn: ``kind`` area/line/point, ``tolerance_m`` the display simplification
-    (topology-preserving, in metres of EPSG:25832; 0 keeps the geometry), ``label`` the columns that name a
-    feature in its tooltip (the first present name column, then columns with a unit such as ``population``
-    or ``voltage_kv`` in brackets)."""
-
-    title: str
-    kind: Literal["area", "line", "point"]
-    colour: str
-    show: bool = True
-    label: tuple[str, ...] = ("name",)
-    tolerance_m: float = 0.0
-    fill_opacity: float = 0.0
-    weight: float = 1.0
-    dash: str | None = None
-    radius: float = 3.5
-    land: bool = False  # filled with the land colour in a pane below all others, not clickable
-    merge_by: tuple[str, ...] = ()  # lines: merged per value of these columns first (fewer, longer features)
-
-
-CONTEXT_STYLES: dict[str, ContextStyle] = {
-    "regioner": ContextStyle(N_("Regions"), "area", "#252525", label=("regionsnavn", "navn"), tolerance_m=200,
-                             weight=1.6, land=True),
-    "kommuner": ContextStyle(N_("Municipalities"), "area", "#8c8c8c", label=("kommunenavn", "navn"),
-                             tolerance_m=100, weight=0.6),
-    "natura2000_fuglebeskyttelse": ContextStyle(
-        N_("Natura 2000 bird protection areas"), "area", "#238b45", label=("objektnavn", "site_nr"),
-        tolerance_m=50, fill_opacity=0.35, weight=0.8),
-    "natura2000_omraader_simplified": ContextStyle(
-        N_("Natura 2000 sites (coarse layer)"), "area", "#74c476", label=("n2000_navn", "n2000_nr"),
-        tolerance_m=50, fill_opacity=0.25, weight=0.8, dash="4 3"),
-    "natura2000_habitat": ContextStyle(
-        N_("Natura 2000 habitat areas"), "area", "#006d2c", label=("objektnavn", "h_nr"), tolerance_m=50,
-        fill_opacity=0.25, weight=0.8),
-    "naturnationalparker": ContextStyle(
-        N_("Naturnationalparker"), "area", "#7a0177", label=("navn", "park_id"), tolerance_m=25, fill_opacity=0.3,
-        weight=1.0),
-    "nationalparker": ContextStyle(
-        N_("Nationalparker"), "area", "#d95f0e", show=False, label=("navn", "name_inferred"), tolerance_m=50,
-        fill_opacity=0.1, weight=1.2, dash="6 3"),
-    "hv_lines": ContextStyle(N_("High-voltage lines"), "line", "#6a51a3", label=("name", "voltage_kv"),
-                             tolerance_m=50, weight=2.0),
-    "hv_substations": ContextStyle(N_("High-voltage substations"), "point", "#6a51a3",
-                                   label=("name", "max_voltage_kv"), radius=4),
-    "rail_stations": ContextStyle(N_("Rail stations"), "point", "#111111", show=False),
-    "ports": ContextStyle(N_("Ports"), "point", "#08519c", show=False),
-    "airports": ContextStyle(N_("Airports"), "point", "#c51b8a", show=False, label=("name", "iata")),
-    "towns": ContextStyle(N_("Towns"), "point", "#8c510a", show=False, label=("name", "population"), radius=3),
-    "roads": ContextStyle(N_("Main roads (© OpenStreetMap contributors)"), "line", "#a6761d", show=False,
-                          label=("ref", "road_class"), tolerance_m=150, weight=1.2, merge_by=("road_class", "ref")),
-    "motorway_junctions": ContextStyle(N_("Motorway exits (© OpenStreetMap contributors)"), "point", "#d94801",
-                                       show=False, label=("ref", "name"), radius=3),
-    "education": ContextStyle(N_("Education institutions"), "point", "#54278f", show=False, radius=3),
-}
-"""Display style of the known context layers; other layer ids are drawn plainly by geometry type. Titles are
-English source texts, translated where shown."""
-
-_LABEL_UNITS = {"population": N_("inhabitants"), "voltage_kv": "kV", "max_voltage_kv": "kV", "iata": "IATA",
-                "site_nr": N_("no."), "n2000_nr": N_("no.")}
-_PREFIX_UNITS = {"IATA", "no."}
-_WORD_UNITS = {"inhabitants", "no."}  # translated where shown
-_KIND_ORDER = {"area": 0, "line": 1, "point": 2}
 _INLINE_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", flags=re.S | re.I)
-_ORDER = {layer_id: i for i, layer_id in enumerate(CONTEXT_STYLES)}
-LAND_COLOUR = "#f7f6f0"
-"""Fill of land (the regions layer) on the plain sea-coloured background of the offline map."""
 
 
 def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str], *,
@@ -180,19 +118,12 @@ def write_map(path: Path, candidates: gpd.GeoDataFrame, popups: Mapping[str, str
     for layer_id, gdf in context.items():
         require_crs(gdf, f"context layer {layer_id!r}")
     fmap = folium.Map(tiles=None, control_scale=True, zoom_snap=0.5)
-    fmap.get_root().title = _html(_("Industripark screening %(run)s: map", run=page.get("run_id", "")))
+    fmap.get_root().title = html_text(_("Industripark screening %(run)s: map", run=page.get("run_id", "")))
     _inline_leaflet(fmap)
     folium.TileLayer("OpenStreetMap", name=_("Basemap: OpenStreetMap (needs internet)"), overlay=True,
                      show=False, control=True).add_to(fmap)
     folium.map.CustomPane("land", z_index=350, pointer_events=False).add_to(fmap)
-    legend_rows = []
-    # a loop over the handful of context layers; each layer is handled with vectorised calls
-    order = sorted(context, key=lambda k: (_KIND_ORDER[_style(k, context[k]).kind], _ORDER.get(k, 99), k))
-    for layer_id in order:
-        style = _style(layer_id, context[layer_id])
-        name = _add_context(fmap, layer_id, context[layer_id], style, cache_dir)
-        if name:
-            legend_rows.append({"name": name, "style": style})
+    legend_rows = add_context_layers(fmap, context, cache_dir)
     if surface_overlay is not None:
         _add_surface(fmap, *surface_overlay)
     labels = status_labels(preview=bool(page.get("preview")))
@@ -253,38 +184,6 @@ def candidate_status(candidates: pd.DataFrame) -> pd.Series:
     return pd.Series(status, index=candidates.index, name="status")
 
 
-def display_frame(gdf: gpd.GeoDataFrame, *, tolerance_m: float, label: tuple[str, ...] = ("name",)
-                  ) -> gpd.GeoDataFrame:
-    """Return `gdf` ready for a web map: simplified, in EPSG:4326, coordinates rounded, one ``label`` column.
-
-    Parameters
-    ----------
-    gdf
-        A layer in EPSG:25832 (metres).
-    tolerance_m
-        Simplification tolerance in metres, applied in EPSG:25832 with ``preserve_topology=True`` before
-        reprojecting; 0 keeps the geometry.
-    label
-        Columns for the feature label: the first present name column names the feature; present columns
-        with a unit (``population``, ``voltage_kv``, ``iata``, ...) follow in brackets
-        ("Aarhus (285,000 inhabitants)"; "400 kV" for a line without a name).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Columns ``label`` and ``geometry`` in EPSG:4326 with `COORD_DECIMALS` decimals; empty geometries
-        dropped.
-    """
-    require_crs(gdf, "layer to display")
-    geoms = gdf.geometry.to_numpy()
-    if tolerance_m > 0:
-        geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
-    out = gpd.GeoDataFrame({"label": _labels(gdf, label).to_numpy()}, geometry=geoms, crs=gdf.crs)
-    out = out.loc[~(out.geometry.is_empty | out.geometry.isna())].to_crs(4326)
-    out.geometry = shapely.transform(out.geometry.to_numpy(), lambda xy: np.round(xy, COORD_DECIMALS))
-    return out
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -305,61 +204,6 @@ def _inline_leaflet(fmap: folium.Map) -> None:
     header.add_child(folium.Element(f"<style>{css}</style>"), name="leaflet_css_inline")
     header.add_child(folium.Element(f"<script>{js}</script>"), name="leaflet_js_inline")
 
-
-def _style(layer_id: str, gdf: gpd.GeoDataFrame) -> ContextStyle:
-    if layer_id in CONTEXT_STYLES:
-        return CONTEXT_STYLES[layer_id]
-    geom_type = str(gdf.geom_type.iloc[0]) if len(gdf) else "Polygon"
-    kind = "point" if "Point" in geom_type else ("line" if "Line" in geom_type else "area")
-    title = i18n.text(gdf.attrs.get("title")) or layer_id
-    return ContextStyle(title, kind, "#525252", show=False, tolerance_m=0 if kind == "point" else 50)
-
-
-def _add_context(fmap: folium.Map, layer_id: str, gdf: gpd.GeoDataFrame, style: ContextStyle,
-                 cache_dir: Path | None = None) -> str | None:
-    """Add one context layer; return its name in the layer control, or None when it is empty. Its GeoJSON
-    is read from `cache_dir` when the same geometries and labels were drawn before (`_display_cache`)."""
-    if style.merge_by and all(c in gdf.columns for c in style.merge_by):
-        keys = gdf[list(style.merge_by)].astype(str).where(gdf[list(style.merge_by)].notna(), "")
-        codes, groups = pd.MultiIndex.from_frame(keys).factorize()
-        parts, owner = shapely.get_parts(gdf.geometry.to_numpy(), return_index=True)
-        order = np.argsort(codes[owner], kind="stable")
-        merged = shapely.line_merge(shapely.multilinestrings(parts[order], indices=codes[owner][order]))
-        gdf = gpd.GeoDataFrame(groups.to_frame(index=False), geometry=merged, crs=gdf.crs)
-    frame = _display_cache.context_geojson(
-        gdf, _labels(gdf, style.label), tolerance_m=style.tolerance_m, decimals=COORD_DECIMALS, cache_dir=cache_dir,
-        build=lambda: display_frame(gdf, tolerance_m=style.tolerance_m, label=style.label))
-    if not frame["features"]:
-        log.info("context layer %s is empty; not drawn", layer_id)
-        return None
-    title = _(style.title) if style.title else layer_id
-    if style.tolerance_m:
-        title = _("%(title)s (simplified %(m)s m)", title=title, m=fmt_number(style.tolerance_m))
-    if gdf.attrs.get("provisional"):  # an unofficial or out-of-date copy decided (screening._nature_layers)
-        date = i18n.text(gdf.attrs.get("date_text")) or gdf.attrs.get("date") or _("unknown date")
-        title = _("%(title)s – provisional copy of %(date)s", title=title, date=date)
-    name = _html(title)
-    css = f"context ctx-{layer_id}"
-    look = {"color": style.colour, "weight": style.weight, "opacity": 0.9, "className": css,
-            "fill": style.kind != "line", "fillColor": style.colour,
-            "fillOpacity": style.fill_opacity if style.kind == "area" else 0.85}
-    if style.dash:
-        look["dashArray"] = style.dash
-    if style.kind == "point":
-        look.update(color="#ffffff", weight=0.8, opacity=1.0)
-    options = {}
-    if style.land:
-        look.update(fill=True, fillColor=LAND_COLOUR, fillOpacity=1.0)
-        options = {"pane": "land", "interactive": False}
-    tooltip = None
-    if any(f["properties"]["label"] for f in frame["features"]) and not style.land:
-        for feature in frame["features"]:  # folium's GeoJsonTooltip sets it as HTML (one text per feature)
-            feature["properties"]["label"] = _html(feature["properties"]["label"])
-        tooltip = folium.GeoJsonTooltip(fields=["label"], labels=False, sticky=True)
-    folium.GeoJson(frame, name=name, show=style.show, style_function=lambda _f, look=look: look,
-                   marker=folium.CircleMarker(radius=style.radius) if style.kind == "point" else None,
-                   tooltip=tooltip, smooth_factor=0.5, **options).add_to(fmap)
-    return name
 
 
 def _add_surface(fmap: folium.Map, png: Path, bounds) -> None:
@@ -433,7 +277,7 @@ def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapp
     tooltip = _("%(site)s (%(kommune)s) – %(status)s, score %(score)s")
     props = pd.DataFrame({
         "application_id": cand["application_id"].astype(str), "status": cand["status"].astype(str),
-        "tooltip": [_html(tooltip % {"site": site, "kommune": kommune, "status": labels[status].lower(),
+        "tooltip": [html_text(tooltip % {"site": site, "kommune": kommune, "status": labels[status].lower(),
                                      "score": fmt_number(score, 1)})  # one text per application (tens)
                     for site, kommune, status, score in zip(cand["site_name"].astype(str),
                                                             cand["kommunenavn"].astype(str), cand["status"],
@@ -446,7 +290,7 @@ def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapp
     for status in statuses:  # three layers at most, proposed drawn on top
         keep = (props["status"] == status).to_numpy()
         counts[status] = int(keep.sum())
-        group = folium.FeatureGroup(name=_html(f"{labels[status]} ({counts[status]})"), show=True)
+        group = folium.FeatureGroup(name=html_text(f"{labels[status]} ({counts[status]})"), show=True)
         colour = STATUS_COLOURS[status]
         site_look = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.45,
                      "className": f"candidate candidate-site candidate-{status}", "pane": "candidates"}
@@ -464,10 +308,6 @@ def _add_candidates(fmap: folium.Map, candidates: gpd.GeoDataFrame, popups: Mapp
     return counts
 
 
-def _html(text) -> str:
-    """Plain text as HTML text: ``<``, ``>``, ``&`` and quotes escaped (Leaflet sets tooltips as HTML)."""
-    return str(markupsafe.escape(str(text)))
-
 
 def _per_site(look: dict):
     """A style function adding ``cand-<application_id>`` to the class, so a page can find one site."""
@@ -478,31 +318,6 @@ def _per_site(look: dict):
 
     return style
 
-
-def _labels(gdf: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
-    """Feature labels: the first present name column, then the present unit columns in brackets."""
-    names = [c for c in columns if c in gdf.columns and c not in _LABEL_UNITS]
-    extras = [c for c in columns if c in gdf.columns and c in _LABEL_UNITS]
-    # element-wise text formatting of a few hundred labels (no geometry work); columns are a handful
-    name = gdf[names[0]].map(_text) if names else pd.Series("", index=gdf.index)
-    extra = pd.Series("", index=gdf.index)
-    for col in extras:
-        unit = _LABEL_UNITS[col]
-        text = gdf[col].map(_text)
-        shown = _(unit) if unit in _WORD_UNITS else unit
-        piece = (shown + " " + text) if unit in _PREFIX_UNITS else (text + " " + shown)
-        piece = piece.where(text != "", "")
-        extra = extra.where(piece == "", extra.where(extra == "", extra + ", ") + piece)
-    both = name.where(extra == "", name + " (" + extra + ")")
-    return both.where(name != "", extra)
-
-
-def _text(value) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return fmt_number(value)
-    return str(value).strip()
 
 
 def _bounds_4326(regioner: gpd.GeoDataFrame | None, candidates: gpd.GeoDataFrame) -> list[list[float]]:

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point, box
 
-from screening import _display_cache, _sitemap_background, maps, report, surface
+from screening import _display_cache, _map_context, _sitemap_background, maps, report, surface
 from screening._raster import EXCLUSION_NODATA
 from screening.errors import LayerDataError
 from tests._report_fixtures import synthetic_context, synthetic_run
@@ -110,11 +110,12 @@ def _reference(gdf, style):
 def test_context_geojson_is_the_display_frames_geojson(tmp_path, layer_id):
     """Built, read back from disk and from the process memo: always the display frame's own GeoJSON."""
     gdf = synthetic_context()[layer_id]
-    style = maps._style(layer_id, gdf)
+    style = _map_context.style_for(layer_id, gdf)
 
     def get(cache_dir):
         return _display_cache.context_geojson(
-            gdf, maps._labels(gdf, style.label), tolerance_m=style.tolerance_m, decimals=maps.COORD_DECIMALS,
+            gdf, _map_context.context_labels(gdf, style.label), tolerance_m=style.tolerance_m,
+            decimals=maps.COORD_DECIMALS,
             build=lambda: maps.display_frame(gdf, tolerance_m=style.tolerance_m, label=style.label),
             cache_dir=cache_dir)
 
@@ -130,7 +131,7 @@ def test_context_geojson_is_the_display_frames_geojson(tmp_path, layer_id):
 def test_context_key_follows_geometries_and_labels():
     """A clipped copy (same attrs, same length) or other label texts never share an entry."""
     gdf = synthetic_context()["kommuner"]
-    labels = maps._labels(gdf, ("kommunenavn",))
+    labels = _map_context.context_labels(gdf, ("kommunenavn",))
     key = _display_cache.context_key(gdf, labels, tolerance_m=100, decimals=5)
     cut = box(X0, Y0, X0 + 30 * KM, Y0 + 90 * KM)
     clipped = gdf.assign(geometry=shapely.intersection(gdf.geometry.to_numpy(), cut))
@@ -143,15 +144,15 @@ def test_context_key_follows_geometries_and_labels():
 
 def test_changed_context_entry_is_refused(tmp_path):
     gdf = synthetic_context()["kommuner"]
-    style = maps._style("kommuner", gdf)
+    style = _map_context.style_for("kommuner", gdf)
     args = {"tolerance_m": style.tolerance_m, "decimals": maps.COORD_DECIMALS, "cache_dir": tmp_path,
             "build": lambda: maps.display_frame(gdf, tolerance_m=style.tolerance_m, label=style.label)}
-    _display_cache.context_geojson(gdf, maps._labels(gdf, style.label), **args)
+    _display_cache.context_geojson(gdf, _map_context.context_labels(gdf, style.label), **args)
     entry = next(tmp_path.glob("map-*.geojson"))
     entry.write_text(entry.read_text(encoding="utf-8").replace("Vestby", "Westby"), encoding="utf-8")
     _display_cache._MEMO.clear()
     with pytest.raises(LayerDataError, match=r"changed since it was written.*delete"):
-        _display_cache.context_geojson(gdf, maps._labels(gdf, style.label), **args)
+        _display_cache.context_geojson(gdf, _map_context.context_labels(gdf, style.label), **args)
 
 
 def _without_ids(html: str) -> str:
