@@ -46,7 +46,9 @@ def layers_list(mirror: Path | None, offline: bool, probe: bool) -> None:
     """List every catalog layer: role, where it resolves (imported/cache/mirror/online/missing), features, licence.
 
     'online?' means only the official source could provide it and it has not been fetched yet;
-    --probe asks each such source whether it answers from this machine.
+    --probe asks each such source whether it answers from this machine. The copy column marks a mirror copy
+    that is provisional (unofficial or out of date: every output using it says so) or partial (complete only
+    inside its coverage); an official fetch or import is neither.
     """
     settings, catalog, _ = context(mirror, offline)
     rows = []
@@ -57,9 +59,11 @@ def layers_list(mirror: Path | None, offline: bool, probe: bool) -> None:
         count = catalog_mod.feature_count(res) if res.origin != "imported" else _imported(settings, spec.id)["features"]
         licence = spec.mirror_source.rsplit(", ", 1)[-1] if res.origin in ("mirror", "cache") and spec.mirror_source \
             else spec.source.licence
-        date = _imported(settings, spec.id)["imported_at"][:10] if res.origin == "imported" else str(spec.mirror_date or "")
-        rows.append((spec.id, spec.role, res.origin, "" if count is None else f"{count:,}", licence[:38], date))
-    _echo_table([("id", "role", "resolves", "features", "licence", "date"), *rows])
+        imported = res.origin == "imported"
+        date = _imported(settings, spec.id)["imported_at"][:10] if imported else str(spec.mirror_date or "")
+        rows.append((spec.id, spec.role, res.origin, "" if count is None else f"{count:,}", licence[:38], date,
+                     _copy_note(spec, res)))
+    _echo_table([("id", "role", "resolves", "features", "licence", "date", "copy"), *rows])
     missing = [r[0] for r in rows if r[2] == "missing"]
     if missing:
         click.echo(f"\n{len(missing)} layer(s) resolve nowhere on this machine: {', '.join(missing)}", err=True)
@@ -194,3 +198,11 @@ def _echo_table(rows: list[tuple]) -> None:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _copy_note(spec, res) -> str:
+    """'provisional', 'partial' or both for a layer read from its mirror copy (directly or via the cache)."""
+    from_mirror = res.origin == "mirror" or (res.origin == "cache" and res.detail == "from mirror")
+    if not from_mirror:
+        return ""
+    return ", ".join(word for word, on in (("provisional", spec.provisional), ("partial", spec.mirror_coverage)) if on)

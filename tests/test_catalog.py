@@ -188,6 +188,8 @@ def test_layers_list_on_real_mirror(tmp_path, monkeypatch):
     assert lines["naturnationalparker"][2:4] == ["mirror", "15"]  # the provisional copy (offline)
     assert lines["bes_naturtyper"][2:4] == ["mirror", "168"]  # the Vestegnen subset, partial coverage
     assert lines["energiparker"][2] == "missing"
+    assert lines["naturnationalparker"][-1] == "provisional" and lines["bes_naturtyper"][-1] == "partial"
+    assert lines["natura2000_fuglebeskyttelse"][-1] != "provisional"  # an official copy: no mark
 
 
 def test_readme_sources_table_is_generated_from_the_catalog():
