@@ -106,9 +106,9 @@ def overlay_key(surface_path: Path, *, max_px: int) -> str:
     import PIL
     import rasterio
 
-    from screening.surface import _surface_files
+    from screening._surface_read import surface_files
 
-    suit, excl = _surface_files(Path(surface_path))
+    suit, excl = surface_files(Path(surface_path))
     blob = json.dumps({"v": FORMAT_VERSION, "suitability": file_sha256(suit), "exclusion": file_sha256(excl),
                        "max_px": int(max_px), "pil": PIL.__version__, "rasterio": rasterio.__version__,
                        "gdal": rasterio.__gdal_version__, "matplotlib": matplotlib.__version__})

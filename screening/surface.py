@@ -3,6 +3,8 @@
 Same rules, bands and weights as the vector screening (``layers/criteria.yaml`` is the one source of
 truth): `build_surface` rasterizes the ``exclude``/``cut`` rules into a bit mask and scores every land cell
 on the criteria a raster can assess, tile by tile (`screening._raster`), into Cloud-Optimised GeoTIFFs.
+The rules' and criteria's inputs are prepared by `screening._surface_inputs`; reading a finished surface
+(`better_land_nearby`, `overlay_png`) is `screening._surface_read`, re-exported here.
 See docs/SURFACE.md for the method, its tolerances and how to run it partitioned on dask.
 """
 
@@ -18,14 +20,14 @@ from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
-import numpy as np
-import shapely
 
-from screening import _raster, _raster_io, _surface_nature
+from screening import _raster, _raster_io, _surface_inputs, _surface_nature
 from screening._geo import require_crs
 from screening._json import write_json
-from screening._raster import Grid, Nearest, Reach, TileInputs
-from screening.config import CRS, Criteria, Criterion
+from screening._raster import Grid, TileInputs
+from screening._surface_inputs import RASTER_RULE_ACTIONS
+from screening._surface_read import better_land_nearby, overlay_png
+from screening.config import CRS, Criteria
 from screening.errors import ConfigError, LayerUnavailableError
 from screening.i18n import current as _current_lang
 from screening.i18n import fmt_number
@@ -35,10 +37,6 @@ __all__ = ["SurfaceResult", "build_surface", "surface_from_catalog", "effective_
            "better_land_nearby", "overlay_png"]
 
 log = logging.getLogger(__name__)
-
-RASTER_RULE_ACTIONS = ("exclude", "cut")
-"""Rule actions that make a cell unusable; ``flag`` rules are reported only and are not rasterized."""
-_PER_M = {"m": 1.0, "km": 1000.0}
 
 
 @dataclass(frozen=True)
@@ -143,15 +141,16 @@ def build_surface(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, *,
     t0 = time.perf_counter()
     block = _check_args(res_m, block_size or criteria.surface.block_size, scheduler, land)
     grid = Grid.covering(land.total_bounds, res_m)
-    rules, missing_rules = _rules(layers, criteria, grid, set(allow_missing))
+    rules, missing_rules = _surface_inputs.rule_burns(layers, criteria, grid, set(allow_missing))
     provenance = _surface_nature.layer_provenance(layers, criteria)  # provisional copies, coverage (H4)
     partial = _surface_nature.partial_rules(layers, [r for r, _ in rules], criteria)
-    network = _network(layers, criteria)
-    crits, not_assessed = _criteria(layers, criteria, grid, network)
+    network = _surface_inputs.roads_for(layers, criteria)
+    crits, not_assessed = _surface_inputs.criterion_inputs(layers, criteria, grid, network)
     points = effective_points(criteria, [c.id for c in crits])
     inputs = TileInputs(grid=grid, land=_raster.burn_shapes(land.geometry.to_numpy(), grid, all_touched=False),
                         rules=tuple(b for _, b in rules), criteria=tuple(crits),
-                        points=tuple(points[c.id] for c in crits), bonus=_bonus(layers, criteria, grid),
+                        points=tuple(points[c.id] for c in crits),
+                        bonus=_surface_inputs.bonus_burns(layers, criteria, grid),
                         keep_scores=criterion_bands, roads=network)
     windows = grid.windows(block)
     log.info("surface: %d x %d cells of %g m (%d tiles of <= %d cells), %d rules, %d criteria assessed",
@@ -263,207 +262,3 @@ def _check_args(res_m: float, block_size: int, scheduler: str, land: gpd.GeoData
     if land.empty:
         raise ConfigError("land is empty: pass the kommuner polygons (or another land mask) in EPSG:25832")
     return int(block_size)
-
-
-def _rules(layers, criteria: Criteria, grid: Grid, allow: set[str]):
-    """(rule id, Burn) for each ``exclude``/``cut`` rule whose layer is present; missing ones with reasons."""
-    burns, missing = [], {}
-    for rule in criteria.exclusions.rules:  # a handful of declared rules
-        if rule.action not in RASTER_RULE_ACTIONS:
-            continue
-        if rule.layer not in layers:
-            if rule.layer in allow or rule.id in allow:
-                missing[rule.id] = _("layer %(layer)s missing (allowed)", layer=rule.layer)
-                log.warning("surface incomplete: rule %s has no layer %s", rule.id, rule.layer)
-                continue
-            raise LayerUnavailableError(f"exclusion rule {rule.id!r} needs layer {rule.layer!r}, which is not "
-                                        f"loaded; provide it or pass --allow-missing {rule.layer}")
-        gdf = layers[rule.layer]
-        require_crs(gdf, f"layer {rule.layer!r}")
-        _surface_nature.check_partial(rule, gdf, allow)  # a copy covering part of the country (H4)
-        gdf = rule.filter.apply(gdf, what=f"layer {rule.layer!r} (rule {rule.id})")
-        geoms = gdf.geometry.to_numpy()
-        if rule.buffer_m > 0:
-            geoms = shapely.buffer(geoms, rule.buffer_m, quad_segs=32)
-        burns.append((rule.id, _raster.burn_shapes(geoms, grid, all_touched=True)))
-    if len(burns) > _raster.MAX_RULES:
-        raise ConfigError(f"{len(burns)} exclude/cut rules; exclusion.tif holds at most {_raster.MAX_RULES} bits")
-    return burns, missing
-
-
-def _network(layers, criteria: Criteria):
-    """The road network when a travel criterion can use it (the same one the vector scoring builds)."""
-    travel = criteria.travel
-    if travel.road_layer not in layers or not any(
-            c.measure in ("travel_time", "reach_sum", "reach_count") and c.layer in layers for c in criteria.criteria):
-        return None
-    from screening.road_network import network_for
-
-    return network_for(layers[travel.road_layer], travel)
-
-
-def _criteria(layers, criteria: Criteria, grid: Grid, network=None):
-    """The criteria a raster can assess, prepared for tiles; the others with the reason. Travel criteria
-    go over `network` when given (node-level minutes, `screening._raster_travel`), else straight line."""
-    prepared, not_assessed = [], {}
-    travel = criteria.travel
-    m_per_min = travel.fallback_speed_kmh * 1000.0 / 60.0 / travel.detour_factor  # straight-line metres/minute
-    for crit in criteria.criteria:  # about 20 configured criteria
-        reason = _why_not(crit, layers)
-        if reason is None:
-            gdf = crit.filter.apply(layers[crit.layer], what=f"layer {crit.layer!r} ({crit.id})")
-            reason = "" if len(gdf) else _("no feature of layer %(layer)s passes the filter of %(criterion)s",
-                                           layer=crit.layer, criterion=crit.id)
-        if reason:
-            not_assessed[crit.id] = reason
-            continue
-        require_crs(gdf, f"layer {crit.layer!r}")
-        geoms = gdf.geometry.to_numpy()
-        band = crit.band.points
-        if network is not None and crit.measure != "distance":
-            from screening import _raster_travel
-
-            values = _reach_values(crit, gdf) if crit.measure == "reach_sum" else None
-            prepared.append(_raster_travel.prepare(crit, geoms, values, network))
-        elif crit.measure in ("distance", "travel_time"):
-            per_m = 1.0 / _PER_M[crit.unit] if crit.measure == "distance" else 1.0 / m_per_min
-            polys = np.isin(shapely.get_type_id(geoms), (3, 6))
-            interior = _raster.burn_shapes(geoms[polys], grid, all_touched=False) if polys.any() else None
-            seg_a, seg_b = _segments(geoms)
-            prepared.append(Nearest(crit.id, seg_a, seg_b, interior, flat_m=band[0][0] / per_m,
-                                    halo_m=band[-1][0] / per_m, raw_per_m=per_m, band=band))
-        else:
-            prepared.append(_reach(crit, gdf, geoms, crit.within_min * m_per_min, grid))
-    return prepared, not_assessed
-
-
-def _why_not(crit: Criterion, layers) -> str | None:
-    if crit.measure == "attribute":
-        return _("submission attribute %(field)s: not measurable on a raster", field=crit.field)
-    if crit.layer not in layers:
-        return _("layer %(layer)s not available", layer=crit.layer)
-    return None
-
-
-def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features as segments: start and end points, (n, 2) metres; a point is a segment of length 0,
-    lines and polygon rings give one segment per pair of consecutive vertices."""
-    parts = shapely.get_parts(geoms)
-    kind = shapely.get_type_id(parts)
-    points = shapely.get_coordinates(parts[kind == 0])
-    rings = shapely.get_parts(shapely.boundary(parts[np.isin(kind, (3,))]))
-    lines = np.concatenate([parts[np.isin(kind, (1, 2))], rings])
-    coords, line = shapely.get_coordinates(lines, return_index=True)
-    same = line[1:] == line[:-1]
-    return np.vstack([points, coords[:-1][same]]), np.vstack([points, coords[1:][same]])
-
-
-def _reach_values(crit: Criterion, gdf: gpd.GeoDataFrame) -> np.ndarray:
-    if crit.value_column not in gdf.columns:
-        raise ConfigError(f"criterion {crit.id}: layer {crit.layer!r} has no column {crit.value_column!r}; "
-                          f"columns are {list(gdf.columns)}")
-    return np.nan_to_num(gdf[crit.value_column].to_numpy(dtype=float))
-
-
-def _reach(crit: Criterion, gdf: gpd.GeoDataFrame, geoms: np.ndarray, radius_m: float, grid: Grid) -> Reach:
-    values = _reach_values(crit, gdf) if crit.measure == "reach_sum" else np.ones(len(gdf))
-    point = shapely.get_type_id(geoms) == 0
-    areas = None
-    if (~point).any():
-        buffered = shapely.buffer(geoms[~point], radius_m, quad_segs=32)
-        areas = (_raster.burn_shapes(buffered, grid, all_touched=False), values[~point])
-    xy = shapely.get_coordinates(geoms[point])
-    return Reach(crit.id, xy, values[point], areas, radius_m=radius_m, band=crit.band.points)
-
-
-def _bonus(layers, criteria: Criteria, grid: Grid) -> tuple:
-    """Bonus areas: cell centres within ``within_m`` of a feature of the bonus layer earn its points."""
-    out = []
-    for bonus in criteria.bonus:  # one or two configured bonuses
-        if bonus.layer and bonus.layer in layers:
-            geoms = shapely.buffer(layers[bonus.layer].geometry.to_numpy(), bonus.within_m, quad_segs=32)
-            out.append((_raster.burn_shapes(geoms, grid, all_touched=False), bonus.points))
-    return tuple(out)
-
-
-# --------------------------------------------------------------------------- for the map and the cards
-
-
-def better_land_nearby(candidate_geom, surface_path: Path, *, radius_m: float = 10_000.0, min_area_ha: float,
-                       min_gain_points: float = 1.0) -> dict | None:
-    """The best-scoring free square of at least `min_area_ha` within `radius_m` of a site, if it beats the site.
-
-    Free cells are land, not excluded (no bit set), outside the site, with centre within `radius_m` of
-    it. Every k x k square of free cells is a candidate, with k the smallest whole number of cells whose
-    square holds `min_area_ha` (k = ceil(sqrt(area) / res_m)); its score is the mean of its cells. The best
-    one is returned when its mean beats the site's own mean (cells whose centre is inside the site; the
-    cell under its centroid when the site is smaller than a cell) by at least `min_gain_points`.
-
-    Parameters
-    ----------
-    candidate_geom
-        The site, a shapely (multi)polygon in EPSG:25832 (metres).
-    surface_path
-        The surface folder, or its ``suitability.tif`` (``exclusion.tif`` must lie beside it).
-    radius_m
-        Search radius around the site in metres.
-    min_area_ha
-        The size to match, hectares (the submission's area or net area).
-    min_gain_points
-        How many points (of 100) better the area must be to be reported.
-
-    Returns
-    -------
-    dict or None
-        ``score_mean`` and ``site_score_mean`` (0–100), ``gain_points``, ``area_ha``, ``centroid_xy``
-        (EPSG:25832 m), ``centroid_lonlat`` (WGS84), ``bounds`` (minx, miny, maxx, maxy EPSG:25832),
-        ``distance_m`` (site to area); None when nothing free and better is near.
-    """
-    suit, excl = _surface_files(surface_path)
-    site = shapely.make_valid(candidate_geom)
-    found = _raster_io.best_square(suit, excl, site, radius_m=radius_m, min_area_ha=min_area_ha)
-    if found is None:
-        return None
-    best, site_mean = found
-    if np.isfinite(site_mean) and best["score_mean"] < site_mean + min_gain_points:
-        return None
-    from pyproj import Transformer
-
-    lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(*best["centroid_xy"])
-    best.update(site_score_mean=float(site_mean), gain_points=float(best["score_mean"] - site_mean),
-                centroid_lonlat=(float(lon), float(lat)),
-                distance_m=float(shapely.distance(site, shapely.box(*best["bounds"]))))
-    return best
-
-
-def overlay_png(surface_path: Path, out_png: Path, *, max_px: int = 2000):
-    """Render the surface as a transparent PNG in Web Mercator for a folium ``ImageOverlay``.
-
-    Scores 0–100 are coloured red-yellow-green, excluded land dark grey, the sea transparent. The
-    rasters are read at display resolution (from the COG overviews, average for scores, nearest for the
-    bit mask) with at most `max_px` pixels along the longer side, then warped to EPSG:3857.
-
-    Returns
-    -------
-    tuple
-        ``(png_path, ((south, west), (north, east)))``: the PNG and its bounds in WGS84 degrees, in
-        the order ``folium.raster_layers.ImageOverlay(bounds=...)`` expects.
-    """
-    suit, excl = _surface_files(surface_path)
-    rgba, bounds = _raster_io.render_rgba(suit, excl, max_px=max_px)
-    from PIL import Image
-
-    Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgba).save(out_png, optimize=True)
-    return Path(out_png), bounds
-
-
-def _surface_files(surface_path: Path) -> tuple[Path, Path]:
-    path = Path(surface_path)
-    suit = path / "suitability.tif" if path.is_dir() else path
-    excl = suit.with_name("exclusion.tif")
-    for f in (suit, excl):
-        if not f.exists():
-            raise LayerUnavailableError(f"{f}: surface file not found; run 'industripark surface --out "
-                                        f"{suit.parent}' first")
-    return suit, excl

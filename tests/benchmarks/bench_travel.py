@@ -140,12 +140,12 @@ def _agreement(measured, ref, sample, crits) -> dict:
 
 def _surface_step(layers, crit) -> dict:
     """Prepare the travel criteria for the raster and evaluate them on every land cell at 100 m."""
-    from screening import surface
+    from screening import _surface_inputs
 
     grid = _raster.Grid.covering(layers["kommuner"].total_bounds, 100.0)
     w0, c0 = time.perf_counter(), time.process_time()
-    net = surface._network(layers, crit)
-    crits, _ = surface._criteria(layers, crit, grid, net)
+    net = _surface_inputs.roads_for(layers, crit)
+    crits, _ = _surface_inputs.criterion_inputs(layers, crit, grid, net)
     road = [c for c in crits if isinstance(c, _raster_travel.RoadNearest | _raster_travel.RoadReach)]
     prepare_s = time.perf_counter() - w0
     land = _raster.burn_shapes(layers["kommuner"].geometry.to_numpy(), grid, all_touched=False)
