@@ -9,7 +9,8 @@ import inspect
 
 import pytest
 
-RULE_MODULES = ("exclusion", "scoring", "coverage", "surface", "_sitemap")
+RULE_MODULES = ("exclusion", "_exclusion_measure", "_zone_shares", "scoring", "coverage", "surface",
+                "_surface_inputs", "_sitemap")
 
 
 @pytest.mark.parametrize("name", RULE_MODULES)
