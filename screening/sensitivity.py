@@ -137,7 +137,27 @@ def _rankable(group_scores: pd.DataFrame, eligible: pd.Series | None) -> np.ndar
 
 
 def _ranks(totals: np.ndarray) -> np.ndarray:
-    """Competition ranks (1 = best) per row; higher total ranks first."""
+    """Competition ranks (1 = best) per row; higher total ranks first; totals equal to 9 decimals tie.
+
+    Each total becomes an integer count of 1e-9 points (``rint(-total * 1e9)``: equal exactly when
+    ``round(total, 9)`` is equal, in the same order) packed with its column number into one int64 key, so a
+    plain sort of the keys per row (no argsort, no take) gives the order and the column of every place; a
+    place's rank is 1 + the position where its run of equal totals starts. The same ranks as
+    ``scipy.stats.rankdata(-np.round(totals, 9), method="min", axis=1)``, which is used when a total is
+    not finite or too large to pack.
+    """
     if totals.shape[1] == 0:
         return totals
-    return rankdata(-np.round(totals, 9), method="min", axis=1).astype(float)  # float noise is a tie
+    rows, m = totals.shape
+    bits = max(int(m - 1).bit_length(), 1)
+    limit = float(2 ** (62 - bits)) / 1e9  # |total| below this packs into an int64 key
+    if not np.isfinite(totals).all() or np.abs(totals).max() >= limit:
+        return rankdata(-np.round(totals, 9), method="min", axis=1).astype(float)  # NaN rows stay NaN
+    key = np.sort((np.rint(totals * -1e9).astype(np.int64) << bits) | np.arange(m, dtype=np.int64), axis=1)
+    value, column = key >> bits, key & ((1 << bits) - 1)
+    starts = np.ones((rows, m), dtype=bool)
+    starts[:, 1:] = value[:, 1:] != value[:, :-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(m), 0), axis=1)
+    ranks = np.empty((rows, m))
+    ranks[np.arange(rows)[:, None], column] = first + 1.0
+    return ranks

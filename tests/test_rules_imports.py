@@ -9,7 +9,8 @@ import inspect
 
 import pytest
 
-RULE_MODULES = ("exclusion", "_exclusion_measure", "_zone_shares", "scoring", "coverage", "surface",
+RULE_MODULES = ("exclusion", "_exclusion_measure", "_zone_shares", "scoring", "_scoring_measure",
+                "_scoring_breakdown", "coverage", "surface",
                 "_surface_inputs", "_sitemap")
 
 

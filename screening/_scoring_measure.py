@@ -1,0 +1,259 @@
+"""Measuring the criteria: each criterion's raw value and its explanation, one row per candidate.
+
+Internal to `screening.scoring` (`scoring.measure` calls it once per criterion and bonus): distances to the
+nearest feature, travel minutes and reach sums through `screening.travel`, declared values standing in for
+a missing layer, submission attributes through a mapping or band, the bonus; feature labels and provenance
+(layer source and date). No score is made here (`screening._scoring_breakdown`). Texts go through
+`screening.i18n`, in the current language.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from screening import _kept
+from screening import travel as travel_mod
+from screening._geo import require_crs
+from screening._scoring_breakdown import num
+from screening.config import Bonus, Criterion
+from screening.errors import LayerDataError
+from screening.i18n import N_
+from screening.i18n import gettext as _
+
+__all__ = ["PER_M", "travel_access", "measure_criterion", "measure_bonus"]
+
+log = logging.getLogger(__name__)
+
+PER_M = {"m": 1.0, "km": 1000.0}
+"""Metres per distance unit a criterion may use."""
+_DECLARED = N_("declared by municipality")
+_TRUE = {"true", "1", "yes", "ja", "y"}
+
+
+def travel_access(geoms, candidates, layers, criteria):
+    """The sites' access to the road network (built once per road layer), shared by all travel criteria;
+    the straight-line fallback without a road layer; None if no travel criterion is measurable."""
+    used = [c for c in criteria.criteria
+            if c.measure in ("travel_time", "reach_sum", "reach_count") and c.layer in layers]
+    if not used:
+        return None
+    cfg = criteria.travel
+    network = travel_mod.network_for(layers[cfg.road_layer], cfg) if cfg.road_layer in layers else None
+    return travel_mod.access(gpd.GeoSeries(geoms, crs=candidates.crs), travel=cfg, network=network,
+                             cutoff_min=max((c.within_min or 0.0) for c in used))
+
+
+def measure_criterion(crit, candidates, geoms, layers, acc, criteria, meta) -> pd.DataFrame:
+    """Raw values and their explanation for one criterion, one row per candidate (positional)."""
+    n = len(geoms)
+    if crit.measure == "attribute":
+        return _attribute(crit, candidates)
+    if crit.layer not in layers:
+        why = meta.get(crit.layer, {}).get("missing")
+        missing = (_("layer %(layer)s not available (%(why)s)", layer=crit.layer, why=why) if why
+                   else _("layer %(layer)s not available", layer=crit.layer))
+        if crit.declared_field:
+            return _declared(crit, candidates, criteria.travel, missing)
+        return _frame(n, note=missing, layer=crit.layer)
+    feats = layers[crit.layer]
+    require_crs(feats, f"layer {crit.layer!r}")
+    if crit.filter.where or crit.filter.require:
+
+        feats = _kept.filtered(feats, crit.filter, what=f"layer {crit.layer!r} (criterion {crit.id})")
+    src, date = _provenance(crit.layer, layers, meta)
+    if feats.empty:
+        return _frame(n, note=_("no feature of layer %(layer)s passes the filter of %(criterion)s",
+                                layer=crit.layer, criterion=crit.id),
+                      layer=crit.layer, source=src, date=date)
+    out = _frame(n, layer=crit.layer, source=src, date=date)
+    fgeoms = feats.geometry.to_numpy()
+    if crit.measure == "distance":
+        dist, which = travel_mod.nearest_distance(geoms, fgeoms)
+        hit = which >= 0
+        out.loc[hit, "raw_value"] = dist[hit] / PER_M[crit.unit]
+        out.loc[hit, "nearest"] = _labels(feats, crit)[which[hit]]
+        out["method"] = _("straight line")
+    elif crit.measure == "travel_time":
+        near = travel_mod.nearest_minutes(acc, feats)
+        hit = near["target"].to_numpy() >= 0
+        out.loc[hit, "raw_value"] = near.loc[hit, "travel_min"]
+        out.loc[hit, "nearest"] = _labels(feats, crit)[near.loc[hit, "target"].to_numpy()]
+        out["method"] = near["method"]
+        out["source"] = travel_mod.with_road_source(src, acc)
+    else:
+        if crit.measure == "reach_sum" and crit.value_column not in feats.columns:
+            raise LayerDataError(f"layer {crit.layer!r} has no column {crit.value_column!r} for criterion "
+                                 f"{crit.id}; columns are {list(feats.columns)}")
+        values = feats[crit.value_column] if crit.measure == "reach_sum" else None
+        got = travel_mod.reach(acc, feats, crit.within_min, values=values,
+                               labels=_labels(feats, crit) if crit.label_column else None)
+        out["raw_value"] = got["reach_sum" if crit.measure == "reach_sum" else "reach_count"].astype(float)
+        out["nearest"] = travel_mod.reach_text(got, crit.layer, crit.within_min)
+        out["method"] = got["method"]
+        out["source"] = travel_mod.with_road_source(src, acc)
+    out["assessed"] = out["raw_value"].notna()
+    out.loc[~out["assessed"], "note"] = _("empty site geometry or no reachable feature")
+    return out
+
+
+def _declared(crit: Criterion, candidates, travel, missing: str) -> pd.DataFrame:
+    """The submission's declared value stands in for a missing layer (e.g. road km to the motorway)."""
+    n = len(candidates)
+    why = _("%(missing)s and the submission does not state %(field)s", missing=missing, field=crit.declared_field)
+    if crit.declared_field not in candidates.columns:
+        return _frame(n, note=why, layer=crit.layer)
+    value = pd.to_numeric(candidates[crit.declared_field], errors="coerce").to_numpy(dtype=float)
+    out = _frame(n, note=why, layer=crit.layer, source=_submission_source(candidates))
+    ok = ~np.isnan(value) & (value >= 0)
+    negative = ~np.isnan(value) & (value < 0)
+    out.loc[negative, "note"] = _("%(missing)s; the declared %(field)s is negative", missing=missing,
+                                  field=crit.declared_field)
+    if crit.unit == "min" and crit.declared_unit in PER_M:
+        raw = value * PER_M[crit.declared_unit] / 1000.0 / travel.fallback_speed_kmh * 60.0
+        speed = num(travel.fallback_speed_kmh)
+        method = [_("declared by municipality: %(value)s %(unit)s road distance at %(speed)s km/h", value=num(v),
+                    unit=crit.declared_unit, speed=speed) for v in value]
+    else:
+        per_unit = {**PER_M, "min": 1.0}  # same kind by scoring._check_inputs: m/km to m/km, or min to min
+        raw = value * per_unit[crit.declared_unit] / per_unit[crit.unit]
+        method = [_("declared by municipality: %(value)s %(unit)s", value=num(v), unit=crit.declared_unit)
+                  for v in value]
+    out.loc[ok, "raw_value"] = raw[ok]
+    out.loc[ok, "method"] = np.asarray(method, dtype=object)[ok]
+    out.loc[ok, "note"] = ""
+    out["assessed"] = ok
+    return out
+
+
+def _attribute(crit: Criterion, candidates) -> pd.DataFrame:
+    """A submission field through ``mapping`` (``present``/``absent`` keys allowed) or a numeric ``band``."""
+    n = len(candidates)
+    if crit.field not in candidates.columns:
+        return _frame(n, note=_("the submission does not state %(field)s", field=crit.field))
+    col = candidates[crit.field]
+    text = col.astype(object).where(col.notna(), "").astype(str).str.strip()
+    empty = (text == "").to_numpy()
+    out = _frame(n, source=_submission_source(candidates), method=_(_DECLARED))
+    out["raw_value"] = np.where(empty, None, col.astype(object).to_numpy())
+    if crit.mapping is not None:
+        keys = {k.lower(): k for k in crit.mapping}
+        key = text.str.lower().map(keys).to_numpy(dtype=object)
+        if "present" in crit.mapping:
+            key = np.where(pd.isna(key) & ~empty, "present", key)
+        if "absent" in crit.mapping:
+            key = np.where(empty, "absent", key)
+            out.loc[empty, "raw_value"] = _("(not stated)")
+        value = pd.Series(key, dtype=object).map(crit.mapping).to_numpy(dtype=float)  # NaN: no key
+        bad = np.isnan(value) & ~empty
+        out.loc[bad, "note"] = [_("value %(value)s of %(field)s is not one of %(allowed)s", value=repr(v),
+                                  field=crit.field, allowed=list(crit.mapping)) for v in text[bad]]
+    else:
+        value = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        bad = np.isnan(value) & ~empty
+        out.loc[bad, "note"] = [_("value %(value)s of %(field)s is not a number", value=repr(v), field=crit.field)
+                                for v in text[bad]]
+    lacking = _file_lacks(candidates, crit.field)  # the row's file has no such column: not assessed, not absent
+    value = np.where(lacking, np.nan, value)
+    out["assessed"] = ~np.isnan(value)
+    out.loc[empty & ~out["assessed"].to_numpy(), "note"] = _("the submission does not state %(field)s",
+                                                             field=crit.field)
+    if lacking.any():
+        out.loc[lacking, "raw_value"] = None
+        out.loc[lacking, "note"] = [_("%(file)s has no %(field)s field (not assessed, not 'absent')", file=f,
+                                      field=crit.field) for f in candidates["source_file"].to_numpy()[lacking]]
+    out.loc[~out["assessed"], "method"] = ""
+    out["_value"] = value
+    return out
+
+
+def _file_lacks(candidates, field: str) -> np.ndarray:
+    """Rows whose submission file has no `field` column at all, though another file screened with it has
+    (``fields_absent``, comma-separated, set by `submissions.load_submissions`)."""
+    if "fields_absent" not in candidates.columns:
+        return np.zeros(len(candidates), dtype=bool)
+    listed = candidates["fields_absent"].fillna("").astype(str).str.split(",")
+    return listed.map(lambda names: field in names).to_numpy(dtype=bool)
+
+
+def measure_bonus(b: Bonus, candidates, geoms, layers, meta) -> pd.DataFrame:
+    """Bonus points: within ``within_m`` of a layer feature, or the declared field true."""
+    n = len(geoms)
+    layer_ok = bool(b.layer) and b.layer in layers
+    field_ok = bool(b.field) and b.field in candidates.columns
+    hit, known = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    out = _frame(n, layer=b.layer or "")
+    methods = np.full(n, "", dtype=object)
+    if layer_ok:
+        src, date = _provenance(b.layer, layers, meta)
+        out["source"], out["date"] = src, date
+        dist, which = travel_mod.nearest_distance(geoms, layers[b.layer].geometry.to_numpy())
+        known = which >= 0
+        out.loc[known, "raw_value"] = dist[known]
+        hit = known & (dist <= b.within_m)
+        methods[known] = _("straight line, within %(limit)s m of %(layer)s", limit=num(b.within_m), layer=b.layer)
+    if field_ok:
+        col = candidates[b.field]
+        stated = col.notna().to_numpy() & (col.astype(str).str.strip() != "").to_numpy()
+        yes = stated & col.astype(str).str.strip().str.lower().isin(_TRUE).to_numpy()
+        methods[yes & ~hit] = _("declared by municipality: %(field)s = true", field=b.field)
+        out.loc[yes & ~hit, "raw_value"] = True
+        hit |= yes
+        known |= stated
+    out["assessed"] = known
+    out["earned"] = np.where(hit, b.points, 0.0)
+    out["method"] = methods
+    why = "; ".join(([_("layer %(layer)s not available", layer=b.layer)] if b.layer and not layer_ok else []) +
+                    ([_("the submission does not state %(field)s", field=b.field)] if b.field else []))
+    out.loc[~known, "note"] = why or _("nothing to assess it on")
+    return out
+
+
+def _frame(n: int, *, note: str = "", layer: str = "", source: str = "", date: str = "", method: str = ""):
+    """Empty per-candidate rows (not assessed) with the given explanation fields."""
+    return pd.DataFrame({"raw_value": pd.Series([None] * n, dtype=object),
+                         "assessed": np.zeros(n, dtype=bool), "method": method, "nearest": "", "note": note,
+                         "layer": layer, "source": source, "date": date}, index=pd.RangeIndex(n))
+
+
+def _labels(feats: gpd.GeoDataFrame, crit: Criterion) -> np.ndarray:
+    """Label per feature: ``label_column`` value, with the voltage appended where the layer has one; kept per
+    layer, criterion labelling and language (`screening._kept`: a preview labels no layer again)."""
+    key = (crit.label_template, crit.label_column)
+    return _kept.kept("criterion_labels", feats, key, lambda: _feature_labels(feats, crit))
+
+
+def _feature_labels(feats: gpd.GeoDataFrame, crit: Criterion) -> np.ndarray:
+    n = len(feats)
+    base = pd.Series([""] * n, dtype=object)
+    if crit.label_template:  # e.g. "afkørsel {ref} {name}" for motorway exits
+        base = pd.Series(travel_mod.template_labels(feats, crit.label_template), dtype=object)
+    elif crit.label_column and crit.label_column in feats.columns:
+        col = feats[crit.label_column].reset_index(drop=True)
+        base = col.astype(object).where(col.notna(), _("unnamed")).astype(str)
+    elif crit.label_column:
+        log.warning("criterion %s: label column %r not in layer %s", crit.id, crit.label_column, crit.layer)
+    kv_col = next((c for c in ("max_voltage_kv", "voltage_kv") if c in feats.columns), None)
+    if kv_col is not None:
+        kv = pd.to_numeric(feats[kv_col], errors="coerce").reset_index(drop=True)
+        kv_txt = kv.map(lambda v: "" if pd.isna(v) else f"{v:g} kV")
+        both = np.where(base == "", kv_txt, base + " (" + kv_txt + ")")
+        named = base.str.contains(r"\bkV\b", regex=True).to_numpy()  # "400/132 kV Ishøj" says it already
+        base = pd.Series(np.where((kv_txt == "") | named, base, both))
+    return base.to_numpy(dtype=object)
+
+
+def _provenance(layer_id: str, layers, meta) -> tuple[str, str]:
+    attrs = getattr(layers.get(layer_id), "attrs", {}) or {}
+    extra = meta.get(layer_id, {})
+    return (str(attrs.get("source") or extra.get("source", "")),
+            str(attrs.get("date") or extra.get("date", "")))
+
+
+def _submission_source(candidates) -> object:
+    if "source_file" in candidates.columns:
+        return ("submission " + candidates["source_file"].astype(str)).to_numpy(dtype=object)
+    return "submission"
