@@ -14,8 +14,9 @@ import pytest
 from screening import i18n, scenarios
 from screening._scenario_compare import compare
 from screening._scenario_config import BASE_ID
-from screening._scenario_reasons import _ordinal, _signed, _span, clause
+from screening._scenario_reasons import clause
 from screening._scenario_robust import robust_proposal
+from screening._scenario_sentences import _ordinal, _signed, _span
 from screening.catalog import LayerSet
 from screening.config import LocalText, settings_from_env
 from tests._scenario_fixtures import (
