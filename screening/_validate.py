@@ -12,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from screening import _kept
 from screening._geo import area_ha, require_crs
 from screening._problems import Locator, Problem
 from screening._validate_attributes import DTYPES, as_text, check_attributes, match_columns
@@ -37,7 +38,7 @@ def check_frame(raw: gpd.GeoDataFrame, *, file: str, kommuner: gpd.GeoDataFrame,
     attrs_of_file = raw.attrs
     raw = raw.reset_index(drop=True)  # positions are the feature indices of the problems
     raw.attrs = dict(attrs_of_file)
-    table = _kommune_table(kommuner)
+    table = _kept.kept("kommune_table", kommuner, None, lambda: _kommune_table(kommuner))  # never modified
     columns = match_columns([c for c in raw.columns if c != raw.geometry.name], schema,
                             shapefile=str(raw.attrs.get("format", "")).endswith("Shapefile"))
     ids = as_text(raw[columns["application_id"]]) if "application_id" in columns else [None] * len(raw)

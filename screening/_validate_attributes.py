@@ -58,18 +58,19 @@ def match_columns(columns: list[str], schema, *, shapefile: bool) -> dict:
 def as_text(s: pd.Series) -> pd.Series:
     """Values as stripped text (whole floats without '.0'), by position; blanks and nulls become None."""
     def cell(v):
+        if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)):
+            return None
         value = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
         return value.strip() or None
 
-    values = s.astype(object).where(s.notna(), None).map(cell, na_action="ignore")
-    return values.astype(object).reset_index(drop=True)
+    return pd.Series([cell(v) for v in s.tolist()], dtype=object)  # a submission's features, not a layer
 
 
 def check_attributes(raw, columns: dict, schema, table: pd.DataFrame, at) -> tuple[pd.DataFrame, list]:
     """Coerce each schema field to its type; report bad values, missing required fields, ids, duplicates."""
     problems = [at(None, col, kind, "warning", column=col, **values)
                 for col, (kind, values) in columns.pop("").items()]
-    attrs = pd.DataFrame(index=raw.index)
+    converted = {}
     for spec in schema.fields:  # loop over the schema's fields, not over features
         column = columns.get(spec.name)
         if column is None and spec.presence == "required":
@@ -77,12 +78,13 @@ def check_attributes(raw, columns: dict, schema, table: pd.DataFrame, at) -> tup
         if column is None:
             continue
         values = as_text(raw[column])
-        attrs[spec.name], bad = _convert(values, spec, table)
+        converted[spec.name], bad = _convert(values, spec, table)
         problems += [at(i, column, "bad_value", value=_quoted(values.iloc[i]), why=why, fix=_fix(spec),
                         values=", ".join(spec.values or ())) for i, why in bad.items()]
         if spec.presence == "required":
             problems += [at(i, column, "required_empty", name=spec.name, meaning=str(spec.meaning))
                          for i in np.flatnonzero(values.isna())]
+    attrs = pd.DataFrame(converted, index=raw.index)  # aligned by position as before, dtypes kept
     absent = [f.name for f in schema.fields if f.presence == "recommended" and f.name not in columns]
     if absent:
         problems.append(at(None, None, "recommended_absent", "warning", fields=", ".join(absent)))
@@ -95,41 +97,47 @@ def check_attributes(raw, columns: dict, schema, table: pd.DataFrame, at) -> tup
 # --------------------------------------------------------------------------- helpers (in call order)
 
 
-def _convert(values: pd.Series, spec, table: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Coerce one column (as `as_text`) to the field's type: the values and {position: why} of bad cells."""
-    given = values.notna()
-    why = pd.Series(None, values.index, dtype=object)
+def _convert(values: pd.Series, spec, table: pd.DataFrame) -> tuple[pd.Series, dict[int, str]]:
+    """Coerce one column (as `as_text`: text or None by position) to the field's type: the values and
+    {position: why} of bad cells. A loop over the cells of one column of a submission file (tens of rows)."""
+    cells = values.tolist()
     if spec.type in ("int", "float"):
-        out = pd.to_numeric(values, errors="coerce").astype("float64")
-        why[given & out.isna()] = text("not_a_number")
-        if spec.type == "int":
-            why[out.notna() & (out % 1 != 0)] = text("not_whole")
-        if spec.min is not None:
-            why[out < spec.min] = text("below_min", min=num(spec.min, None))
-        if spec.gt is not None:
-            why[out <= spec.gt] = text("not_above", gt=num(spec.gt, None))
-        out = out.where(why.isna()).astype(DTYPES[spec.type])
-    elif spec.type == "bool":
-        out = values.map(lambda v: v.casefold() in _TRUE if v.casefold() in _TRUE | _FALSE else None,
-                         na_action="ignore")
-        why[given & out.isna()] = text("not_bool")
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        why = {}
+        for i, (cell, x) in enumerate(zip(cells, numbers, strict=True)):
+            if cell is None:
+                continue
+            if np.isnan(x):
+                why[i] = text("not_a_number")
+                continue
+            if spec.type == "int" and x % 1 != 0:  # the last rule broken is the one reported
+                why[i] = text("not_whole")
+            if spec.min is not None and x < spec.min:
+                why[i] = text("below_min", min=num(spec.min, None))
+            if spec.gt is not None and x <= spec.gt:
+                why[i] = text("not_above", gt=num(spec.gt, None))
+        numbers[list(why)] = np.nan
+        return pd.Series(numbers, index=values.index).astype(DTYPES[spec.type]), why
+    if spec.type == "kommunekoder":
+        pairs = [None if cell is None else _codes(cell, table) for cell in cells]
+        out = [None if p is None else p[0] for p in pairs]
+        why = {i: p[1] for i, p in enumerate(pairs) if p is not None and p[1] is not None}
+        return pd.Series(out, index=values.index, dtype=object), why
+    if spec.type == "bool":
+        make, bad = (lambda v: v.casefold() in _TRUE if v.casefold() in _TRUE | _FALSE else None), "not_bool"
     elif spec.type in ("date", "datetime"):
-        out = values.map(lambda v: _iso(v, spec.type), na_action="ignore")
-        why[given & out.isna()] = text(f"not_iso_{spec.type}")
+        make, bad = (lambda v: _iso(v, spec.type)), f"not_iso_{spec.type}"
     elif spec.type == "kommunekode":
-        out = values.map(lambda v: v.zfill(4) if re.fullmatch(r"\d{1,4}", v) else None, na_action="ignore")
-        why[given & out.isna()] = text("not_code")
-    elif spec.type == "kommunekoder":
-        pairs = values.map(lambda v: _codes(v, table), na_action="ignore")
-        out = pairs.map(lambda p: p[0], na_action="ignore")
-        why = pairs.map(lambda p: p[1], na_action="ignore").astype(object)
+        make, bad = (lambda v: v.zfill(4) if re.fullmatch(r"\d{1,4}", v) else None), "not_code"
     elif spec.values is not None:
         canonical = {v.casefold(): v for v in spec.values}
-        out = values.map(lambda v: canonical.get(v.casefold()), na_action="ignore")
-        why[given & out.isna()] = text("not_allowed")
+        make, bad = (lambda v: canonical.get(v.casefold())), "not_allowed"
     else:
-        out = values
-    return out, why.dropna()
+        return values, {}
+    out = [None if cell is None else make(cell) for cell in cells]
+    why = {i: text(bad) for i, (cell, value) in enumerate(zip(cells, out, strict=True))
+           if cell is not None and value is None}
+    return pd.Series(out, index=values.index, dtype=object if None in out else None), why
 
 
 def _iso(value: str, kind: str) -> str | None:
