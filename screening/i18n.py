@@ -39,8 +39,8 @@ from babel import Locale
 from babel.dates import format_date as _format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal as _format_decimal
 from babel.numbers import format_percent as _format_percent
+from babel.numbers import parse_pattern as _parse_pattern
 
 __all__ = ["LANGUAGES", "DEFAULT", "ENV_VAR", "LOCALE_DIR", "use", "current", "check_lang", "gettext", "ngettext", "N_",
            "translations", "text", "negotiate", "install_jinja", "fmt_number", "fmt_ha", "fmt_percent",
@@ -186,8 +186,15 @@ def fmt_number(value, decimals: int = 0) -> str:
     """A number with the locale's grouping and decimal mark (``1.234,5`` / ``1,234.5``); "–" for NaN/None."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    locale, pattern = _number_format(current(), decimals)
+    return pattern.apply(value, locale)  # what babel's format_decimal does, its locale and pattern parsed once
+
+
+@functools.cache
+def _number_format(lang: str, decimals: int):
+    """The Babel locale and parsed number pattern of `fmt_number` (thousands of numbers per page or run)."""
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-    return _format_decimal(value, format=pattern, locale=_locale())
+    return Locale.parse(_BABEL_LOCALE[lang]), _parse_pattern(pattern)
 
 
 def fmt_ha(value, decimals: int = 1) -> str:
