@@ -189,9 +189,10 @@ def incomplete_banners(manifest: Mapping, criteria: Criteria) -> list[dict]:
     with unreadable features left out, ``--allow-damaged``); ``text`` reads "incomplete: <id> missing" in the
     current language; ``short`` is the reason without its leading "layer '<id>'". An exclusion layer is one
     an ``exclude`` or ``cut`` rule rests on. When the manifest is marked incomplete but names no such layer,
-    every missing layer gets a banner, so the mark is never lost. A layer whose copy covers only part of the country and leaves some
-    application outside gets its banner from the manifest's ``partial_layers`` ("incomplete: bes_naturtyper
-    checked only inside the coverage of the available copy (...): 15 of 15 applications lie ... outside it").
+    every missing layer gets a banner, so the mark is never lost. A layer whose copy covers only part of the
+    country and leaves some application outside gets its banner from the manifest's ``partial_layers``
+    ("incomplete: bes_naturtyper checked only inside the coverage of the available copy (...): 15 of 15
+    applications lie ... outside it").
 
     Examples
     --------

@@ -25,8 +25,8 @@ def _fresh():
 
 
 def _layer(names, status=None):
-    gdf = gpd.GeoDataFrame({"navn": names, "status": status or ["a"] * len(names)},
-                           geometry=[box(X0 + 2000 * i, Y0, X0 + 2000 * i + 1000, Y0 + 1000) for i in range(len(names))],
+    squares = [box(X0 + 2000 * i, Y0, X0 + 2000 * i + 1000, Y0 + 1000) for i in range(len(names))]
+    gdf = gpd.GeoDataFrame({"navn": names, "status": status or ["a"] * len(names)}, geometry=squares,
                            crs=25832)
     gdf.attrs.update(layer_id="prot", source="test", date="2025", version="same-fake-version")
     return gdf

@@ -23,6 +23,7 @@ from screening import _fetch, catalog
 from screening.cli import main
 from screening.config import Catalog, LayerSpec, Settings, load_catalog, load_criteria
 from screening.errors import LayerDataError
+
 LayerDamagedError = LayerDataError
 
 ALLOW = ["--allow-missing", "natura2000_habitat", "--allow-missing", "bes_naturtyper",
@@ -285,7 +286,8 @@ def test_manifest_records_counts_and_checksums_of_every_layer(mirror_root, tmp_p
     birds = manifest["layers"]["natura2000_fuglebeskyttelse"]
     assert birds["features"] == birds["source_features"] == birds["expected_features"] == 125
     assert birds["damaged"] == 0 and birds["damaged_ids"] == []
-    assert birds["source_sha256"] == catalog.file_sha256(mirror_root / "protected_nature/natura2000_fuglebeskyttelse.gpkg")
+    birds_file = mirror_root / "protected_nature/natura2000_fuglebeskyttelse.gpkg"
+    assert birds["source_sha256"] == catalog.file_sha256(birds_file)
     for lid, entry in manifest["layers"].items():
         assert len(entry["source_sha256"]) == 64 and len(entry["cache_sha256"]) == 64, lid
         assert entry["source_features"] is not None, lid

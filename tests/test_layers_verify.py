@@ -30,7 +30,8 @@ def fake():
 
 
 def _entry(layer_id, role, source, columns=None, alternatives=()):
-    return {"id": layer_id, "title": {"da": layer_id, "en": layer_id}, "theme": "protected_nature", "role": role, "geometry_type": "Polygon",
+    return {"id": layer_id, "title": {"da": layer_id, "en": layer_id}, "theme": "protected_nature", "role": role,
+            "geometry_type": "Polygon",
             "source": source, "alternatives": list(alternatives),
             "columns": columns or {"objekt_id": {"aliases": ["id"], "meaning": "id"}, "navn": {"meaning": "name"}}}
 
