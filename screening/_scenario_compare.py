@@ -154,9 +154,9 @@ def _difference(base_run, run) -> dict:
         "status": run.result.selection.status, "proven_optimal": run.result.selection.proven_optimal,
         "entered": sorted(s_set - b_set), "left": sorted(b_set - s_set), "kept": sorted(s_set & b_set),
         "parks": [len(b_set), len(s_set)],
-        "total_score": float(s.loc[list(s_set), "score_total"].sum()),
-        "total_score_base_rules": float(b.loc[list(s_set), "score_total"].sum()),
-        "base_total_score": float(b.loc[list(b_set), "score_total"].sum()),
+        "total_score": float(s.loc[sorted(s_set), "score_total"].sum()),
+        "total_score_base_rules": float(b.loc[sorted(s_set), "score_total"].sum()),
+        "base_total_score": float(b.loc[sorted(b_set), "score_total"].sum()),
         "regions": {r: [int((b.loc[list(b_set), "regionsnavn"] == r).sum()),
                         int((s.loc[list(s_set), "regionsnavn"] == r).sum())] for r in regions},
     }
