@@ -4,7 +4,8 @@ Figures (one run each; the machine may be shared, so the naive figure and the sp
 
 - shared work, once: the exclusion (prepared layers + evaluate) and every raw measurement (`scoring.measure`);
 - per scenario: rescoring (`scoring.score_measured`), ranking (sensitivity) and the selection, through
-  `pipeline.assess` with the shared exclusion and measurements; then the comparison and the robust proposal;
+  `pipeline.assess` with the shared exclusion and measurements (rescoring and ranking also summed on their
+  own); then the comparison and the robust proposal;
 - one selection on its own (`selection.select` under the base rules, on the base scenario's table);
 - the naive way for comparison: every scenario run from scratch (`pipeline.assess`: exclusion, scoring,
   ranking, selection each time).
@@ -96,6 +97,8 @@ def run(mirror_root: Path) -> dict:
             "shared_measure": round(timings["measure"], 3),
             **{f"scenario_{k}": round(v, 3) for k, v in per_scenario.items()},
             **{f"selection_{r.id}": round(c[0], 3) for r, c in zip(runs, calls, strict=False)},
+            "rescoring_total": round(sum(r.timings.get("scoring", 0.0) for r in runs), 3),
+            "ranking_total": round(sum(r.timings.get("sensitivity", 0.0) for r in runs), 3),
             "compare": round(w2 - w1, 3),
             "robust_proposal": round(w3 - w2, 3),
             "after_shared_total": round(after_shared, 3),
@@ -135,6 +138,8 @@ def run(mirror_root: Path) -> dict:
           f"(CPU {c['shared']:.2f} s)")
     print("  per scenario (rescore, rank, select): " + ", ".join(
         f"{k} {v:.2f} s (selection {cw:.2f})" for (k, v), (cw, _) in zip(per_scenario.items(), calls, strict=False)))
+    print(f"  rescoring (scoring.score_measured) {t['rescoring_total']:.2f} s and ranking (sensitivity) "
+          f"{t['ranking_total']:.2f} s over the {n} scenarios")
     print(f"  compare {t['compare']:.2f} s, robust proposal {t['robust_proposal']:.2f} s "
           f"({robust.status}, proven optimal {robust.proven_optimal})")
     print(f"  after the shared part: {after_shared:.2f} s = the selections {sel_wall:.2f} s ({n} scenarios and the "
