@@ -443,3 +443,20 @@ def test_every_report_page_environment_escapes(tmp_path):
                 "config_hash": "abcdef12"}
     html = _overview_assets.render_index(tmp_path, None, manifest).read_text(encoding="utf-8")
     assert "<img src=x" not in html and "&lt;img src=x" in html
+
+
+def test_an_excluded_sites_popup_gives_its_reasons_once():
+    """The pipeline's selection reason of an excluded site repeats its exclusion reasons ("excluded by the
+    screening: ..."): the popup shows the reasons once, under "Excluded:"."""
+    reason = "Natura 2000 H-område 'Brede Å': 0.99 ha overlap"
+    cand = gpd.GeoDataFrame(
+        {"application_id": ["X"], "site_name": ["Bredebro"], "kommunenavn": ["Tønder"],
+         "regionsnavn": ["Region Syddanmark"], "excluded": [True], "selected": [False], "score_total": [16.0],
+         "rank": [float("nan")], "exclusion_reasons": [reason],
+         "selection_reason": [f"excluded by the screening: {reason}"], "incomplete": [""]},
+        geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000)], crs=25832)
+    cand["status"] = maps.candidate_status(cand)
+    breakdown = pd.DataFrame(columns=["application_id", "title", "raw_value", "unit", "assessed", "contribution",
+                                      "weight"])
+    popup = report._popups(cand, breakdown, report.template_env())["X"]
+    assert popup.count("Brede Å") == 1 and "Excluded:" in popup
