@@ -146,7 +146,7 @@ def _ranks(totals: np.ndarray) -> np.ndarray:
     ``scipy.stats.rankdata(-np.round(totals, 9), method="min", axis=1)``, which is used when a total is
     not finite or too large to pack.
     """
-    if totals.shape[1] == 0:
+    if totals.size == 0:  # no candidate, or no weight vector
         return totals
     rows, m = totals.shape
     bits = max(int(m - 1).bit_length(), 1)

@@ -185,7 +185,7 @@ def test_rescoring_leaves_the_measurements_as_they_were(sites, layers):
         assert_frame_equal(part, before[k])
 
 
-@pytest.mark.parametrize("shape", [(500, 300), (40, 7), (1, 1), (3, 2)])
+@pytest.mark.parametrize("shape", [(500, 300), (40, 7), (1, 1), (3, 2), (0, 4), (4, 0)])
 @pytest.mark.parametrize("ties", [False, True])
 def test_ranks_equal_scipy_rankdata(shape, ties):
     """Competition ranks of the totals rounded to 9 decimals, with and without ties (and 1e-12 noise)."""
