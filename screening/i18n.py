@@ -89,7 +89,7 @@ def current() -> str:
     return env if env in LANGUAGES else DEFAULT
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def translations(lang: str) -> _gettext.NullTranslations:
     """The compiled catalog of `lang` (English, the source language, needs none)."""
     lang = check_lang(lang)
