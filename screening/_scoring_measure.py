@@ -58,32 +58,32 @@ def measure_criterion(crit, candidates, geoms, layers, acc, criteria, meta) -> p
                    else _("layer %(layer)s not available", layer=crit.layer))
         if crit.declared_field:
             return _declared(crit, candidates, criteria.travel, missing)
-        return _frame(n, note=missing, layer=crit.layer)
+        return _table(_rows(n, note=missing, layer=crit.layer))
     feats = layers[crit.layer]
     require_crs(feats, f"layer {crit.layer!r}")
     if crit.filter.where or crit.filter.require:
-
         feats = _kept.filtered(feats, crit.filter, what=f"layer {crit.layer!r} (criterion {crit.id})")
     src, date = _provenance(crit.layer, layers, meta)
     if feats.empty:
-        return _frame(n, note=_("no feature of layer %(layer)s passes the filter of %(criterion)s",
-                                layer=crit.layer, criterion=crit.id),
-                      layer=crit.layer, source=src, date=date)
-    out = _frame(n, layer=crit.layer, source=src, date=date)
+        return _table(_rows(n, note=_("no feature of layer %(layer)s passes the filter of %(criterion)s",
+                                      layer=crit.layer, criterion=crit.id),
+                            layer=crit.layer, source=src, date=date))
+    out = _rows(n, layer=crit.layer, source=src, date=date)
     fgeoms = feats.geometry.to_numpy()
     if crit.measure == "distance":
         dist, which = travel_mod.nearest_distance(geoms, fgeoms)
         hit = which >= 0
-        out.loc[hit, "raw_value"] = dist[hit] / PER_M[crit.unit]
-        out.loc[hit, "nearest"] = _labels(feats, crit)[which[hit]]
-        out["method"] = _("straight line")
+        out["raw_value"][hit] = dist[hit] / PER_M[crit.unit]
+        out["nearest"][hit] = _labels(feats, crit)[which[hit]]
+        out["method"][:] = _("straight line")
     elif crit.measure == "travel_time":
         near = travel_mod.nearest_minutes(acc, feats)
-        hit = near["target"].to_numpy() >= 0
-        out.loc[hit, "raw_value"] = near.loc[hit, "travel_min"]
-        out.loc[hit, "nearest"] = _labels(feats, crit)[near.loc[hit, "target"].to_numpy()]
-        out["method"] = near["method"]
-        out["source"] = travel_mod.with_road_source(src, acc)
+        target = near["target"].to_numpy()
+        hit = target >= 0
+        out["raw_value"][hit] = near["travel_min"].to_numpy()[hit]
+        out["nearest"][hit] = _labels(feats, crit)[target[hit]]
+        out["method"] = near["method"].to_numpy(dtype=object)
+        out["source"] = _texts(travel_mod.with_road_source(src, acc), n)
     else:
         if crit.measure == "reach_sum" and crit.value_column not in feats.columns:
             raise LayerDataError(f"layer {crit.layer!r} has no column {crit.value_column!r} for criterion "
@@ -91,13 +91,13 @@ def measure_criterion(crit, candidates, geoms, layers, acc, criteria, meta) -> p
         values = feats[crit.value_column] if crit.measure == "reach_sum" else None
         got = travel_mod.reach(acc, feats, crit.within_min, values=values,
                                labels=_labels(feats, crit) if crit.label_column else None)
-        out["raw_value"] = got["reach_sum" if crit.measure == "reach_sum" else "reach_count"].astype(float)
-        out["nearest"] = travel_mod.reach_text(got, crit.layer, crit.within_min)
-        out["method"] = got["method"]
-        out["source"] = travel_mod.with_road_source(src, acc)
-    out["assessed"] = out["raw_value"].notna()
-    out.loc[~out["assessed"], "note"] = _("empty site geometry or no reachable feature")
-    return out
+        out["raw_value"] = got["reach_sum" if crit.measure == "reach_sum" else "reach_count"].to_numpy(dtype=float)
+        out["nearest"] = _texts(travel_mod.reach_text(got, crit.layer, crit.within_min), n)
+        out["method"] = got["method"].to_numpy(dtype=object)
+        out["source"] = _texts(travel_mod.with_road_source(src, acc), n)
+    out["assessed"] = pd.notna(out["raw_value"])
+    out["note"][~out["assessed"]] = _("empty site geometry or no reachable feature")
+    return _table(out)
 
 
 def _declared(crit: Criterion, candidates, travel, missing: str) -> pd.DataFrame:
@@ -105,13 +105,13 @@ def _declared(crit: Criterion, candidates, travel, missing: str) -> pd.DataFrame
     n = len(candidates)
     why = _("%(missing)s and the submission does not state %(field)s", missing=missing, field=crit.declared_field)
     if crit.declared_field not in candidates.columns:
-        return _frame(n, note=why, layer=crit.layer)
+        return _table(_rows(n, note=why, layer=crit.layer))
     value = pd.to_numeric(candidates[crit.declared_field], errors="coerce").to_numpy(dtype=float)
-    out = _frame(n, note=why, layer=crit.layer, source=_submission_source(candidates))
+    out = _rows(n, note=why, layer=crit.layer, source=_submission_source(candidates))
     ok = ~np.isnan(value) & (value >= 0)
     negative = ~np.isnan(value) & (value < 0)
-    out.loc[negative, "note"] = _("%(missing)s; the declared %(field)s is negative", missing=missing,
-                                  field=crit.declared_field)
+    out["note"][negative] = _("%(missing)s; the declared %(field)s is negative", missing=missing,
+                              field=crit.declared_field)
     if crit.unit == "min" and crit.declared_unit in PER_M:
         raw = value * PER_M[crit.declared_unit] / 1000.0 / travel.fallback_speed_kmh * 60.0
         speed = num(travel.fallback_speed_kmh)
@@ -122,52 +122,52 @@ def _declared(crit: Criterion, candidates, travel, missing: str) -> pd.DataFrame
         raw = value * per_unit[crit.declared_unit] / per_unit[crit.unit]
         method = [_("declared by municipality: %(value)s %(unit)s", value=num(v), unit=crit.declared_unit)
                   for v in value]
-    out.loc[ok, "raw_value"] = raw[ok]
-    out.loc[ok, "method"] = np.asarray(method, dtype=object)[ok]
-    out.loc[ok, "note"] = ""
+    out["raw_value"][ok] = raw[ok]
+    out["method"][ok] = np.asarray(method, dtype=object)[ok]
+    out["note"][ok] = ""
     out["assessed"] = ok
-    return out
+    return _table(out)
 
 
 def _attribute(crit: Criterion, candidates) -> pd.DataFrame:
     """A submission field through ``mapping`` (``present``/``absent`` keys allowed) or a numeric ``band``."""
     n = len(candidates)
     if crit.field not in candidates.columns:
-        return _frame(n, note=_("the submission does not state %(field)s", field=crit.field))
+        return _table(_rows(n, note=_("the submission does not state %(field)s", field=crit.field)))
     col = candidates[crit.field]
-    text = col.astype(object).where(col.notna(), "").astype(str).str.strip()
-    empty = (text == "").to_numpy()
-    out = _frame(n, source=_submission_source(candidates), method=_(_DECLARED))
-    out["raw_value"] = np.where(empty, None, col.astype(object).to_numpy())
+    given = col.astype(object).to_numpy()
+    text = np.array(["" if pd.isna(v) else str(v).strip() for v in given], dtype=object)  # a submission's rows
+    empty = text == ""
+    out = _rows(n, source=_submission_source(candidates), method=_(_DECLARED))
+    out["raw_value"] = np.where(empty, None, given)
     if crit.mapping is not None:
         keys = {k.lower(): k for k in crit.mapping}
-        key = text.str.lower().map(keys).to_numpy(dtype=object)
+        key = np.array([keys.get(t.lower()) for t in text], dtype=object)
         if "present" in crit.mapping:
-            key = np.where(pd.isna(key) & ~empty, "present", key)
+            key[(key == None) & ~empty] = "present"  # noqa: E711 (elementwise on an object array)
         if "absent" in crit.mapping:
-            key = np.where(empty, "absent", key)
-            out.loc[empty, "raw_value"] = _("(not stated)")
-        value = pd.Series(key, dtype=object).map(crit.mapping).to_numpy(dtype=float)  # NaN: no key
+            key[empty] = "absent"
+            out["raw_value"][empty] = _("(not stated)")
+        value = np.array([np.nan if k is None else crit.mapping[k] for k in key], dtype=float)  # NaN: no key
         bad = np.isnan(value) & ~empty
-        out.loc[bad, "note"] = [_("value %(value)s of %(field)s is not one of %(allowed)s", value=repr(v),
-                                  field=crit.field, allowed=list(crit.mapping)) for v in text[bad]]
+        out["note"][bad] = [_("value %(value)s of %(field)s is not one of %(allowed)s", value=repr(v),
+                              field=crit.field, allowed=list(crit.mapping)) for v in text[bad]]
     else:
         value = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
         bad = np.isnan(value) & ~empty
-        out.loc[bad, "note"] = [_("value %(value)s of %(field)s is not a number", value=repr(v), field=crit.field)
-                                for v in text[bad]]
+        out["note"][bad] = [_("value %(value)s of %(field)s is not a number", value=repr(v), field=crit.field)
+                            for v in text[bad]]
     lacking = _file_lacks(candidates, crit.field)  # the row's file has no such column: not assessed, not absent
     value = np.where(lacking, np.nan, value)
     out["assessed"] = ~np.isnan(value)
-    out.loc[empty & ~out["assessed"].to_numpy(), "note"] = _("the submission does not state %(field)s",
-                                                             field=crit.field)
+    out["note"][empty & ~out["assessed"]] = _("the submission does not state %(field)s", field=crit.field)
     if lacking.any():
-        out.loc[lacking, "raw_value"] = None
-        out.loc[lacking, "note"] = [_("%(file)s has no %(field)s field (not assessed, not 'absent')", file=f,
-                                      field=crit.field) for f in candidates["source_file"].to_numpy()[lacking]]
-    out.loc[~out["assessed"], "method"] = ""
+        out["raw_value"][lacking] = None
+        out["note"][lacking] = [_("%(file)s has no %(field)s field (not assessed, not 'absent')", file=f,
+                                  field=crit.field) for f in candidates["source_file"].to_numpy()[lacking]]
+    out["method"][~out["assessed"]] = ""
     out["_value"] = value
-    return out
+    return _table(out)
 
 
 def _file_lacks(candidates, field: str) -> np.ndarray:
@@ -185,14 +185,14 @@ def measure_bonus(b: Bonus, candidates, geoms, layers, meta) -> pd.DataFrame:
     layer_ok = bool(b.layer) and b.layer in layers
     field_ok = bool(b.field) and b.field in candidates.columns
     hit, known = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    out = _frame(n, layer=b.layer or "")
+    out = _rows(n, layer=b.layer or "")
     methods = np.full(n, "", dtype=object)
     if layer_ok:
         src, date = _provenance(b.layer, layers, meta)
-        out["source"], out["date"] = src, date
+        out["source"][:], out["date"][:] = src, date
         dist, which = travel_mod.nearest_distance(geoms, layers[b.layer].geometry.to_numpy())
         known = which >= 0
-        out.loc[known, "raw_value"] = dist[known]
+        out["raw_value"][known] = dist[known]
         hit = known & (dist <= b.within_m)
         methods[known] = _("straight line, within %(limit)s m of %(layer)s", limit=num(b.within_m), layer=b.layer)
     if field_ok:
@@ -200,7 +200,7 @@ def measure_bonus(b: Bonus, candidates, geoms, layers, meta) -> pd.DataFrame:
         stated = col.notna().to_numpy() & (col.astype(str).str.strip() != "").to_numpy()
         yes = stated & col.astype(str).str.strip().str.lower().isin(_TRUE).to_numpy()
         methods[yes & ~hit] = _("declared by municipality: %(field)s = true", field=b.field)
-        out.loc[yes & ~hit, "raw_value"] = True
+        out["raw_value"][yes & ~hit] = True
         hit |= yes
         known |= stated
     out["assessed"] = known
@@ -208,15 +208,31 @@ def measure_bonus(b: Bonus, candidates, geoms, layers, meta) -> pd.DataFrame:
     out["method"] = methods
     why = "; ".join(([_("layer %(layer)s not available", layer=b.layer)] if b.layer and not layer_ok else []) +
                     ([_("the submission does not state %(field)s", field=b.field)] if b.field else []))
-    out.loc[~known, "note"] = why or _("nothing to assess it on")
-    return out
+    out["note"][~known] = why or _("nothing to assess it on")
+    return _table(out)
 
 
-def _frame(n: int, *, note: str = "", layer: str = "", source: str = "", date: str = "", method: str = ""):
-    """Empty per-candidate rows (not assessed) with the given explanation fields."""
-    return pd.DataFrame({"raw_value": pd.Series([None] * n, dtype=object),
-                         "assessed": np.zeros(n, dtype=bool), "method": method, "nearest": "", "note": note,
-                         "layer": layer, "source": source, "date": date}, index=pd.RangeIndex(n))
+def _rows(n: int, *, note: str = "", layer: str = "", source="", date: str = "", method: str = "") -> dict:
+    """Empty per-candidate rows (not assessed) with the given explanation fields, as arrays by column (filled
+    in place; `_table` makes the frame once: a preview measures one site, where per-call frame edits cost
+    more than the measuring)."""
+    return {"raw_value": np.full(n, None, dtype=object), "assessed": np.zeros(n, dtype=bool),
+            "method": _texts(method, n), "nearest": _texts("", n), "note": _texts(note, n),
+            "layer": _texts(layer, n), "source": _texts(source, n), "date": _texts(date, n)}
+
+
+def _texts(value, n: int) -> np.ndarray:
+    """`value` (a text, or one per candidate) as an object array of `n` texts."""
+    if isinstance(value, str):
+        return np.full(n, value, dtype=object)
+    return np.asarray(value, dtype=object).copy()
+
+
+def _table(rows: dict) -> pd.DataFrame:
+    """The rows as a frame: ``raw_value`` (object or float) and ``assessed`` as they are, texts as str."""
+    n = len(rows["assessed"])
+    return pd.DataFrame({k: (pd.Series(v, dtype="str") if v.dtype == object and k not in ("raw_value",) else v)
+                         for k, v in rows.items()}, index=pd.RangeIndex(n))
 
 
 def _labels(feats: gpd.GeoDataFrame, crit: Criterion) -> np.ndarray:
