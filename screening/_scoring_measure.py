@@ -167,7 +167,7 @@ def _attribute(crit: Criterion, candidates) -> pd.DataFrame:
                                   field=crit.field) for f in candidates["source_file"].to_numpy()[lacking]]
     out["method"][~out["assessed"]] = ""
     out["_value"] = value
-    return _table(out)
+    return _table(out, infer_raw=True)
 
 
 def _file_lacks(candidates, field: str) -> np.ndarray:
@@ -228,11 +228,13 @@ def _texts(value, n: int) -> np.ndarray:
     return np.asarray(value, dtype=object).copy()
 
 
-def _table(rows: dict) -> pd.DataFrame:
-    """The rows as a frame: ``raw_value`` (object or float) and ``assessed`` as they are, texts as str."""
-    n = len(rows["assessed"])
-    return pd.DataFrame({k: (pd.Series(v, dtype="str") if v.dtype == object and k not in ("raw_value",) else v)
-                         for k, v in rows.items()}, index=pd.RangeIndex(n))
+def _table(rows: dict, *, infer_raw: bool = False) -> pd.DataFrame:
+    """The rows as a frame: the texts inferred as str; ``raw_value`` too when `infer_raw` (a submission
+    field's values, text when they all are), else as it is (object, or float)."""
+    raw = rows["raw_value"]
+    keep = raw.dtype == object and not infer_raw
+    return pd.DataFrame({**rows, "raw_value": pd.Series(raw, dtype=object) if keep else raw},
+                        index=pd.RangeIndex(len(raw)))
 
 
 def _labels(feats: gpd.GeoDataFrame, crit: Criterion) -> np.ndarray:
