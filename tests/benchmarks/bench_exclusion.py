@@ -28,7 +28,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from screening import coverage, exclusion
+from screening import _labels, coverage, exclusion
 from screening.config import ExclusionRule, Exclusions
 
 SEED = 20251028
@@ -54,7 +54,12 @@ def run(mirror_root: Path) -> dict:
     excl = Exclusions(min_net_area_ha=0.0, rules=(rule,))
 
     times: dict[str, float] = {"build_case": build_s}
-    prepared, times["prepare_one_off"] = _timed(coverage.prepare_layer, layer, label_column="label")
+    # prepared as exclusion.prepared_layers prepares a rule's layer: the features carry the rule's labels
+    labelled, label_column = _labels.labelled(layer, rule, what="rule protected: layer protected")
+    prepared, times["prepare_one_off"] = _timed(coverage.prepare_layer, labelled, label_column=label_column)
+    prepared.attrs["label_texts"] = _labels.label_texts(rule)
+    if prepared.attrs.get("label_column") != _labels.label_column(rule):  # else evaluate would not use it
+        raise RuntimeError("the prepared coverage does not carry the rule's labels: the bench would time the layer")
     case["prepared_pieces"] = len(prepared)
     case["protected_union_ha"] = round(float(shapely.area(prepared.geometry.to_numpy()).sum() / 1e4), 1)
     times.update(_io_floor(layer, prepared))
