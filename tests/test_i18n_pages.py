@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from screening import _figures, _preview_text, _serve_answer, _upload, cards, i18n, maps, report, serve
 from screening.cli import main
 from screening.config import PROJECT_ROOT, load_criteria
+from tests import _chromium
 from tests import _preview_fixtures as fx
 
 TEMPLATES = PROJECT_ROOT / "screening" / "templates"
@@ -325,25 +326,10 @@ def test_error_pages_follow_the_language(client):
 # --------------------------------------------------------------------------- in a browser, looked at
 
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-
-
 @pytest.fixture(scope="module")
 def browser():
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Debian chromium and chromedriver are absent (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is absent (pip install selenium)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                "--hide-scrollbars", "--lang=da"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "da-DK,da"})  # Accept-Language: da
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(90)
+    driver = _chromium.driver("--disable-gpu", "--window-size=1400,1000", "--hide-scrollbars", "--lang=da",
+                              prefs={"intl.accept_languages": "da-DK,da"})  # Accept-Language: da
     yield driver
     driver.quit()
 

@@ -30,15 +30,13 @@ from screening import i18n, overview, surface
 from screening._overview_config import load_overview_config
 from screening.catalog import load_layer
 from screening.config import load_catalog, load_criteria, settings_from_env
+from tests import _chromium
 from tests import _overview_fixtures as fx
 
 pytestmark = [pytest.mark.browser, pytest.mark.mirror, pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-gl=angle", "--use-angle=swiftshader",
-         "--enable-unsafe-swiftshader", "--window-size=1400,950", "--hide-scrollbars")
+FLAGS = (*_chromium.SOFTWARE_WEBGL, "--window-size=1400,950", "--hide-scrollbars")
 """Chromium's WebGL through ANGLE on SwiftShader (CPU): MapLibre needs WebGL, the machine has no GPU."""
 TIMEOUT_S = 180.0  # SwiftShader on a shared 2-core machine can take a minute for the first frame
 TO_4326 = Transformer.from_crs(25832, 4326, always_xy=True)
@@ -80,18 +78,7 @@ def server(built):
 @pytest.fixture(scope="module")
 def page(server):
     """Headless Chromium on the page, waited until the map's first idle frame; skipped without chromium."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("Debian chromium and chromium-driver are not installed")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(TIMEOUT_S)
+    driver = _chromium.driver(*FLAGS, page_load_timeout_s=TIMEOUT_S)
     driver.set_script_timeout(TIMEOUT_S)
     driver.get(f"{server}/index.html")
     _until(driver, "return Boolean(window.overview && window.overview.ready)")

@@ -20,7 +20,6 @@ import contextlib
 import html as html_mod
 import json
 import re
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -33,6 +32,7 @@ from markupsafe import escape
 
 from screening.cli import main
 from screening.config import PROJECT_ROOT
+from tests import _chromium
 from tests._scenario_fixtures import english_fragments
 
 pytestmark = [pytest.mark.mirror, pytest.mark.slow]
@@ -155,22 +155,9 @@ def test_page_content(run_dir, summary):
 
 
 @contextlib.contextmanager
-def _chromium():
+def _browser():
     """Headless Debian Chromium through selenium (skips when either is missing)."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    chromium, driver_path = shutil.which("chromium") or "/usr/bin/chromium", \
-        shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    if not (Path(chromium).exists() and Path(driver_path).exists()):
-        pytest.skip("Debian chromium and chromium-driver are not installed")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1400,950", "--hide-scrollbars"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(driver_path), options=options)
+    browser = _chromium.driver("--disable-gpu", "--window-size=1400,950", "--hide-scrollbars")
     try:
         yield browser
     finally:
@@ -189,7 +176,7 @@ def _full_page_screenshot(browser, path: Path) -> None:
 def test_page_in_chromium(run_dir, summary):
     from selenium.webdriver.common.by import By
 
-    with _chromium() as browser:
+    with _browser() as browser:
         page = run_dir / "scenarios" / "scenarios.html"
         browser.get(page.as_uri())
         rows = browser.find_elements(By.CSS_SELECTOR, "#scenario-matrix tbody tr")
@@ -294,7 +281,7 @@ def test_danish_page_in_chromium(run_dir_da):
     from selenium.webdriver.common.by import By
 
     summary = json.loads((run_dir_da / "scenarios" / "scenarios.json").read_text(encoding="utf-8"))
-    with _chromium() as browser:
+    with _browser() as browser:
         browser.get((run_dir_da / "scenarios" / "scenarios.html").as_uri())
         assert browser.execute_script("return document.documentElement.lang") == "da"
         rows = browser.find_elements(By.CSS_SELECTOR, "#scenario-matrix tbody tr")

@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 
 from screening import serve
+from tests import _chromium
 from tests import _preview_fixtures as fx
 
 pytestmark = [pytest.mark.browser, pytest.mark.mirror]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 @pytest.fixture(scope="module")
@@ -38,19 +37,7 @@ def base_url(mirror_root):
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium through Selenium; skipped when chromium, chromedriver or selenium are absent."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Debian chromium and chromedriver are absent (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is absent (pip install selenium)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1200,1800"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(90)
+    driver = _chromium.driver("--disable-gpu", "--window-size=1200,1800")
     yield driver
     driver.quit()
 
