@@ -14,7 +14,6 @@ import base64
 import dataclasses
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape as html_escape
 from pathlib import Path
@@ -22,7 +21,8 @@ from pathlib import Path
 from screening import _upload, i18n, maps, preview_card, report
 from screening import catalog as catalog_mod
 from screening import preview as preview_mod
-from screening.config import PROJECT_ROOT, Criteria, Settings
+from screening._machine_paths import scrub, server_roots
+from screening.config import Criteria, Settings
 from screening.errors import ScreeningError, SubmissionError
 from screening.i18n import N_
 from screening.i18n import gettext as _
@@ -99,35 +99,6 @@ def public_layer_set(layer_set: catalog_mod.LayerSet) -> catalog_mod.LayerSet:
     return dataclasses.replace(
         layer_set, missing={lid: _(MESSAGES["unavailable"][0], layer=lid) for lid in layer_set.missing},
         damaged={lid: str(note) for lid, note in layer_set.damaged.items()})
-
-
-def server_roots(settings: Settings) -> dict[str, str]:
-    """Folders of this machine an answer must not show -> the words shown instead, longest path first."""
-    pairs = ((settings.mirror_root, "the layer mirror"), (settings.cache_dir, "the layer cache"),
-             (PROJECT_ROOT, "the project folder"), (Path.home(), "the home folder"))
-    roots = {}
-    for path, words in pairs:  # four folders
-        if path:
-            roots |= {form: words for form in {str(path), str(Path(path).resolve())} if len(form) > 1}
-    return dict(sorted(roots.items(), key=lambda kv: -len(kv[0])))
-
-
-def scrub(value, roots: Mapping[str, str]):
-    """`value` (text, or lists and dicts of it) with every folder of `roots` replaced by its words.
-
-    A folder counts where it stands as a path (not preceded or followed by a letter or digit), so the
-    base64 of an inlined image, where ``/root`` may occur by chance, is left intact.
-    """
-    if isinstance(value, str):
-        for path, words in roots.items():  # a handful of folders
-            if path in value:
-                value = re.sub(r"(?<![A-Za-z0-9+/])" + re.escape(path) + r"(?![A-Za-z0-9+])", words, value)
-        return value
-    if isinstance(value, dict):
-        return {k: scrub(v, roots) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v, roots) for v in value]
-    return value
 
 
 def _answer(ctx: WorkContext, data: bytes, name: str, *, repair: bool, html: bool,

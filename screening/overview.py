@@ -27,6 +27,7 @@ import numpy as np
 
 from screening import _point_report, _tiles, i18n
 from screening._json import write_json
+from screening._machine_paths import scrub, server_roots
 from screening._overview_config import OverviewConfig, OverviewLayer
 from screening.catalog import apply_filter, load_layers, short_reason
 from screening.config import Catalog, Criteria, Settings, config_hash
@@ -101,7 +102,9 @@ def build_overview(site_dir: Path, *, settings: Settings, catalog: Catalog, crit
     ids = [config.land_layer, *(layer.layer for layer in config.layers if layer.layer),
            *(c.layer for c in criteria.criteria if c.layer and c.measure in ("distance", "travel_time"))]
     layer_set = load_layers(ids, catalog=catalog, settings=settings, allow_missing=catalog.ids)
-    layers, missing = dict(layer_set.layers), {k: short_reason(v) for k, v in layer_set.missing.items()}
+    roots = server_roots(settings)  # a published site shows no folder of this machine
+    layers, missing = dict(layer_set.layers), {k: scrub(short_reason(v), roots)
+                                               for k, v in layer_set.missing.items()}
     if config.land_layer not in layers:
         raise LayerUnavailableError(f"the overview needs its land layer {config.land_layer!r}: "
                                     f"{missing[config.land_layer]}")
@@ -118,8 +121,8 @@ def build_overview(site_dir: Path, *, settings: Settings, catalog: Catalog, crit
     timings["surface_s"] = time.perf_counter() - t1
     point_data = _point_data(layers, criteria, config, site_dir)
     _overview_assets.copy_assets(site_dir, node_modules=vendor_from)
-    manifest = _manifest(config, entries, surface, surface_missing or _("no surface given"), run_dir, criteria,
-                         catalog, engine, point_data)
+    manifest = scrub(_manifest(config, entries, surface, surface_missing or _("no surface given"), run_dir,
+                               criteria, catalog, engine, point_data), roots)
     write_json(site_dir / "overview.json", manifest)
     _overview_assets.render_index(site_dir, config, manifest)
     archive_bytes = sum(p.stat().st_size for p in (site_dir / "tiles").glob("*.pmtiles"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -251,6 +252,10 @@ def test_site_lists_every_layer_drawn_or_missing(site):
     assert by_id["ansoegninger"]["features"] == 3 and by_id["industriparker"]["features"] == 1
     assert by_id["lokalplaner_forslag"]["status"] == "missing" and "planning/lokalplaner_forslag.gpkg" in \
         by_id["lokalplaner_forslag"]["reason"]
+    # a published site names the mirror, never this machine's folders
+    assert "the layer mirror/planning/lokalplaner_forslag.gpkg" in by_id["lokalplaner_forslag"]["reason"]
+    text = (site["dir"] / "overview.json").read_text(encoding="utf-8")
+    assert str(site["mirror"]) not in text and str(Path(site["mirror"]).resolve()) not in text
     assert by_id["natura2000_habitat"]["provisional"] is True
     assert by_id["natura2000_fugle"]["provisional"] is False
     assert manifest["surface"] is None and "--criterion-bands" in manifest["surface_missing"]
