@@ -95,7 +95,7 @@ def _as_dict(found, origin, destination, label: str, attribution: str, travel) -
         "access_legs_km": {"from": round(found.origin_leg_m / 1000, 3), "to": round(found.destination_leg_m / 1000, 3)},
         "access_model": {"detour_factor": travel.access_detour_factor, "speed_kmh": travel.access_speed_kmh},
         "road_classes": [{"road_class": cls, "minutes": round(float(r.minutes), 2), "km": round(float(r.km), 2)}
-                         for cls, r in found.by_class.iterrows()],
+                         for cls, r in found.by_class.iterrows()],  # a few road classes
         "ferries": list(found.ferries), "network": label, "attribution": attribution,
         "route_wgs84": _wgs84(found.geometry),
     }
