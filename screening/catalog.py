@@ -201,6 +201,7 @@ def load_layer(layer_id: str, *, catalog: Catalog, settings: Settings,
                              source_sha256=_layer_cache.mirror_sha256(Path(location)) if origin == "mirror" else None)
         if cached is not None:
             cached.attrs["title"] = spec.title.model_dump()  # {da, en} from the catalog, never a stale record
+            cached.attrs.update(caveat=spec.caveat, **(_mirror_provenance(spec) if origin == "mirror" else {}))
             cached.attrs.update(_nature_layers.copy_attrs(spec, cached.attrs.get("origin", origin),
                                                           settings.mirror_root))
             integrity.verify(cached, spec, cache_dir=settings.cache_dir, allow_damaged=allow_damaged)
@@ -338,19 +339,23 @@ def _read_file(path: Path, spec: LayerSpec) -> gpd.GeoDataFrame:
 
 def _stamp(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, origin: str, location: str, key: str) -> None:
     src = spec.source
-    source = (spec.mirror_source if origin == "mirror" and spec.mirror_source
-              else f"{src.publisher}, {src.licence}")
     gdf.attrs.update({
         "layer_id": spec.id,
         "title": spec.title.model_dump(),  # {da, en}: read with screening.i18n.text
         "origin": origin,
         "location": location,
-        "source": source,
-        "date": getattr(spec.mirror_date, "en", spec.mirror_date) if origin == "mirror" and spec.mirror_date else
-        (date.today().isoformat() if origin == "online" else ""),
+        "source": f"{src.publisher}, {src.licence}",
+        "date": date.today().isoformat() if origin == "online" else "",
+        **(_mirror_provenance(spec) if origin == "mirror" else {}),
         "version": key.rsplit("-", 1)[-1],
         "caveat": spec.caveat,
     })
+
+
+def _mirror_provenance(spec: LayerSpec) -> dict:
+    """A mirror copy's ``source`` and ``date`` as the catalog says them now (cache hits too: never stale)."""
+    date_ = getattr(spec.mirror_date, "en", spec.mirror_date)
+    return {k: v for k, v in (("source", spec.mirror_source), ("date", date_)) if v}
 
 
 def _cache_read(cache_dir: Path, key: str, *, source_sha256: str | None = None) -> gpd.GeoDataFrame | None:

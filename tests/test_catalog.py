@@ -200,3 +200,16 @@ def test_readme_sources_table_is_generated_from_the_catalog():
     text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     table = text.split("<!-- sources:start -->\n", 1)[1].split("\n<!-- sources:end -->", 1)[0]
     assert table == catalog.sources_markdown(load_catalog())
+
+
+def test_a_cache_hit_carries_the_catalogs_current_provenance(env, monkeypatch):
+    """A reworded ``mirror_source``/``mirror_date``/``caveat`` reaches the outputs at once: a cached copy of the
+    same file is served, stamped with the catalog's words now, never with those it was cached under."""
+    settings, cat = env
+    catalog.load_layer("habitat", catalog=cat, settings=settings)
+    monkeypatch.setattr(catalog, "_read_file", lambda *a, **k: pytest.fail("the mirror must not be read again"))
+    reworded = Catalog(layers=(_spec(mirror_source="reworded mirror, CC0", mirror_date="2021-02-03",
+                                     caveat="new caveat"),))
+    again = catalog.load_layer("habitat", catalog=reworded, settings=settings)
+    assert again.attrs["source"] == "reworded mirror, CC0" and again.attrs["date"] == "2021-02-03"
+    assert again.attrs["caveat"] == "new caveat"
