@@ -28,7 +28,6 @@ import shapely
 
 from screening import i18n
 from screening._json import write_json
-from screening.catalog import apply_filter
 from screening.config import Criteria
 from screening.errors import LayerUnavailableError
 
@@ -139,7 +138,7 @@ def write_nearest(layers: Mapping[str, gpd.GeoDataFrame], criteria: Criteria, pa
     for crit in criteria.criteria:  # about 20 configured criteria
         if crit.measure not in ("distance", "travel_time") or crit.layer not in layers:
             continue
-        gdf = apply_filter(layers[crit.layer], crit.filter, what=f"layer {crit.layer!r} ({crit.id})")
+        gdf = crit.filter.apply(layers[crit.layer], what=f"layer {crit.layer!r} ({crit.id})")
         geoms = gdf.geometry.to_numpy()
         kinds = shapely.get_type_id(geoms)
         if np.isin(kinds, (3, 6)).any() or not len(gdf):

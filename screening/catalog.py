@@ -32,7 +32,6 @@ __all__ = [
     "load_layers",
     "load_layer",
     "require_allowed_missing",
-    "apply_filter",
     "resolve",
     "normalise",
     "feature_count",
@@ -261,11 +260,6 @@ def resolve(layer_id: str, *, catalog: Catalog, settings: Settings) -> Resolutio
         if settings.online:
             return Resolution(layer_id, "online", location, "not cached; fetched on first use")
     return Resolution(layer_id, "missing", "", "; ".join(_not_tried(spec, settings)))
-
-
-def apply_filter(gdf: gpd.GeoDataFrame, flt, *, what: str = "layer") -> gpd.GeoDataFrame:
-    """Deprecated alias of `screening.config.LayerFilter.apply` (filters are rules, not loading)."""
-    return flt.apply(gdf, what=what)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -29,7 +29,7 @@ from screening import _point_report, _tiles, i18n
 from screening._json import write_json
 from screening._machine_paths import scrub, server_roots
 from screening._overview_config import OverviewConfig, OverviewLayer
-from screening.catalog import apply_filter, load_layers, short_reason
+from screening.catalog import load_layers, short_reason
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import LayerDataError, LayerUnavailableError
 from screening.i18n import fmt_number
@@ -259,7 +259,7 @@ def _layer_entry(spec: OverviewLayer, layers: Mapping[str, gpd.GeoDataFrame],
                   else _("no screening run with screening.gpkg (run 'make screen')"))
         return {**entry, "status": "missing", "reason": reason, "source_layer": source}
     try:
-        gdf = apply_filter(gdf, spec.filter, what=f"overview layer {spec.id!r} ({source})")
+        gdf = spec.filter.apply(gdf, what=f"overview layer {spec.id!r} ({source})")
     except LayerDataError as exc:
         return {**entry, "status": "missing", "reason": str(exc), "source_layer": source}
     if gdf.empty:
