@@ -1,17 +1,18 @@
-"""Tile archives of the overview map: vector layers and the suitability surface as PMTiles, and reading them back.
+"""Vector tile archives of the overview map (PMTiles), tile arithmetic, and reading archives back.
 
 Internal to `screening.overview`. Vector tiles (Mapbox Vector Tiles, gzip) are built by a kept tiler, never
 by hand: `freestiler` (a Rust tiler, the default; docs/OVERVIEW.md has the measured comparison) or GDAL's
 PMTiles driver through pyogrio (``engine="gdal"``). Both snap geometries to the 4096-unit tile grid of each
-zoom (zoom-dependent simplification) and drop no feature. The surface becomes PNG tiles warped with
-rasterio and written with the `pmtiles` package. Inputs are EPSG:25832; tiles are XYZ web-mercator
-(EPSG:3857) tiles.
+zoom and drop no feature. Below `GENERALISE_BELOW_ZOOM` each zoom is first generalised to half a screen
+pixel of that zoom (a national view needs no 85 m detail: drawing it cost the browser most of its first
+render), tiled zoom by zoom and merged into one archive with the `pmtiles` writer (the tiles themselves are
+the tiler's). Inputs are EPSG:25832; tiles are XYZ web-mercator (EPSG:3857) tiles. The surface's raster
+tiles are `screening._tiles_surface`.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import logging
 import math
 import time
@@ -27,8 +28,8 @@ import pandas as pd
 from screening._geo import require_crs
 from screening.errors import ConfigError
 
-__all__ = ["ENGINES", "ArchiveStats", "write_vector_archive", "write_surface_archive", "tile_bounds_3857",
-           "tiles_of_point", "read_tile", "archive_header", "iter_tiles", "colour_surface"]
+__all__ = ["ENGINES", "ArchiveStats", "write_vector_archive", "generalise", "pixel_ground_m", "tile_bounds_3857",
+           "tiles_of_point", "read_tile", "archive_header", "iter_tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ ENGINES = ("freestiler", "gdal")
 HALF_WORLD_M = 20037508.342789244
 """Half the width of the web-mercator world, metres (EPSG:3857)."""
 TILE_PX = 256
+GENERALISE_BELOW_ZOOM = 9
+"""Zooms below this are simplified to half a screen pixel before tiling; from it up, tiles keep the full
+geometry (at zoom 9 a tile unit is about 10 m on the ground in Denmark)."""
 
 
 @dataclass(frozen=True)
@@ -92,102 +96,23 @@ def write_vector_archive(gdf: gpd.GeoDataFrame, path: Path, *, layer_name: str, 
     path.unlink(missing_ok=True)
     frame = _small_attributes(gdf, attributes)
     t0 = time.perf_counter()
-    if engine == "freestiler":
-        from freestiler import freestile
-
-        freestile(frame.to_crs(4326), path, layer_name=layer_name, min_zoom=min_zoom, max_zoom=max_zoom,
-                  simplification=True, generate_ids=True, quiet=True)
+    bands = _zoom_bands(frame, min_zoom, max_zoom)
+    if len(bands) == 1:
+        _tile(frame, path, layer_name, min_zoom, max_zoom, engine)
     else:
-        import pyogrio
-
-        pyogrio.write_dataframe(frame.to_crs(3857), path, driver="PMTiles", layer=layer_name,
-                                dataset_options={"MINZOOM": min_zoom, "MAXZOOM": max_zoom, "NAME": layer_name,
-                                                 "MAX_SIZE": 5_000_000, "MAX_FEATURES": 10_000_000})
+        parts = []
+        for z0, z1, tolerance_m in bands:  # at most GENERALISE_BELOW_ZOOM + 1 runs of the tiler
+            part = path.with_name(f"{path.stem}.z{z0}-{z1}.part.pmtiles")
+            band = frame if tolerance_m is None else generalise(frame, tolerance_m)
+            _tile(band, part, layer_name, z0, z1, engine)
+            parts.append(part)
+        _merge_archives(parts, path)
     header = archive_header(path)
     stats = ArchiveStats(path, len(frame), int(header["addressed_tiles_count"]), min_zoom, max_zoom,
                          path.stat().st_size, round(time.perf_counter() - t0, 3))
     log.info("tiles %s: %s features, %d tiles, zooms %d-%d, %.1f MB in %.1f s (%s)", layer_name,
              f"{stats.features:,}", stats.tiles, min_zoom, max_zoom, stats.bytes / 1e6, stats.seconds, engine)
     return stats
-
-
-def write_surface_archive(suitability: Path, exclusion: Path, path: Path, *, min_zoom: int, max_zoom: int,
-                          attribution: str = "") -> ArchiveStats:
-    """Render the suitability surface as PNG tiles (256 px, EPSG:3857) into one raster PMTiles archive.
-
-    Per zoom, the surface (EPSG:25832) is warped once onto the mosaic of the tiles that cover it (score:
-    average of the cells under a pixel; exclusion bits: nearest), coloured by `colour_surface` and cut into
-    tiles. Every tile within the surface's bounds exists (tiles without land share one transparent PNG): a
-    viewer asking for an absent tile inside the bounds may wait for it forever (MapLibre did).
-
-    Parameters
-    ----------
-    suitability, exclusion
-        ``suitability.tif`` (float32 0-100, NaN off land) and ``exclusion.tif`` (uint16 bits, 65535 off land)
-        of one surface run.
-    path
-        The ``.pmtiles`` file to write.
-    min_zoom, max_zoom
-        Web-map zooms rendered (at 100 m cells, zoom 10 is about one pixel per cell in Denmark).
-    """
-    import rasterio
-    from pmtiles.tile import Compression, TileType
-    from pmtiles.writer import Writer
-    from rasterio.warp import transform_bounds
-
-    from screening._raster import EXCLUSION_NODATA
-
-    t0 = time.perf_counter()
-    with rasterio.open(suitability) as s_ds, rasterio.open(exclusion) as e_ds:
-        west, south, east, north = transform_bounds(s_ds.crs, "EPSG:4326", *s_ds.bounds)
-        tiles: dict[int, bytes] = {}
-        empty = _png(np.zeros((TILE_PX, TILE_PX, 4), dtype=np.uint8))  # stored once (the writer dedupes)
-        for z in range(min_zoom, max_zoom + 1):  # a handful of zoom levels
-            (x0, y0), (x1, y1) = tiles_of_point(west, north, z), tiles_of_point(east, south, z)
-            src = _read_for_zoom(s_ds, e_ds, z, (south + north) / 2)
-            rgba = colour_surface(*_warp_zoom(*src, z, x0, y0, x1, y1, EXCLUSION_NODATA))
-            _cut(rgba, z, x0, y0, x1, y1, tiles, empty)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        writer = Writer(fh)
-        for tile_id in sorted(tiles):
-            writer.write_tile(tile_id, tiles[tile_id])
-        e7 = 10_000_000
-        writer.finalize({"tile_type": TileType.PNG, "tile_compression": Compression.NONE,
-                         "min_lon_e7": int(west * e7), "min_lat_e7": int(south * e7),
-                         "max_lon_e7": int(east * e7), "max_lat_e7": int(north * e7),
-                         "center_zoom": min_zoom, "center_lon_e7": int((west + east) / 2 * e7),
-                         "center_lat_e7": int((south + north) / 2 * e7)},
-                        {"name": "suitability", "attribution": attribution, "format": "png"})
-    stats = ArchiveStats(path, 0, len(tiles), min_zoom, max_zoom, path.stat().st_size,
-                         round(time.perf_counter() - t0, 3))
-    log.info("surface tiles: %d PNG tiles, zooms %d-%d, %.1f MB in %.1f s", stats.tiles, min_zoom, max_zoom,
-             stats.bytes / 1e6, stats.seconds)
-    return stats
-
-
-def _png(rgba: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rgba).save(buf, format="PNG", compress_level=6)
-    return buf.getvalue()
-
-
-def colour_surface(score: np.ndarray, bits: np.ndarray, nodata: int = 65535) -> np.ndarray:
-    """RGBA (uint8) of scores 0-100 on red-yellow-green, excluded land dark grey, no land transparent.
-
-    The same palette as the report map's overlay (`screening._raster_io.render_rgba`).
-    """
-    import matplotlib
-
-    rgba = np.zeros((*score.shape, 4), dtype=np.uint8)
-    land = np.isfinite(score)
-    rgba[land] = (matplotlib.colormaps["RdYlGn"](np.clip(score[land] / 100.0, 0, 1)) * 255).astype(np.uint8)
-    rgba[land, 3] = 200
-    rgba[land & (bits != 0) & (bits != nodata)] = (70, 70, 70, 210)
-    return rgba
 
 
 def tile_bounds_3857(z: int, x: int, y: int) -> tuple[float, float, float, float]:
@@ -252,7 +177,130 @@ def iter_tiles(path: Path) -> Iterator[tuple[tuple[int, int, int], bytes]]:
         yield from all_tiles(Reader(MmapSource(fh)).get_bytes)
 
 
+def pixel_ground_m(z: int, lat: float) -> float:
+    """Ground size in metres of one 256 px web-map pixel at zoom `z` and latitude `lat` (degrees).
+
+    Examples
+    --------
+    >>> round(pixel_ground_m(6, 56.0))
+    1368
+    """
+    return 2 * HALF_WORLD_M / 2 ** z / TILE_PX * math.cos(math.radians(lat))
+
+
+def generalise(gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
+    """`gdf` (EPSG:25832) generalised for a zoom whose half pixel is `tolerance_m` metres.
+
+    Polygons are simplified (Douglas-Peucker keeping topology: no ring collapses, no feature is lost). A
+    layer of lines is first merged: the lines of equal attributes become one feature whose touching parts
+    are joined (``line_merge``), then simplified; a road network split at every junction draws as a few
+    long lines instead of thousands of short ones with a cap at each end. Points are returned unchanged.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> roads = gpd.GeoDataFrame({"ref": ["E45", "E45", "E20"]}, geometry=[shapely.LineString([(0, 0), (10, 0)]),
+    ...     shapely.LineString([(10, 0), (20, 1)]), shapely.LineString([(0, 5), (9, 5)])], crs=25832)
+    >>> generalise(roads, 5.0).sort_values("ref").geometry.to_wkt().tolist()
+    ['LINESTRING (0 5, 9 5)', 'LINESTRING (0 0, 20 1)']
+    """
+    import shapely
+
+    geoms = gdf.geometry.to_numpy()
+    kind = shapely.get_type_id(geoms)
+    if len(gdf) and bool(np.isin(kind, (1, 5)).all()):  # lines and multilines only
+        return _merge_lines(gdf, tolerance_m)
+    out = geoms.copy()
+    shaped = ~np.isin(kind, (0, 4))  # not points
+    out[shaped] = shapely.simplify(geoms[shaped], tolerance_m, preserve_topology=True)
+    return gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=out, crs=gdf.crs)
+
+
+def _merge_lines(gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
+    """One feature per distinct attribute row: its lines' parts joined where they touch, then simplified."""
+    import shapely
+
+    columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    attrs = gdf[columns].astype(object).where(gdf[columns].notna(), None)
+    if columns:
+        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(attrs.astype(str).where(attrs.notna(), "\0")))
+        first = pd.Series(np.arange(len(gdf))).groupby(codes).first().to_numpy()
+    else:
+        codes, first = np.zeros(len(gdf), dtype=int), np.array([0])
+    parts, index = shapely.get_parts(gdf.geometry.to_numpy(), return_index=True)
+    group = codes[index]
+    order = np.argsort(group, kind="stable")  # shapely wants the parts grouped
+    merged = shapely.line_merge(shapely.multilinestrings(parts[order], indices=group[order]))
+    merged = shapely.simplify(merged, tolerance_m, preserve_topology=True)
+    return gpd.GeoDataFrame(attrs.iloc[first].reset_index(drop=True), geometry=merged, crs=gdf.crs)
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+def _zoom_bands(frame: gpd.GeoDataFrame, min_zoom: int, max_zoom: int) -> list[tuple[int, int, float | None]]:
+    """(first zoom, last zoom, simplification tolerance in metres or None) per tiler run: one run per zoom
+    below GENERALISE_BELOW_ZOOM at half a pixel of that zoom, one run at full detail from there on. Points
+    need no generalisation (one run)."""
+    import shapely
+
+    kinds = shapely.get_type_id(frame.geometry.to_numpy())
+    if frame.empty or min_zoom >= GENERALISE_BELOW_ZOOM or bool(((kinds == 0) | (kinds == 4)).all()):
+        return [(min_zoom, max_zoom, None)]
+    lat = float(np.mean(frame.to_crs(4326).total_bounds[[1, 3]]))
+    bands = [(z, z, pixel_ground_m(z, lat) / 2) for z in range(min_zoom, min(max_zoom + 1, GENERALISE_BELOW_ZOOM))]
+    if max_zoom >= GENERALISE_BELOW_ZOOM:
+        bands.append((GENERALISE_BELOW_ZOOM, max_zoom, None))
+    return bands
+
+
+def _tile(frame: gpd.GeoDataFrame, path: Path, layer_name: str, min_zoom: int, max_zoom: int, engine: str) -> None:
+    """One run of the kept tiler: `frame` (EPSG:25832) into `path`, zooms `min_zoom`..`max_zoom`."""
+    if engine == "freestiler":
+        from freestiler import freestile
+
+        freestile(frame.to_crs(4326), path, layer_name=layer_name, min_zoom=min_zoom, max_zoom=max_zoom,
+                  simplification=True, generate_ids=True, quiet=True)
+    else:
+        import pyogrio
+
+        pyogrio.write_dataframe(frame.to_crs(3857), path, driver="PMTiles", layer=layer_name,
+                                dataset_options={"MINZOOM": min_zoom, "MAXZOOM": max_zoom, "NAME": layer_name,
+                                                 "MAX_SIZE": 5_000_000, "MAX_FEATURES": 10_000_000})
+
+
+def _merge_archives(parts: list[Path], path: Path) -> None:
+    """Copy the tiles of `parts` (archives of one layer on disjoint zooms) into one archive `path`; header and
+    metadata from the parts (zoom range and bounds widened, the layer's vector_layers entry spanning all)."""
+    import json
+
+    from pmtiles.reader import MmapSource, Reader, all_tiles
+    from pmtiles.tile import zxy_to_tileid
+    from pmtiles.writer import Writer
+
+    tiles: dict[int, bytes] = {}
+    headers, metadata = [], []
+    for part in parts:
+        with part.open("rb") as fh:
+            reader = Reader(MmapSource(fh))
+            headers.append(reader.header())
+            metadata.append(reader.metadata())
+            tiles.update((zxy_to_tileid(*zxy), data) for zxy, data in all_tiles(reader.get_bytes))
+        part.unlink()
+    header = dict(headers[-1])  # the full-detail part (the last) has the widest bounds
+    header["min_zoom"], header["max_zoom"] = min(h["min_zoom"] for h in headers), max(h["max_zoom"] for h in headers)
+    for key, pick in (("min_lon_e7", min), ("min_lat_e7", min), ("max_lon_e7", max), ("max_lat_e7", max)):
+        header[key] = pick(h[key] for h in headers)
+    meta = json.loads(json.dumps(metadata[-1]))
+    for layer in meta.get("vector_layers", []):
+        layer["minzoom"], layer["maxzoom"] = header["min_zoom"], header["max_zoom"]
+    with path.open("wb") as fh:
+        writer = Writer(fh)
+        for tile_id in sorted(tiles):
+            writer.write_tile(tile_id, tiles[tile_id])
+        writer.finalize({k: header[k] for k in ("tile_type", "tile_compression", "min_zoom", "max_zoom",
+                                                "min_lon_e7", "min_lat_e7", "max_lon_e7", "max_lat_e7",
+                                                "center_zoom", "center_lon_e7", "center_lat_e7")}, meta)
 
 
 def _small_attributes(gdf: gpd.GeoDataFrame, attributes: tuple[str, ...]) -> gpd.GeoDataFrame:
@@ -267,44 +315,3 @@ def _small_attributes(gdf: gpd.GeoDataFrame, attributes: tuple[str, ...]) -> gpd
         elif pd.api.types.is_float_dtype(series):
             out[column] = series.round(3)
     return out
-
-
-def _read_for_zoom(s_ds, e_ds, z: int, lat: float):
-    """Score and bits read at about half the ground size of a pixel at zoom `z` (from the COG overviews:
-    average for scores, nearest for bits), with their transform and CRS."""
-    from rasterio.enums import Resampling
-
-    ground_px_m = 2 * HALF_WORLD_M / 2 ** z / TILE_PX * math.cos(math.radians(lat))
-    factor = max(1, int(ground_px_m / 2 / s_ds.res[0]))
-    shape = (max(1, s_ds.height // factor), max(1, s_ds.width // factor))
-    score = s_ds.read(1, out_shape=shape, resampling=Resampling.average)
-    bits = e_ds.read(1, out_shape=shape, resampling=Resampling.nearest)
-    transform = s_ds.transform * s_ds.transform.scale(s_ds.width / shape[1], s_ds.height / shape[0])
-    return score, bits, {"src_transform": transform, "src_crs": s_ds.crs}
-
-
-def _cut(rgba: np.ndarray, z: int, x0: int, y0: int, x1: int, y1: int, tiles: dict, empty: bytes) -> None:
-    """Cut a zoom's mosaic into 256 px PNG tiles keyed by PMTiles tile id (at most a few hundred per zoom)."""
-    from pmtiles.tile import zxy_to_tileid
-
-    for ty in range(y1 - y0 + 1):
-        for tx in range(x1 - x0 + 1):
-            block = rgba[ty * TILE_PX:(ty + 1) * TILE_PX, tx * TILE_PX:(tx + 1) * TILE_PX]
-            tiles[zxy_to_tileid(z, x0 + tx, y0 + ty)] = _png(block) if block[..., 3].any() else empty
-
-
-def _warp_zoom(score, bits, src, z, x0, y0, x1, y1, nodata):
-    """The surface warped onto the tile mosaic x0..x1, y0..y1 of zoom `z` (EPSG:3857, 256 px per tile)."""
-    from affine import Affine
-    from rasterio.enums import Resampling
-    from rasterio.warp import reproject
-
-    left, _, _, top = tile_bounds_3857(z, x0, y0)
-    px = 2 * HALF_WORLD_M / 2 ** z / TILE_PX
-    shape = ((y1 - y0 + 1) * TILE_PX, (x1 - x0 + 1) * TILE_PX)
-    dst = {"dst_transform": Affine(px, 0, left, 0, -px, top), "dst_crs": "EPSG:3857", "num_threads": 2}
-    d_score = np.full(shape, np.nan, np.float32)
-    d_bits = np.full(shape, nodata, np.uint16)
-    reproject(score, d_score, src_nodata=np.nan, dst_nodata=np.nan, resampling=Resampling.average, **src, **dst)
-    reproject(bits, d_bits, src_nodata=nodata, dst_nodata=nodata, resampling=Resampling.nearest, **src, **dst)
-    return d_score, d_bits, nodata

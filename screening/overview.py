@@ -25,7 +25,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
-from screening import _point_report, _tiles, i18n
+from screening import _point_report, _tiles, _tiles_surface, i18n
 from screening._json import write_json
 from screening._machine_paths import scrub, server_roots
 from screening._overview_config import OverviewConfig, OverviewLayer
@@ -275,7 +275,7 @@ def _layer_entry(spec: OverviewLayer, layers: Mapping[str, gpd.GeoDataFrame],
 def _surface_entry(surface_dir: Path, site_dir: Path, config: OverviewConfig, criteria: Criteria) -> dict:
     surface_dir = Path(surface_dir)
     meta = json.loads((surface_dir / "surface.json").read_text(encoding="utf-8"))
-    stats = _tiles.write_surface_archive(surface_dir / "suitability.tif", surface_dir / "exclusion.tif",
+    stats = _tiles_surface.write_surface_archive(surface_dir / "suitability.tif", surface_dir / "exclusion.tif",
                                          site_dir / "tiles" / f"{SURFACE_ID}.pmtiles",
                                          min_zoom=config.surface.min_zoom, max_zoom=config.surface.max_zoom)
     info = _point_report.write_breakdown(surface_dir, site_dir / "surface", criteria=criteria,
@@ -323,6 +323,7 @@ def _manifest(config: OverviewConfig, entries: list[dict], surface: dict | None,
         "built": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config_hash": config_hash(catalog, criteria),
         "engine": engine,
+        "full_detail_zoom": _tiles.GENERALISE_BELOW_ZOOM,  # below it the tiles hold generalised geometry
         "land": land,
         "groups": [{"id": g.id, "title": str(g.title)} for g in config.groups],
         "layers": entries[1:],

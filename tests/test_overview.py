@@ -22,7 +22,7 @@ from PIL import Image
 from pyproj import Transformer
 from shapely.geometry import box
 
-from screening import _point_report, _tiles, overview
+from screening import _point_report, _tiles, _tiles_surface, overview
 from screening._overview_config import load_overview_config
 from screening.cli import main
 from screening.config import PROJECT_ROOT, load_catalog, load_criteria, settings_from_env
@@ -140,7 +140,7 @@ def _cell_centre(row: int, col: int) -> tuple[float, float]:
 ])
 def test_surface_tiles_colour_each_cell(surface_dir, tmp_path, row, col, expected):
     path = tmp_path / "surface.pmtiles"
-    stats = _tiles.write_surface_archive(surface_dir / "suitability.tif", surface_dir / "exclusion.tif", path,
+    stats = _tiles_surface.write_surface_archive(surface_dir / "suitability.tif", surface_dir / "exclusion.tif", path,
                                          min_zoom=6, max_zoom=10)
     assert stats.tiles >= 5  # at least one tile per zoom
     lon, lat = TO_4326.transform(*_cell_centre(row, col))
@@ -154,7 +154,7 @@ def test_surface_tiles_colour_each_cell(surface_dir, tmp_path, row, col, expecte
     with path.open("rb") as fh:
         png = Reader(MmapSource(fh)).get(z, x, y)
     pixel = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))[int((top - my) / px), int((mx - left) / px)]
-    colours = {"score": _tiles.colour_surface(np.array([[10.0 * col + row]]), np.array([[0]]))[0, 0],
+    colours = {"score": _tiles_surface.colour_surface(np.array([[10.0 * col + row]]), np.array([[0]]))[0, 0],
                "excluded": np.array([70, 70, 70, 210]), "none": np.array([0, 0, 0, 0])}
     assert pixel.tolist() == colours[expected].tolist()
 
