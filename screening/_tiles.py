@@ -28,8 +28,8 @@ import pandas as pd
 from screening._geo import require_crs
 from screening.errors import ConfigError
 
-__all__ = ["ENGINES", "ArchiveStats", "write_vector_archive", "generalise", "pixel_ground_m", "tile_bounds_3857",
-           "tiles_of_point", "read_tile", "archive_header", "iter_tiles"]
+__all__ = ["ENGINES", "ArchiveStats", "write_vector_archive", "join_archives", "generalise", "pixel_ground_m",
+           "tile_bounds_3857", "tiles_of_point", "read_tile", "archive_header", "iter_tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,9 @@ def write_vector_archive(gdf: gpd.GeoDataFrame, path: Path, *, layer_name: str, 
             band = frame if tolerance_m is None else generalise(frame, tolerance_m)
             _tile(band, part, layer_name, z0, z1, engine)
             parts.append(part)
-        _merge_archives(parts, path)
+        join_archives(parts, path)
+        for part in parts:
+            part.unlink()
     header = archive_header(path)
     stats = ArchiveStats(path, len(frame), int(header["addressed_tiles_count"]), min_zoom, max_zoom,
                          path.stat().st_size, round(time.perf_counter() - t0, 3))
@@ -175,6 +177,58 @@ def iter_tiles(path: Path) -> Iterator[tuple[tuple[int, int, int], bytes]]:
 
     with Path(path).open("rb") as fh:
         yield from all_tiles(Reader(MmapSource(fh)).get_bytes)
+
+
+def join_archives(paths: list[Path], path: Path) -> None:
+    """Join vector-tile archives into one archive `path` (a tile-join): every tile of every input; tiles of
+    the same z/x/y are concatenated, which keeps every layer of each (a Mapbox Vector Tile's ``layers`` is a
+    repeated protobuf field, so two encoded tiles one after the other are one tile with the layers of both).
+
+    Header: the inputs' zoom range and bounds widened to cover all; metadata: their ``vector_layers``, one
+    entry per layer id with its zooms widened. Used for a layer's per-zoom tiler runs (disjoint zooms) and for
+    the overview's shared archive of many layers (one map source: MapLibre redraws its stencil clipping masks
+    for every source it switches to, which cost a third of each frame with one source per layer).
+
+    Raises
+    ------
+    ConfigError
+        If the inputs are not all gzip-compressed MVT archives.
+    """
+    import json
+
+    from pmtiles.reader import MmapSource, Reader, all_tiles
+    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.writer import Writer
+
+    tiles: dict[int, list[bytes]] = {}
+    headers, layers = [], {}
+    for part in paths:  # a few archives
+        with Path(part).open("rb") as fh:
+            reader = Reader(MmapSource(fh))
+            header = reader.header()
+            if (header["tile_type"], header["tile_compression"]) != (TileType.MVT, Compression.GZIP):
+                raise ConfigError(f"{part}: only gzip-compressed vector tiles can be joined")
+            headers.append(header)
+            for layer in reader.metadata().get("vector_layers", []):
+                known = layers.setdefault(layer["id"], dict(layer))
+                known["minzoom"] = min(known.get("minzoom", 99), layer.get("minzoom", 99))
+                known["maxzoom"] = max(known.get("maxzoom", 0), layer.get("maxzoom", 0))
+            for zxy, data in all_tiles(reader.get_bytes):
+                tiles.setdefault(zxy_to_tileid(*zxy), []).append(data)
+    header = dict(headers[-1])
+    header["min_zoom"], header["max_zoom"] = min(h["min_zoom"] for h in headers), max(h["max_zoom"] for h in headers)
+    for key, pick in (("min_lon_e7", min), ("min_lat_e7", min), ("max_lon_e7", max), ("max_lat_e7", max)):
+        header[key] = pick(h[key] for h in headers)
+    with Path(path).open("wb") as fh:
+        writer = Writer(fh)
+        for tile_id in sorted(tiles):
+            data = tiles[tile_id]
+            writer.write_tile(tile_id, data[0] if len(data) == 1
+                              else gzip.compress(b"".join(gzip.decompress(d) for d in data), mtime=0))
+        writer.finalize({k: header[k] for k in ("tile_type", "tile_compression", "min_zoom", "max_zoom",
+                                                "min_lon_e7", "min_lat_e7", "max_lon_e7", "max_lat_e7",
+                                                "center_zoom", "center_lon_e7", "center_lat_e7")},
+                        {"vector_layers": json.loads(json.dumps(list(layers.values())))})
 
 
 def pixel_ground_m(z: int, lat: float) -> float:
@@ -267,40 +321,6 @@ def _tile(frame: gpd.GeoDataFrame, path: Path, layer_name: str, min_zoom: int, m
         pyogrio.write_dataframe(frame.to_crs(3857), path, driver="PMTiles", layer=layer_name,
                                 dataset_options={"MINZOOM": min_zoom, "MAXZOOM": max_zoom, "NAME": layer_name,
                                                  "MAX_SIZE": 5_000_000, "MAX_FEATURES": 10_000_000})
-
-
-def _merge_archives(parts: list[Path], path: Path) -> None:
-    """Copy the tiles of `parts` (archives of one layer on disjoint zooms) into one archive `path`; header and
-    metadata from the parts (zoom range and bounds widened, the layer's vector_layers entry spanning all)."""
-    import json
-
-    from pmtiles.reader import MmapSource, Reader, all_tiles
-    from pmtiles.tile import zxy_to_tileid
-    from pmtiles.writer import Writer
-
-    tiles: dict[int, bytes] = {}
-    headers, metadata = [], []
-    for part in parts:
-        with part.open("rb") as fh:
-            reader = Reader(MmapSource(fh))
-            headers.append(reader.header())
-            metadata.append(reader.metadata())
-            tiles.update((zxy_to_tileid(*zxy), data) for zxy, data in all_tiles(reader.get_bytes))
-        part.unlink()
-    header = dict(headers[-1])  # the full-detail part (the last) has the widest bounds
-    header["min_zoom"], header["max_zoom"] = min(h["min_zoom"] for h in headers), max(h["max_zoom"] for h in headers)
-    for key, pick in (("min_lon_e7", min), ("min_lat_e7", min), ("max_lon_e7", max), ("max_lat_e7", max)):
-        header[key] = pick(h[key] for h in headers)
-    meta = json.loads(json.dumps(metadata[-1]))
-    for layer in meta.get("vector_layers", []):
-        layer["minzoom"], layer["maxzoom"] = header["min_zoom"], header["max_zoom"]
-    with path.open("wb") as fh:
-        writer = Writer(fh)
-        for tile_id in sorted(tiles):
-            writer.write_tile(tile_id, tiles[tile_id])
-        writer.finalize({k: header[k] for k in ("tile_type", "tile_compression", "min_zoom", "max_zoom",
-                                                "min_lon_e7", "min_lat_e7", "max_lon_e7", "max_lat_e7",
-                                                "center_zoom", "center_lon_e7", "center_lat_e7")}, meta)
 
 
 def _small_attributes(gdf: gpd.GeoDataFrame, attributes: tuple[str, ...]) -> gpd.GeoDataFrame:

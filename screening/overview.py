@@ -115,6 +115,7 @@ def build_overview(site_dir: Path, *, settings: Settings, catalog: Catalog, crit
     for spec in config.layers:  # about 25 configured map layers
         title = str(spec.title) if spec.title is not None else str(catalog.get(spec.layer).title)
         entries.append(_layer_entry(spec, layers, run, missing, site_dir, engine, title=title))
+    _share_archives(entries[1:], site_dir)
     timings["vector_tiles_s"] = time.perf_counter() - t0 - timings["load_s"]
     t1 = time.perf_counter()
     surface = _surface_entry(surface_dir, site_dir, config, criteria) if surface_dir is not None else None
@@ -297,6 +298,24 @@ def _point_data(layers, criteria: Criteria, config: OverviewConfig, site_dir: Pa
 def _titles(config: OverviewConfig) -> dict[str, str]:
     """The map's own criterion names (``criterion_titles``) in the current language."""
     return {k: str(v) for k, v in config.criterion_titles.items()}
+
+
+def _share_archives(entries: list[dict], site_dir: Path) -> None:
+    """Join the drawn layers' archives into one per maximum tile zoom, ``tiles/layers-z<zoom>.pmtiles`` (one
+    map source for all of them; a source's layers must share its maximum zoom, beyond which MapLibre
+    overzooms). Each entry's ``archive`` then names the shared archive; its ``bytes`` and ``tiles`` stay the
+    layer's own, as built."""
+    groups: dict[int, list[dict]] = {}
+    for entry in entries:  # about 25 configured map layers
+        if entry["status"] == "ok":
+            groups.setdefault(entry["tile_max_zoom"], []).append(entry)
+    for max_zoom, members in sorted(groups.items()):
+        shared = site_dir / "tiles" / f"layers-z{max_zoom}.pmtiles"
+        parts = [site_dir / entry["archive"] for entry in members]
+        _tiles.join_archives(parts, shared)
+        for part, entry in zip(parts, members, strict=True):
+            part.unlink()
+            entry["archive"] = shared.relative_to(site_dir).as_posix()
 
 
 def _archive_info(stats: _tiles.ArchiveStats, site_dir: Path) -> dict:

@@ -274,7 +274,10 @@ def test_site_lists_every_layer_drawn_or_missing(site):
 
 @pytest.mark.mirror
 def test_site_tiles_hold_the_plandata_fixture_with_attributes(site):
-    path = site["dir"] / "tiles" / "erhvervsrammer.pmtiles"
+    entry = next(e for e in json.loads((site["dir"] / "overview.json").read_text(encoding="utf-8"))["layers"]
+                 if e["id"] == "erhvervsrammer")
+    path = site["dir"] / entry["archive"]  # the archive the drawn layers share
+    assert entry["archive"] == f"tiles/layers-z{entry['tile_max_zoom']}.pmtiles"
     frames = fx.rammer()
     erhverv = frames[frames["anvgen"] == 31]
     assert _check_tiles(path, erhverv, "erhvervsrammer", "planid", 9, columns=("anvgen",)) >= 1

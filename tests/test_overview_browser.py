@@ -111,9 +111,12 @@ def test_page_loads_every_source_without_console_errors(page, built):
     severe = [e["message"] for e in page.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
     assert page.execute_script("return window.overview.errors") == []
-    sources = page.execute_script("return Object.keys(window.overview.map.getStyle().sources)")
-    manifest_ok = page.execute_script("return window.overview.map && true")
-    assert manifest_ok and {"land", "surface", "natura2000_fugle", "erhvervsrammer", "ansoegninger"} <= set(sources)
+    style = page.execute_script("const s = window.overview.map.getStyle(); return {sources: Object.keys(s.sources),"
+                                " layers: Object.fromEntries(s.layers.map((l) => [l.id, l.source || null]))}")
+    # the drawn layers share one archive and one map source (all capped at zoom 10 here), land and surface apart
+    assert set(style["sources"]) == {"land", "surface", "layers-z10"}
+    for layer in ("natura2000_fugle", "erhvervsrammer", "ansoegninger", "veje", "havne"):
+        assert style["layers"][layer] == "layers-z10", layer
     _until(page, "const m = window.overview.map; return Object.keys(m.getStyle().sources)"
                  ".every((id) => m.isSourceLoaded(id))")
     attribution = page.execute_script(

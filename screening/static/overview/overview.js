@@ -46,8 +46,11 @@ function colourOf(layer) {
   return match;
 }
 
+// Layers share an archive, and so a map source, per maximum zoom (screening.overview._share_archives).
+const sourceOf = (layer) => layer.archive.replace(/^.*\//, '').replace(/\.pmtiles$/, '');
+
 function styleLayers(layer) {
-  const base = {source: layer.id, 'source-layer': layer.id, minzoom: layer.min_zoom,
+  const base = {source: sourceOf(layer), 'source-layer': layer.id, minzoom: layer.min_zoom,
     layout: {visibility: layer.visible ? 'visible' : 'none'}};
   const colour = colourOf(layer);
   if (layer.kind === 'fill') {
@@ -91,9 +94,13 @@ function buildStyle() {
   const sorted = [...drawn].sort((a, b) => (a.group === 'screening') - (b.group === 'screening')
     || order[a.kind] - order[b.kind]);
   for (const layer of sorted) {
-    archive(layer.archive);
-    style.sources[layer.id] = {type: 'vector', url: `pmtiles://${abs(layer.archive)}`,
-      attribution: UI.attribution[layer.id]};
+    if (!style.sources[sourceOf(layer)]) {
+      archive(layer.archive);
+      const credits = drawn.filter((other) => other.archive === layer.archive)
+        .map((other) => UI.attribution[other.id]);
+      style.sources[sourceOf(layer)] = {type: 'vector', url: `pmtiles://${abs(layer.archive)}`,
+        attribution: credits.join(' | ')};
+    }
     style.layers.push(...styleLayers(layer));
   }
   return style;

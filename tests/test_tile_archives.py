@@ -1,6 +1,7 @@
-"""Zoom-banded generalisation of the overview's vector tiles (screening._tiles): below the zoom of full detail
-each zoom holds geometry simplified to half a screen pixel, lines of equal attributes merged; from it up the
-tiles keep the full geometry. Answers known by construction on EPSG:25832 shapes near (X0, Y0)."""
+"""The overview's vector tile archives (screening._tiles): zoom-banded generalisation (below the zoom of full
+detail each zoom holds geometry simplified to half a screen pixel, lines of equal attributes merged; from it
+up the tiles keep the full geometry) and the tile-join of many layers into one archive. Answers known by
+construction on EPSG:25832 shapes near (X0, Y0)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import shapely
 
 from screening import _tiles
+from screening.errors import ConfigError
 
 X0, Y0 = 550_000, 6_200_000
 FULL = _tiles.GENERALISE_BELOW_ZOOM
@@ -106,3 +108,49 @@ def test_points_and_high_zoom_layers_are_tiled_in_one_run():
     bands = _tiles._zoom_bands(disk, 7, 12)
     assert [b[:2] for b in bands] == [(7, 7), (8, 8), (FULL, 12)]
     assert bands[0][2] == pytest.approx(2 * bands[1][2])  # half a pixel halves with every zoom
+
+
+@pytest.mark.parametrize("engine", ["freestiler", "gdal"])
+def test_joined_archive_holds_every_layer_of_every_tile(tmp_path, engine):
+    disk = gpd.GeoDataFrame({"name": ["disk"]}, geometry=[_wiggly_disk()], crs=25832)
+    roads = _road()
+    a, b, joined = tmp_path / "a.pmtiles", tmp_path / "b.pmtiles", tmp_path / "joined.pmtiles"
+    _tiles.write_vector_archive(disk, a, layer_name="disk", min_zoom=7, max_zoom=10, attributes=("name",),
+                                engine=engine)
+    _tiles.write_vector_archive(roads, b, layer_name="roads", min_zoom=5, max_zoom=10, attributes=("ref",),
+                                engine=engine)
+    _tiles.join_archives([a, b], joined)
+    header = _tiles.archive_header(joined)
+    assert (header["min_zoom"], header["max_zoom"]) == (5, 10)
+    tiles_a, tiles_b = dict(_tiles.iter_tiles(a)), dict(_tiles.iter_tiles(b))
+    tiles_joined = dict(_tiles.iter_tiles(joined))
+    assert set(tiles_joined) == set(tiles_a) | set(tiles_b)
+    both = set(tiles_a) & set(tiles_b)
+    assert both  # the disk lies on the motorway's tiles
+    for z, x, y in both:
+        decoded = _tiles.read_tile(joined, z, x, y)
+        assert decoded["disk"]["features"][0]["properties"] == {"name": "disk"}
+        assert {f["properties"]["ref"] for f in decoded["roads"]["features"]} <= {"E45", "18"}
+    for zxy in set(tiles_b) - set(tiles_a):  # e.g. zooms 5 and 6: the roads alone, bytes unchanged
+        assert tiles_joined[zxy] == tiles_b[zxy]
+    from pmtiles.reader import MmapSource, Reader
+
+    with joined.open("rb") as fh:
+        layers = {layer["id"]: (layer["minzoom"], layer["maxzoom"])
+                  for layer in Reader(MmapSource(fh)).metadata()["vector_layers"]}
+    assert layers == {"disk": (7, 10), "roads": (5, 10)}
+
+
+def test_join_refuses_raster_archives(tmp_path):
+    from pmtiles.tile import Compression, TileType
+    from pmtiles.writer import Writer
+
+    png = tmp_path / "raster.pmtiles"
+    with png.open("wb") as fh:
+        writer = Writer(fh)
+        writer.write_tile(0, b"not a tile")
+        writer.finalize({"tile_type": TileType.PNG, "tile_compression": Compression.NONE, "min_zoom": 0,
+                         "max_zoom": 0, "min_lon_e7": 0, "min_lat_e7": 0, "max_lon_e7": 1, "max_lat_e7": 1,
+                         "center_zoom": 0, "center_lon_e7": 0, "center_lat_e7": 0}, {})
+    with pytest.raises(ConfigError, match="only gzip-compressed vector tiles can be joined"):
+        _tiles.join_archives([png], tmp_path / "joined.pmtiles")
