@@ -46,6 +46,13 @@ function colourOf(layer) {
   return match;
 }
 
+// A '#rrggbb' colour at 80 % brightness (a category expression is left as it is).
+function darker(colour) {
+  if (typeof colour !== 'string' || !/^#[0-9a-f]{6}$/i.test(colour)) return colour;
+  const n = parseInt(colour.slice(1), 16);
+  return `rgb(${[(n >> 16) & 255, (n >> 8) & 255, n & 255].map((v) => Math.round(v * 0.8)).join(', ')})`;
+}
+
 // Layers share an archive, and so a map source, per maximum zoom (screening.overview._share_archives).
 const sourceOf = (layer) => layer.archive.replace(/^.*\//, '').replace(/\.pmtiles$/, '');
 
@@ -55,10 +62,11 @@ function styleLayers(layer) {
   const colour = colourOf(layer);
   if (layer.kind === 'fill') {
     return [
-      // below the zoom of full detail (manifest.full_detail_zoom) the fill's own one-pixel outline (fill-antialias)
-      // keeps small areas visible as dots; a line layer drawing every ring was the costliest layer of the
-      // national view
-      {...base, id: layer.id, type: 'fill', paint: {'fill-color': colour, 'fill-opacity': 0.45}},
+      // below the zoom of full detail (manifest.full_detail_zoom) the fill's own one-pixel outline (fill-antialias),
+      // a shade darker and a little more opaque, keeps small areas visible as specks; a line layer drawing every
+      // ring there was the costliest layer of the national view
+      {...base, id: layer.id, type: 'fill', paint: {'fill-color': colour, 'fill-outline-color': darker(colour),
+        'fill-opacity': ['step', ['zoom'], 0.6, manifest.full_detail_zoom, 0.45]}},
       {...base, id: `${layer.id}--outline`, type: 'line', minzoom: Math.max(layer.min_zoom, manifest.full_detail_zoom),
         paint: {'line-color': colour, 'line-width': 1}},
     ];
