@@ -3,13 +3,15 @@
 Screens the approximate 2025 applications (invented squares: the pictures show the tool, not evidence about
 the 2025 decision) once in Danish and once in English, opens the pages in headless Chromium and writes
 ``docs/img/map.png`` (Danish map with a popup open), ``card_da.png`` and ``card.png`` (the top of the
-same card in both languages).
+same card in both languages), and ``overview.png``: the overview site of ``reports/overview/latest`` (run
+``make overview`` first) around Fredericia with a point report open (WebGL by SwiftShader).
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -51,6 +53,45 @@ def _card(run: Path) -> Path:
     return run / "cards" / card_filename(CARD_OF)
 
 
+OVERVIEW_VIEW = {"center": [9.76, 55.56], "zoom": 9.7}  # Trekantområdet
+OVERVIEW_CLICK = (9.6345, 55.5918)  # a land cell near Fredericia (about 539,100 E, 6,161,800 N)
+
+
+def _overview_shot() -> None:
+    import logging
+
+    from werkzeug.serving import make_server
+
+    from screening.overview import make_app
+
+    site = PROJECT_ROOT / "reports" / "overview" / "latest"
+    if not (site / "index.html").exists():
+        sys.exit(f"{site} holds no overview site: run 'make overview' first")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per tile request
+    server = make_server("127.0.0.1", 0, make_app(site), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--hide-scrollbars", "--use-gl=angle",
+                "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--window-size=1400,900"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        driver.get(f"http://127.0.0.1:{server.server_port}/index.html")
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script("return Boolean(window.overview?.ready)"))
+        driver.execute_script("window.overview.map.jumpTo(arguments[0])", OVERVIEW_VIEW)
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+            "const m = window.overview.map; return m.loaded() && m.areTilesLoaded()"))
+        driver.execute_script("const m = window.overview.map, at = new maplibregl.LngLat(...arguments[0]);"
+                              "m.fire('click', {lngLat: at, point: m.project(at)})", OVERVIEW_CLICK)
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script("return Boolean(window.overview.report)"))
+        time.sleep(1.5)
+        driver.save_screenshot(str(IMG / "overview.png"))
+    finally:
+        driver.quit()
+        server.shutdown()
+
+
 def main_() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runs = {lang: _screen(Path(tmp) / lang, lang) for lang in ("da", "en")}
@@ -69,7 +110,8 @@ def main_() -> None:
             driver.save_screenshot(str(IMG / "map.png"))
         finally:
             driver.quit()
-    print("wrote", ", ".join(str(IMG / n) for n in ("card_da.png", "card.png", "map.png")))
+    _overview_shot()
+    print("wrote", ", ".join(str(IMG / n) for n in ("card_da.png", "card.png", "map.png", "overview.png")))
 
 
 if __name__ == "__main__":
