@@ -22,7 +22,8 @@ def sources_markdown(catalog: Catalog) -> str:
         where = src.publisher + (f": {src.kind.upper()} `{src.url}`" if src.url else " (no public service known)")
         if src.typename:
             where += f" `{src.typename}`"
-        mirror = f"`{spec.mirror}` ({spec.mirror_source})" if spec.mirror else "not in the mirror"
+        mirror = (f"`{spec.mirror}` ({getattr(spec.mirror_source, 'en', spec.mirror_source)})" if spec.mirror
+                  else "not in the mirror")
         if spec.mirror and spec.provisional:  # an unofficial or out-of-date copy (screening._nature_layers)
             date = getattr(spec.mirror_date, "en", spec.mirror_date) or "undated"
             mirror += f"; **provisional copy**, {date}: {spec.provisional_reason.en}"

@@ -57,7 +57,8 @@ def layers_list(mirror: Path | None, offline: bool, probe: bool) -> None:
         if res.origin == "online":
             res = catalog_mod.probe(res) if probe else catalog_mod.Resolution(spec.id, "online?", res.location)
         count = catalog_mod.feature_count(res) if res.origin != "imported" else _imported(settings, spec.id)["features"]
-        licence = spec.mirror_source.rsplit(", ", 1)[-1] if res.origin in ("mirror", "cache") and spec.mirror_source \
+        mirror_source = str(getattr(spec.mirror_source, "en", spec.mirror_source) or "")
+        licence = mirror_source.rsplit(", ", 1)[-1] if res.origin in ("mirror", "cache") and mirror_source \
             else spec.source.licence
         imported = res.origin == "imported"
         date = _imported(settings, spec.id)["imported_at"][:10] if imported else str(spec.mirror_date or "")

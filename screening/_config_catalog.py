@@ -116,7 +116,7 @@ class LayerSpec(_Frozen):
     mirror: str | None = None
     mirror_layer: str | None = None
     mirror_date: str | LocalText | None = None  # a date, or words in both languages ("about 2013")
-    mirror_source: str | None = None
+    mirror_source: str | LocalText | None = None  # who made the copy: plain, or in both languages
     mirror_features: int | None = Field(None, ge=0)  # features of the mirror copy; fewer on load is an error
     source: Source
     alternatives: tuple[Source, ...] = ()

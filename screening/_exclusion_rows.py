@@ -14,6 +14,7 @@ import pandas as pd
 
 from screening._exclusion_measure import Measure
 from screening._geo import M2_PER_HA
+from screening._provenance import source_and_date
 from screening.config import ExclusionRule
 from screening.i18n import fmt_number
 from screening.i18n import gettext as _
@@ -68,8 +69,9 @@ def reason_text(rule: ExclusionRule, features: str, overlap_ha: float, share: fl
 
 
 def source_text(layer_id: str, layer: gpd.GeoDataFrame) -> str:
-    """``natura2000_fuglebeskyttelse (Danmarks Miljøportal, CC0 1.0, 2018-10-31)``; attrs may be absent."""
-    details = [str(layer.attrs[k]) for k in ("source", "date") if layer.attrs.get(k)]
+    """``natura2000_fuglebeskyttelse (Danmarks Miljøportal, CC0 1.0, 2018-10-31)`` in the current language;
+    attrs may be absent."""
+    details = [text for text in source_and_date(layer.attrs) if text]
     return f"{layer_id} ({', '.join(details)})" if details else layer_id
 
 

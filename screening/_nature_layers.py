@@ -24,6 +24,7 @@ import shapely
 
 from screening import i18n
 from screening._geo import M2_PER_HA, to_metric
+from screening._provenance import source_and_date
 from screening.config import ExclusionRule
 from screening.errors import LayerDataError, LayerUnavailableError
 from screening.i18n import N_, fmt_number
@@ -178,11 +179,12 @@ def provisional_layers(layers: Mapping[str, gpd.GeoDataFrame], ids=None) -> dict
     """Provisional layers among `layers` (restricted to `ids` when given): id -> ``note``, ``reason``,
     ``date``, ``source``, ``location`` - what the manifest, banners and tags say about each."""
     wanted = set(layers) if ids is None else set(ids) & set(layers)
-    return {lid: {"note": provisional_note(layers[lid]),
-                  "reason": i18n.text(layers[lid].attrs.get("provisional_reason") or ""),
-                  "date": layers[lid].attrs.get("date", ""), "source": layers[lid].attrs.get("source", ""),
-                  "location": layers[lid].attrs.get("location", "")}
-            for lid in sorted(wanted) if is_provisional(layers[lid])}
+    def entry(layer: gpd.GeoDataFrame) -> dict:
+        source, date_ = source_and_date(layer.attrs)  # in the current language
+        return {"note": provisional_note(layer), "reason": i18n.text(layer.attrs.get("provisional_reason") or ""),
+                "date": date_, "source": source, "location": layer.attrs.get("location", "")}
+
+    return {lid: entry(layers[lid]) for lid in sorted(wanted) if is_provisional(layers[lid])}
 
 
 def partial_layers(layers: Mapping[str, gpd.GeoDataFrame], ids=None) -> dict[str, dict]:

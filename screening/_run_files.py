@@ -18,6 +18,7 @@ import pandas as pd
 from screening import _nature_layers, i18n, selection
 from screening._json import json_default, write_json
 from screening._layer_cache import file_sha256
+from screening._provenance import source_and_date
 from screening.config import config_hash
 from screening.errors import ScreeningError
 
@@ -148,7 +149,8 @@ def _layer_record(gdf: gpd.GeoDataFrame) -> dict:
         "expected_features": a.get("expected_features"), "repaired": a.get("n_repaired", 0),
         "empty": a.get("n_empty", 0), "damaged": a.get("n_damaged", 0), "damaged_ids": a.get("damaged_ids", []),
         "source_sha256": a.get("source_sha256"), "cache_sha256": a.get("cache_sha256"),
-        "date_text": i18n.text(a.get("date_text"))}  # a date in words ("about 2013") in the run's language
+        "date_text": i18n.text(a.get("date_text")),  # a date in words ("about 2013") in the run's language
+        "source_text": source_and_date(a)[0]}  # the copy's source in the run's language
 
 
 def _versions() -> dict[str, str]:

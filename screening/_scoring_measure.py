@@ -18,6 +18,7 @@ import pandas as pd
 from screening import _kept
 from screening import travel as travel_mod
 from screening._geo import require_crs
+from screening._provenance import source_and_date
 from screening._scoring_breakdown import num
 from screening.config import Bonus, Criterion
 from screening.errors import LayerDataError
@@ -267,8 +268,8 @@ def _feature_labels(feats: gpd.GeoDataFrame, crit: Criterion) -> np.ndarray:
 def _provenance(layer_id: str, layers, meta) -> tuple[str, str]:
     attrs = getattr(layers.get(layer_id), "attrs", {}) or {}
     extra = meta.get(layer_id, {})
-    return (str(attrs.get("source") or extra.get("source", "")),
-            str(attrs.get("date") or extra.get("date", "")))
+    source, date_ = source_and_date(attrs)
+    return source or str(extra.get("source", "")), date_ or str(extra.get("date", ""))
 
 
 def _submission_source(candidates) -> object:

@@ -286,7 +286,7 @@ def _sources(rows: pd.DataFrame, mine: pd.DataFrame, layers: Mapping) -> list[di
             layer,
             {
                 "layer": layer, "title": i18n.text(info.get("title")), "uses": [],
-                "source": rec.get("source") or info.get("source") or "",
+                "source": rec.get("source") or info.get("source_text") or info.get("source") or "",
                 "date": info.get("date_text") or _text(rec.get("date")) or _text(info.get("date")),
                 "origin": info.get("origin") or "",
                 "provisional": bool(info.get("provisional")), "coverage_note": i18n.text(info.get("coverage_note"))

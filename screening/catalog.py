@@ -347,9 +347,13 @@ def _stamp(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, origin: str, location: str
 
 
 def _mirror_provenance(spec: LayerSpec) -> dict:
-    """A mirror copy's ``source`` and ``date`` as the catalog says them now (cache hits too: never stale)."""
+    """A mirror copy's ``source`` and ``date`` as the catalog says them now (cache hits too: never stale):
+    the English texts, and ``source_text`` in both languages when the catalog gives them (the date's is
+    ``date_text``, `screening._nature_layers`); `screening._provenance` reads them."""
     date_ = getattr(spec.mirror_date, "en", spec.mirror_date)
-    return {k: v for k, v in (("source", spec.mirror_source), ("date", date_)) if v}
+    source = getattr(spec.mirror_source, "en", spec.mirror_source)
+    both = spec.mirror_source.model_dump() if hasattr(spec.mirror_source, "model_dump") else ""
+    return {k: v for k, v in (("source", source), ("date", date_), ("source_text", both)) if v}
 
 
 def _cache_read(cache_dir: Path, key: str, *, source_sha256: str | None = None) -> gpd.GeoDataFrame | None:

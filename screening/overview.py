@@ -29,6 +29,7 @@ from screening import _point_report, _tiles, _tiles_surface, i18n
 from screening._json import write_json
 from screening._machine_paths import scrub, server_roots
 from screening._overview_config import OverviewConfig, OverviewLayer
+from screening._provenance import source_and_date
 from screening.catalog import load_layers, short_reason
 from screening.config import Catalog, Criteria, Settings, config_hash
 from screening.errors import LayerDataError, LayerUnavailableError
@@ -327,7 +328,8 @@ def _archive_info(stats: _tiles.ArchiveStats, site_dir: Path) -> dict:
 def _provenance(gdf: gpd.GeoDataFrame) -> dict:
     """Source, date, origin and the provisional-copy note of a loaded layer (catalog ``attrs``)."""
     attrs = gdf.attrs
-    return {"source": str(attrs.get("source", "")), "date": str(attrs.get("date", "")),
+    source, date_ = source_and_date(attrs)
+    return {"source": source, "date": date_,
             "origin": str(attrs.get("origin", "")), "provisional": bool(attrs.get("provisional", False)),
             "provisional_reason": i18n.text(attrs.get("provisional_reason", "")),
             "layer_title": i18n.text(attrs.get("title", ""))}

@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from screening import _nature_layers, cards, i18n, maps, pipeline, preview, report
+from screening import _nature_layers, _provenance, cards, i18n, maps, pipeline, preview, report
 from screening import catalog as catalog_mod
 from screening._json import write_json
 from screening.config import Criteria
@@ -85,7 +85,8 @@ def page_values(layer_set: catalog_mod.LayerSet, criteria: Criteria, *, run_id: 
                 "missing_layers": missing,
                 "layers": {lid: {k: i18n.text(gdf.attrs.get(k)) if k in ("title", "coverage_note") else gdf.attrs.get(k)
                                  for k in ("title", "origin", "source", "date", "provisional", "coverage_note")}
-                           | {"date_text": i18n.text(gdf.attrs.get("date_text"))}
+                           | {"date_text": i18n.text(gdf.attrs.get("date_text")),
+                              "source_text": _provenance.source_and_date(gdf.attrs)[0]}
                            for lid, gdf in layer_set.layers.items()},
                 "provisional_layers": _nature_layers.provisional_layers(
                     layer_set.layers, {r.layer for r in criteria.exclusions.rules})}

@@ -213,3 +213,32 @@ def test_a_cache_hit_carries_the_catalogs_current_provenance(env, monkeypatch):
     again = catalog.load_layer("habitat", catalog=reworded, settings=settings)
     assert again.attrs["source"] == "reworded mirror, CC0" and again.attrs["date"] == "2021-02-03"
     assert again.attrs["caveat"] == "new caveat"
+
+
+def test_a_mirror_source_in_both_languages_reaches_reasons_in_the_run_language(env):
+    """``mirror_source`` and ``mirror_date`` given as {da, en}: attrs keep the English words as the machine
+    record and carry both; an exclusion reason cites the copy in the current language."""
+    from screening import i18n
+    from screening._exclusion_rows import source_text
+
+    settings, _ = env
+    both = Catalog(layers=(_spec(mirror_source={"da": "uofficiel kopi, CC0", "en": "unofficial copy, CC0"},
+                                 mirror_date={"da": "omkring 2013", "en": "about 2013"}),))
+    gdf = catalog.load_layer("habitat", catalog=both, settings=settings)
+    assert gdf.attrs["source"] == "unofficial copy, CC0" and gdf.attrs["date"] == "about 2013"
+    with i18n.use("da"):
+        assert source_text("habitat", gdf) == "habitat (uofficiel kopi, CC0, omkring 2013)"
+    with i18n.use("en"):
+        assert source_text("habitat", gdf) == "habitat (unofficial copy, CC0, about 2013)"
+
+
+def test_catalog_mirror_sources_in_both_languages_differ_where_they_are_prose():
+    """The shipped catalog: every mirror copy's source with words in it (not just names and a licence) is
+    written in Danish too."""
+    for spec in load_catalog().layers:
+        if hasattr(spec.mirror_source, "da"):
+            assert spec.mirror_source.da != spec.mirror_source.en, spec.id
+    prose = [s.id for s in load_catalog().layers
+             if isinstance(s.mirror_source, str) and any(w in s.mirror_source for w in (" licence", " unknown",
+                                                                                    " copy", " fixture"))]
+    assert prose == []
