@@ -103,6 +103,23 @@ def test_map_shows_every_candidate_and_opens_a_popup(browser, run_dir):
     assert browser.current_url.endswith("/cards/" + cards.card_filename("A1"))
 
 
+def test_map_layer_list_and_legend_never_overlap(browser, run_dir):
+    """In a low window the expanded layer list (top right) and the legend (bottom right) each scroll within
+    their half instead of covering each other (the mirror's 19 context layers did at 1400 x 950)."""
+    browser.set_window_size(1000, 420)
+    try:
+        _open(browser, run_dir / "map.html")
+        _wait(browser, "#legend")
+        rects = browser.execute_script(
+            "const r = (el) => el.getBoundingClientRect().toJSON();"
+            "return [r(document.querySelector('.leaflet-control-layers')), r(document.getElementById('legend'))]")
+        layers, legend = rects
+        assert layers["bottom"] <= legend["top"], (layers, legend)
+        assert legend["bottom"] <= browser.execute_script("return window.innerHeight")
+    finally:
+        browser.set_window_size(1400, 950)
+
+
 def test_index_page(browser, run_dir):
     from selenium.webdriver.common.by import By
 
