@@ -201,6 +201,9 @@ def test_danish_pages_have_danish_words_numbers_and_dates(runs):
     assert re.search(r"\d{1,3}(\.\d{3})+ personer", every)  # population with Danish thousands
     assert re.search(r"\d+,\d ha", every) and re.search(r"\d+,\d km", every)
     assert "Foreslået." in every and "Udelukket." in every and "udpeget i 2025" in every
+    # the catalog's words about a mirror copy (layers/catalog.yaml mirror_source, mirror_date) in Danish too
+    assert "uofficiel KML-kopi" in every and "omkring 2013" in every
+    assert "unofficial KML copy" not in every and "about 2013" not in every
     site_map = _text(runs["da"] / "map.html")
     assert "Åbn scorekortet" in site_map and "Baggrundskort: OpenStreetMap (kræver internet)" in site_map
     assert "Kommuner (forenklet 100 m)" in site_map
