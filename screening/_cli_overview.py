@@ -64,4 +64,7 @@ def overview(out_root, surface_root, no_surface_build, run_dir, engine, max_zoom
     if serve:
         url = f"http://127.0.0.1:{port}/"
         click.echo(_("Serving %(site)s on %(url)s (Ctrl+C stops)", site=site, url=url))
-        overview_mod.make_app(site).run(host="127.0.0.1", port=port, threaded=True)
+        import waitress  # the project's WSGI server (as `serve`): range requests, a thread pool, no dev server
+
+        waitress.serve(overview_mod.make_app(site), host="127.0.0.1", port=port, threads=8,
+                       ident="industripark-overview")
