@@ -87,8 +87,8 @@ class OverviewGroup(_Frozen):
 class SurfaceTiles(_Frozen):
     """Zooms of the suitability surface's raster tiles and its drawing opacity (0-1)."""
 
-    min_zoom: int = Field(default=5, ge=0, le=14)
-    max_zoom: int = Field(default=10, ge=0, le=14)
+    min_zoom: int = Field(default=4, ge=0, le=14)  # zooms of 512 px tiles (`_tiles_surface.SURFACE_TILE_PX`)
+    max_zoom: int = Field(default=9, ge=0, le=14)
     opacity: float = Field(default=0.75, ge=0, le=1)
 
 

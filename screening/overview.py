@@ -284,7 +284,8 @@ def _surface_entry(surface_dir: Path, site_dir: Path, config: OverviewConfig, cr
                                          titles=_titles(config))
     return {"id": SURFACE_ID, "status": "ok", "run": surface_dir.name, "res_m": info["res_m"],
             "opacity": config.surface.opacity, "not_assessed": meta.get("not_assessed", {}),
-            "missing_rules": meta.get("missing_rules", {}), **_archive_info(stats, site_dir)}
+            "missing_rules": meta.get("missing_rules", {}), "tile_px": _tiles_surface.SURFACE_TILE_PX,
+            **_archive_info(stats, site_dir)}
 
 
 def _point_data(layers, criteria: Criteria, config: OverviewConfig, site_dir: Path) -> dict:

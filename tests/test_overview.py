@@ -148,7 +148,7 @@ def test_surface_tiles_colour_each_cell(surface_dir, tmp_path, row, col, expecte
     x, y = _tiles.tiles_of_point(lon, lat, z)
     mx, my = TO_3857.transform(*_cell_centre(row, col))
     left, _, _, top = _tiles.tile_bounds_3857(z, x, y)
-    px = 2 * _tiles.HALF_WORLD_M / 2 ** z / 256
+    px = 2 * _tiles.HALF_WORLD_M / 2 ** z / _tiles_surface.SURFACE_TILE_PX
     from pmtiles.reader import MmapSource, Reader
 
     with path.open("rb") as fh:

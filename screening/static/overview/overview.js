@@ -90,7 +90,8 @@ function buildStyle() {
     paint: {'fill-color': '#f6f4ee'}});
   if (manifest.surface) {
     archive(manifest.surface.archive);
-    style.sources.surface = {type: 'raster', url: `pmtiles://${abs(manifest.surface.archive)}`, tileSize: 256,
+    style.sources.surface = {type: 'raster', url: `pmtiles://${abs(manifest.surface.archive)}`,
+      tileSize: manifest.surface.tile_px,
       attribution: UI.attribution.surface};
     style.layers.push({id: 'surface', type: 'raster', source: 'surface',
       paint: {'raster-opacity': manifest.surface.opacity, 'raster-resampling': 'nearest',
