@@ -62,7 +62,9 @@ def write_vector_archive(gdf: gpd.GeoDataFrame, path: Path, *, layer_name: str, 
 
     Only the `attributes` columns present in `gdf` are kept (strings stay strings, numbers numbers, missing
     values are left out of the feature). No feature is dropped at any zoom: every feature that intersects a
-    tile is in it (tiles carry a small buffer, so some features just outside are too).
+    tile is in it (tiles carry a small buffer, so some features just outside are too). Zooms below
+    `GENERALISE_BELOW_ZOOM` hold the `generalise`-d geometry (half a pixel; lines of equal attributes merged
+    into one feature), each written by its own tiler run and joined into `path` (`join_archives`).
 
     Parameters
     ----------
