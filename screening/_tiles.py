@@ -196,8 +196,6 @@ def join_archives(paths: list[Path], path: Path) -> None:
     ConfigError
         If the inputs are not all gzip-compressed MVT archives.
     """
-    import json
-
     from pmtiles.reader import MmapSource, Reader, all_tiles
     from pmtiles.tile import Compression, TileType, zxy_to_tileid
     from pmtiles.writer import Writer
@@ -230,7 +228,7 @@ def join_archives(paths: list[Path], path: Path) -> None:
         writer.finalize({k: header[k] for k in ("tile_type", "tile_compression", "min_zoom", "max_zoom",
                                                 "min_lon_e7", "min_lat_e7", "max_lon_e7", "max_lat_e7",
                                                 "center_zoom", "center_lon_e7", "center_lat_e7")},
-                        {"vector_layers": json.loads(json.dumps(list(layers.values())))})
+                        {"vector_layers": list(layers.values())})
 
 
 def pixel_ground_m(z: int, lat: float) -> float:
@@ -303,7 +301,8 @@ def _zoom_bands(frame: gpd.GeoDataFrame, min_zoom: int, max_zoom: int) -> list[t
     kinds = shapely.get_type_id(frame.geometry.to_numpy())
     if frame.empty or min_zoom >= GENERALISE_BELOW_ZOOM or bool(((kinds == 0) | (kinds == 4)).all()):
         return [(min_zoom, max_zoom, None)]
-    lat = float(np.mean(frame.to_crs(4326).total_bounds[[1, 3]]))
+    corners = gpd.GeoSeries(gpd.points_from_xy(*frame.total_bounds.reshape(2, 2).T), crs=frame.crs)
+    lat = float(corners.to_crs(4326).y.mean())  # the layer's mid-latitude, from two corners
     bands = [(z, z, pixel_ground_m(z, lat) / 2) for z in range(min_zoom, min(max_zoom + 1, GENERALISE_BELOW_ZOOM))]
     if max_zoom >= GENERALISE_BELOW_ZOOM:
         bands.append((GENERALISE_BELOW_ZOOM, max_zoom, None))
